@@ -1,0 +1,87 @@
+//! The whole analysis of two revisions, shared by `clobbercheck check` and the server.
+//!
+//! Revision → snapshot (parse, with a cache shared by both sides) → PR diff → classification →
+//! rules → report. Nothing here knows whether it runs for a terminal or for GitHub.
+
+use crate::classify::ChangeSet;
+use crate::config::{CONFIG_PATHS, Config, ConfigError};
+use crate::prdiff::PrDiff;
+use crate::report::Report;
+use crate::revision::{Revision, RevisionError};
+use crate::rules::{self, Context};
+use crate::snapshot::{ParseCache, Snapshot};
+
+/// Why an analysis could not run at all (as opposed to findings, which it reports).
+#[derive(Debug, thiserror::Error)]
+pub enum AnalysisError {
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// The report and everything it was computed from, for callers that need more than the report
+/// (the server's diffs and review comments).
+pub struct Analysis {
+    pub report: Report,
+    pub config: Config,
+    pub base: Snapshot,
+    pub head: Snapshot,
+    pub diff: PrDiff,
+}
+
+/// Compares two revisions. `config` overrides the configuration; by default it is read from
+/// base (a PR cannot weaken its own check) and a change to it in head is reported.
+pub fn analyze(
+    base_rev: &dyn Revision,
+    head_rev: &dyn Revision,
+    config: Option<Config>,
+    cache: &ParseCache,
+) -> Result<Analysis, AnalysisError> {
+    let config = match config {
+        Some(config) => config,
+        None => Config::load(base_rev)?.0,
+    };
+    let base = Snapshot::load(base_rev, &config, cache)?;
+    let head = Snapshot::load(head_rev, &config, cache)?;
+    let config_changed = config_change(&base, &head, base_rev, head_rev)?;
+    let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
+    let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
+    let findings = rules::run(&Context {
+        base: &base,
+        head: &head,
+        changes: &changes,
+        diff: &diff,
+        config: &config,
+        config_changed: config_changed.as_deref(),
+    });
+    let report = Report::new(base_rev.label(), head_rev.label(), changes, findings);
+    Ok(Analysis {
+        report,
+        config,
+        base,
+        head,
+        diff,
+    })
+}
+
+/// The path of the configuration file if head's differs from base's.
+fn config_change(
+    base: &Snapshot,
+    head: &Snapshot,
+    base_rev: &dyn Revision,
+    head_rev: &dyn Revision,
+) -> Result<Option<String>, RevisionError> {
+    for path in CONFIG_PATHS {
+        let changed = match (base.files.get(path), head.files.get(path)) {
+            (None, None) => continue,
+            (Some(old), Some(new)) if !old.oid.is_zero() && old.oid == new.oid => false,
+            (Some(old), Some(new)) => base_rev.read(&old.entry)? != head_rev.read(&new.entry)?,
+            _ => true,
+        };
+        if changed {
+            return Ok(Some(path.to_string()));
+        }
+    }
+    Ok(None)
+}

@@ -1,0 +1,144 @@
+//! Classification: base and head objects joined by identity into a [`ChangeSet`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::manifest::{Identity, Origin, RenderedObject};
+use crate::prdiff::PrDiff;
+
+/// What the PR does to one identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Change {
+    Added,
+    Modified,
+    Deleted,
+    Unchanged,
+}
+
+impl Change {
+    /// The lowercase word used in every report.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Change::Added => "added",
+            Change::Modified => "modified",
+            Change::Deleted => "deleted",
+            Change::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// One definition of an identity in one revision.
+#[derive(Debug, Clone, Serialize)]
+pub struct Definition {
+    pub path: String,
+    pub line: usize,
+    pub api_version: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(skip)]
+    pub origin: Origin,
+    /// Head definitions only: the PR adds it (new file, or all its lines added).
+    #[serde(skip)]
+    pub new_in_pr: bool,
+    #[serde(skip)]
+    pub value: Arc<serde_json::Value>,
+}
+
+/// Every definition of one identity on both sides, and what the PR does to it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ObjectChange {
+    pub id: Identity,
+    pub change: Change,
+    pub moved: bool,
+    pub base: Vec<Definition>,
+    pub head: Vec<Definition>,
+}
+
+impl ObjectChange {
+    /// The definition a deploy tool ends up with on one side: the last one applied.
+    pub fn effective_base(&self) -> Option<&Definition> {
+        self.base.last()
+    }
+
+    /// See [`ObjectChange::effective_base`].
+    pub fn effective_head(&self) -> Option<&Definition> {
+        self.head.last()
+    }
+}
+
+/// The classified objects of a comparison, sorted by identity.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct ChangeSet {
+    pub objects: Vec<ObjectChange>,
+}
+
+impl ChangeSet {
+    /// Joins base and head objects by identity. Objects without identity (`generateName`) are
+    /// not part of the change set: they cannot be overwritten.
+    pub fn classify(base: &[RenderedObject], head: &[RenderedObject], diff: &PrDiff) -> Self {
+        let mut by_id: BTreeMap<&Identity, (Vec<Definition>, Vec<Definition>)> = BTreeMap::new();
+        for object in base {
+            if let Some(id) = &object.identity {
+                by_id
+                    .entry(id)
+                    .or_default()
+                    .0
+                    .push(definition(object, false));
+            }
+        }
+        for object in head {
+            if let Some(id) = &object.identity {
+                let new_in_pr = diff.is_new(&object.origin);
+                by_id
+                    .entry(id)
+                    .or_default()
+                    .1
+                    .push(definition(object, new_in_pr));
+            }
+        }
+        let objects = by_id
+            .into_iter()
+            .map(|(id, (base, head))| {
+                let change = match (base.last(), head.last()) {
+                    (None, Some(_)) => Change::Added,
+                    (Some(_), None) => Change::Deleted,
+                    (Some(b), Some(h)) if b.value == h.value => Change::Unchanged,
+                    _ => Change::Modified,
+                };
+                let moved = match (base.last(), head.last()) {
+                    (Some(b), Some(h)) => b.path != h.path || b.target != h.target,
+                    _ => false,
+                };
+                ObjectChange {
+                    id: id.clone(),
+                    change,
+                    moved,
+                    base,
+                    head,
+                }
+            })
+            .collect();
+        Self { objects }
+    }
+
+    /// How many objects have each kind of change.
+    pub fn count(&self, change: Change) -> usize {
+        self.objects.iter().filter(|o| o.change == change).count()
+    }
+}
+
+fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {
+    Definition {
+        path: object.origin.path.clone(),
+        line: object.origin.line,
+        api_version: object.api_version.clone(),
+        target: object.origin.target.clone(),
+        origin: object.origin.clone(),
+        new_in_pr,
+        value: object.value.clone(),
+    }
+}

@@ -1,0 +1,313 @@
+//! `.clobbercheck.yml`: which files hold objects, how paths map to clusters, rule severities.
+//!
+//! The configuration is read from the **base** revision so a pull request cannot weaken the check
+//! it is judged by. Unknown keys are errors that name the key: a typo must never silently turn a
+//! safety setting off.
+
+use std::collections::BTreeMap;
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::Deserialize;
+
+use crate::finding::Severity;
+use crate::revision::{Revision, RevisionError};
+
+/// Where the configuration is looked for, in order.
+pub const CONFIG_PATHS: [&str; 2] = [".clobbercheck.yml", ".github/clobbercheck.yml"];
+
+/// Why a configuration could not be used; every variant names the file and, where known, the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid configuration {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("invalid configuration {path}: key '{key}': {message}")]
+    InvalidKey {
+        path: String,
+        key: String,
+        message: String,
+    },
+    #[error(transparent)]
+    Revision(#[from] RevisionError),
+}
+
+/// A rule's severity as configured; `off` removes the rule's findings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+    Off,
+}
+
+impl Level {
+    /// The severity findings get, or `None` when the rule is off.
+    pub fn severity(self) -> Option<Severity> {
+        match self {
+            Level::Error => Some(Severity::Error),
+            Level::Warning => Some(Severity::Warning),
+            Level::Notice => Some(Severity::Notice),
+            Level::Off => None,
+        }
+    }
+}
+
+/// The configuration file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    include: Vec<String>,
+    exclude: Vec<String>,
+    clusters: Option<String>,
+    default_namespace: String,
+    max_file_size: u64,
+    rules: BTreeMap<String, Level>,
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            include: vec!["**/*.yaml".into(), "**/*.yml".into(), "**/*.json".into()],
+            exclude: vec![".github/**".into()],
+            clusters: None,
+            default_namespace: "default".into(),
+            max_file_size: 32 * 1024 * 1024,
+            rules: BTreeMap::new(),
+        }
+    }
+}
+
+/// The validated configuration the analysis runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Path of the file it was read from, or `None` for the defaults.
+    pub source: Option<String>,
+    include: GlobSet,
+    exclude: GlobSet,
+    /// `env/{cluster}/**`-style pattern naming the cluster a file is applied to.
+    pub clusters: Option<ClusterPattern>,
+    pub default_namespace: String,
+    /// Files larger than this are refused with a finding instead of being parsed.
+    pub max_file_size: u64,
+    rules: BTreeMap<String, Level>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self::from_raw(RawConfig::default(), None).expect("the default configuration is valid")
+    }
+}
+
+impl Config {
+    /// Parses configuration text; `path` is only used in error messages.
+    pub fn parse(text: &str, path: &str) -> Result<Self, ConfigError> {
+        let raw: RawConfig = if text.trim().is_empty() {
+            RawConfig::default()
+        } else {
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+                ConfigError::Invalid {
+                    path: path.to_string(),
+                    message: e.to_string(),
+                }
+            })?
+        };
+        Self::from_raw(raw, Some(path.to_string()))
+    }
+
+    /// Reads the configuration of a revision: the first of [`CONFIG_PATHS`] it holds, else defaults.
+    /// Returns the configuration and the raw text it came from (to notice changes).
+    pub fn load(revision: &dyn Revision) -> Result<(Self, Option<Vec<u8>>), ConfigError> {
+        let files = revision.files()?;
+        for candidate in CONFIG_PATHS {
+            if let Some(entry) = files.iter().find(|f| f.path == candidate) {
+                let bytes = revision.read(entry)?;
+                let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {
+                    path: candidate.to_string(),
+                    message: "the file is not valid UTF-8".into(),
+                })?;
+                return Ok((Self::parse(text, candidate)?, Some(bytes)));
+            }
+        }
+        Ok((Self::default(), None))
+    }
+
+    fn from_raw(raw: RawConfig, source: Option<String>) -> Result<Self, ConfigError> {
+        let path = source.clone().unwrap_or_else(|| "(defaults)".into());
+        let globs = |key: &str, patterns: &[String]| -> Result<GlobSet, ConfigError> {
+            let mut builder = GlobSetBuilder::new();
+            for pattern in patterns {
+                let glob = glob(pattern).map_err(|e| ConfigError::InvalidKey {
+                    path: path.clone(),
+                    key: key.to_string(),
+                    message: format!("bad glob '{pattern}': {e}"),
+                })?;
+                builder.add(glob);
+            }
+            builder.build().map_err(|e| ConfigError::InvalidKey {
+                path: path.clone(),
+                key: key.to_string(),
+                message: e.to_string(),
+            })
+        };
+        let include = globs("include", &raw.include)?;
+        let exclude = globs("exclude", &raw.exclude)?;
+        let clusters = raw
+            .clusters
+            .as_deref()
+            .map(|p| {
+                ClusterPattern::new(p).map_err(|message| ConfigError::InvalidKey {
+                    path: path.clone(),
+                    key: "clusters".into(),
+                    message,
+                })
+            })
+            .transpose()?;
+        if raw.default_namespace.is_empty() {
+            return Err(ConfigError::InvalidKey {
+                path,
+                key: "default_namespace".into(),
+                message: "must not be empty".into(),
+            });
+        }
+        for rule in raw.rules.keys() {
+            if !crate::rules::is_known(rule) {
+                return Err(ConfigError::InvalidKey {
+                    path,
+                    key: format!("rules.{rule}"),
+                    message: format!(
+                        "unknown rule id; known rules: {}",
+                        crate::rules::known_ids().join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(Self {
+            source,
+            include,
+            exclude,
+            clusters,
+            default_namespace: raw.default_namespace,
+            max_file_size: raw.max_file_size,
+            rules: raw.rules,
+        })
+    }
+
+    /// Whether a repository path may hold objects.
+    pub fn selects(&self, path: &str) -> bool {
+        self.include.is_match(path) && !self.exclude.is_match(path)
+    }
+
+    /// The configured level of a rule, if the file sets one.
+    pub fn rule_level(&self, rule: &str) -> Option<Level> {
+        self.rules.get(rule).copied()
+    }
+}
+
+/// Compiles a glob the way `.gitignore` does: `*` stays inside one path segment, `**` crosses them.
+pub fn glob(pattern: &str) -> Result<Glob, globset::Error> {
+    globset::GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+}
+
+/// A path pattern such as `env/{cluster}/**`: literal segments, one `{cluster}` segment, `*` and
+/// `**` wildcards. A file whose path does not match belongs to no named cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterPattern {
+    pattern: String,
+    matcher: globset::GlobMatcher,
+    /// Index of the `{cluster}` segment.
+    segment: usize,
+}
+
+impl ClusterPattern {
+    /// Validates the pattern: exactly one `{cluster}` segment, preceded only by plain segments or `*`.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let segments: Vec<&str> = pattern.split('/').collect();
+        let positions: Vec<usize> = segments
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.contains("{cluster}"))
+            .map(|(i, _)| i)
+            .collect();
+        let [segment] = positions[..] else {
+            return Err(format!(
+                "pattern '{pattern}' must contain exactly one '{{cluster}}' path segment"
+            ));
+        };
+        if segments[segment] != "{cluster}" {
+            return Err(format!(
+                "pattern '{pattern}': '{{cluster}}' must be a whole path segment"
+            ));
+        }
+        if segments[..segment].iter().any(|s| s.contains("**")) {
+            return Err(format!(
+                "pattern '{pattern}': '**' before '{{cluster}}' is ambiguous; name the folders"
+            ));
+        }
+        let glob = pattern.replace("{cluster}", "*");
+        let matcher = crate::config::glob(&glob)
+            .map_err(|e| format!("pattern '{pattern}': {e}"))?
+            .compile_matcher();
+        Ok(Self {
+            pattern: pattern.to_string(),
+            matcher,
+            segment,
+        })
+    }
+
+    /// The cluster a repository path is applied to, if the pattern matches it.
+    pub fn cluster_of(&self, path: &str) -> Option<String> {
+        if !self.matcher.is_match(path) {
+            return None;
+        }
+        path.split('/').nth(self.segment).map(str::to_string)
+    }
+
+    /// The pattern as written.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("inclde: ['*.yaml']\n", ".clobbercheck.yml").unwrap_err();
+        assert!(err.to_string().contains("inclde"), "{err}");
+    }
+
+    #[test]
+    fn bad_severity_is_named() {
+        let err = Config::parse("rules:\n  duplicate-identity: fatal\n", ".clobbercheck.yml")
+            .unwrap_err();
+        assert!(err.to_string().contains("fatal"), "{err}");
+    }
+
+    #[test]
+    fn unknown_rule_is_named() {
+        let err = Config::parse("rules:\n  no-such-rule: off\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("rules.no-such-rule"), "{err}");
+    }
+
+    #[test]
+    fn cluster_pattern_extracts_segment() {
+        let p = ClusterPattern::new("env/{cluster}/**").unwrap();
+        assert_eq!(p.cluster_of("env/prod/app/a.yaml").as_deref(), Some("prod"));
+        assert_eq!(p.cluster_of("other/prod/a.yaml"), None);
+        assert!(ClusterPattern::new("env/**/{cluster}/x").is_err());
+        assert!(ClusterPattern::new("env/x/**").is_err());
+    }
+
+    #[test]
+    fn defaults_select_yaml_and_json_outside_github() {
+        let c = Config::default();
+        assert!(c.selects("a/b.yaml") && c.selects("x.json") && c.selects("top.yml"));
+        assert!(!c.selects(".github/workflows/ci.yml"));
+        assert!(!c.selects("README.md"));
+    }
+}

@@ -1,0 +1,23 @@
+//! clobbercheck: finds pull requests that overwrite Kubernetes objects while seeming to add them.
+//!
+//! The pipeline (DESIGN.md §2) flows one way: [`revision`] → [`snapshot`] (split with
+//! [`manifest`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
+//! end to end; the command line and the GitHub App both call it.
+
+pub mod analysis;
+pub mod classify;
+pub mod config;
+pub mod finding;
+pub mod manifest;
+pub mod prdiff;
+pub mod report;
+pub mod revision;
+pub mod rules;
+pub mod snapshot;
+pub mod split_out;
+
+pub use analysis::{Analysis, AnalysisError, analyze};
+pub use config::Config;
+pub use report::Report;
+pub use revision::{DirRevision, GitRevision, Revision, open_side};
+pub use snapshot::ParseCache;

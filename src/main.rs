@@ -1,0 +1,144 @@
+//! Command line: argument parsing and exit status only; the work is in the library.
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use clobbercheck::report::{Format, json, markdown, text};
+use clobbercheck::split_out::{Input, split_to_dir};
+use clobbercheck::{Config, ParseCache, analyze, open_side};
+
+/// Finds Kubernetes objects a change overwrites while seeming to add them.
+#[derive(Parser)]
+#[command(name = "clobbercheck", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare two revisions (git revisions or directories) object by object.
+    ///
+    /// Exit status: 0 no error finding, 1 at least one error finding, 2 could not run.
+    Check {
+        /// Base side: a git revision of --repo, or an existing directory.
+        #[arg(long)]
+        base: String,
+        /// Head side: a git revision of --repo, or an existing directory (`.` = working tree).
+        #[arg(long)]
+        head: String,
+        /// The git repository the revisions belong to.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Configuration file to use instead of the base revision's `.clobbercheck.yml`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Directory of templates overriding the embedded Markdown templates.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+    /// Write one object per file, named from its identity; refuse duplicates.
+    Split {
+        /// Output directory.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+        /// Input files; `-` or none reads standard input.
+        files: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("CLOBBERCHECK_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("clobbercheck: error: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check {
+            base,
+            head,
+            repo,
+            config,
+            format,
+            templates,
+        } => {
+            let config = config
+                .map(|path| -> anyhow::Result<Config> {
+                    let text = std::fs::read_to_string(&path).map_err(|e| {
+                        anyhow::anyhow!("cannot read configuration {}: {e}", path.display())
+                    })?;
+                    Ok(Config::parse(&text, &path.display().to_string())?)
+                })
+                .transpose()?;
+            let base_rev = open_side(&base, &repo)?;
+            let head_rev = open_side(&head, &repo)?;
+            let cache = ParseCache::default();
+            let analysis = analyze(base_rev.as_ref(), head_rev.as_ref(), config, &cache)?;
+            let report = &analysis.report;
+            let output = match format {
+                Format::Json => json::render(report),
+                Format::Markdown => {
+                    let env = markdown::environment(templates.as_deref())?;
+                    markdown::render(report, &env)?
+                }
+                Format::Text => {
+                    let color =
+                        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+                    text::render(report, color)
+                }
+            };
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(output.as_bytes())?;
+            stdout.flush()?;
+            Ok(if report.failed() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Split { out, files } => {
+            let mut inputs = Vec::new();
+            let files = if files.is_empty() {
+                vec!["-".to_string()]
+            } else {
+                files
+            };
+            for name in files {
+                let bytes = if name == "-" {
+                    let mut buf = Vec::new();
+                    std::io::stdin().read_to_end(&mut buf)?;
+                    buf
+                } else {
+                    std::fs::read(&name).map_err(|e| anyhow::anyhow!("cannot read {name}: {e}"))?
+                };
+                inputs.push(Input { name, bytes });
+            }
+            match split_to_dir(&inputs, &out) {
+                Ok(written) => {
+                    eprintln!("wrote {} file(s) to {}", written.len(), out.display());
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(error @ clobbercheck::split_out::SplitOutError::Duplicate { .. }) => {
+                    eprintln!("clobbercheck: error: {error}");
+                    Ok(ExitCode::from(1))
+                }
+                Err(error) => Err(error.into()),
+            }
+        }
+    }
+}

@@ -1,0 +1,190 @@
+//! Identity: API group + kind + namespace + name (+ cluster), never the version.
+//!
+//! This is how a deploy tool decides that two definitions are the same object, so it is how
+//! clobbercheck decides it too. See DESIGN.md §3.
+
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::scope::{ScopeTable, canonical_group};
+
+/// The identity of one object on one cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub struct Identity {
+    pub cluster: Option<String>,
+    pub group: String,
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl Identity {
+    /// `group/kind` as rules and configuration name kinds (`apps/Deployment`, `ConfigMap`).
+    pub fn group_kind(&self) -> String {
+        if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}/{}", self.group, self.kind)
+        }
+    }
+}
+
+impl fmt::Display for Identity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(cluster) = &self.cluster {
+            write!(f, "[{cluster}] ")?;
+        }
+        write!(f, "{} ", self.group_kind())?;
+        if let Some(ns) = &self.namespace {
+            write!(f, "{ns}/")?;
+        }
+        write!(f, "{}", self.name)
+    }
+}
+
+/// The fields of a document that make it a Kubernetes object, before scope is known.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectHead {
+    pub api_version: String,
+    pub group: String,
+    pub kind: String,
+    /// `None` when the object has only `generateName`.
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+/// API groups whose kinds are tool configuration, never applied to a cluster.
+const TOOL_GROUPS: &[&str] = &[
+    "kustomize.config.k8s.io",
+    "config.kubernetes.io",
+    "kpt.dev",
+    "skaffold",
+];
+
+impl ObjectHead {
+    /// Reads apiVersion, kind and metadata; `None` when the value is not a Kubernetes object
+    /// (Helm values, kustomization files, CI configuration...).
+    pub fn of(value: &Value) -> Option<Self> {
+        let api_version = value.get("apiVersion")?.as_str()?.trim();
+        let kind = value.get("kind")?.as_str()?.trim();
+        if api_version.is_empty() || kind.is_empty() {
+            return None;
+        }
+        let metadata = value.get("metadata")?.as_object()?;
+        let name = metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        let generate_name = metadata
+            .get("generateName")
+            .and_then(Value::as_str)
+            .filter(|n| !n.is_empty());
+        if name.is_none() && generate_name.is_none() {
+            return None;
+        }
+        let written_group = match api_version.rsplit_once('/') {
+            Some((group, _version)) => group,
+            None => "",
+        };
+        if TOOL_GROUPS
+            .iter()
+            .any(|g| written_group == *g || written_group.ends_with(&format!(".{g}")))
+        {
+            return None;
+        }
+        let group = canonical_group(written_group, kind);
+        Some(Self {
+            api_version: api_version.to_string(),
+            group: group.to_string(),
+            kind: kind.to_string(),
+            name: name.map(str::to_string),
+            namespace: metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .filter(|n| !n.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    /// The identity of this object, or `None` for `generateName` objects.
+    pub fn identity(
+        &self,
+        scopes: &ScopeTable,
+        cluster: Option<String>,
+        default_namespace: &str,
+    ) -> Option<Identity> {
+        let name = self.name.clone()?;
+        let namespace = if scopes.is_cluster_scoped(&self.group, &self.kind) {
+            None
+        } else {
+            Some(
+                self.namespace
+                    .clone()
+                    .unwrap_or_else(|| default_namespace.to_string()),
+            )
+        };
+        Some(Identity {
+            cluster,
+            group: self.group.clone(),
+            kind: self.kind.clone(),
+            namespace,
+            name,
+        })
+    }
+}
+
+/// Whether a document is a list whose `items` are the objects (`kind: List`, `ConfigMapList`...).
+pub fn list_items(value: &Value) -> Option<&Vec<Value>> {
+    let kind = value.get("kind")?.as_str()?;
+    if !kind.ends_with("List") {
+        return None;
+    }
+    value.get("items")?.as_array()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id(v: Value) -> Option<Identity> {
+        ObjectHead::of(&v)?.identity(&ScopeTable::default(), None, "default")
+    }
+
+    #[test]
+    fn version_is_not_identity() {
+        let a = id(
+            json!({"apiVersion": "apps/v1beta2", "kind": "Deployment", "metadata": {"name": "x"}}),
+        );
+        let b = id(
+            json!({"apiVersion": "extensions/v1beta1", "kind": "Deployment", "metadata": {"name": "x", "namespace": "default"}}),
+        );
+        let c =
+            id(json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "x"}}));
+        assert_eq!(a, b);
+        assert_eq!(a, c);
+        assert_eq!(a.unwrap().to_string(), "apps/Deployment default/x");
+    }
+
+    #[test]
+    fn cluster_scoped_namespace_is_ignored() {
+        let ns = id(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a", "namespace": "b"}})).unwrap();
+        assert_eq!(ns.namespace, None);
+        assert_eq!(ns.group, "");
+    }
+
+    #[test]
+    fn not_objects() {
+        assert!(id(json!({"replicaCount": 1})).is_none());
+        assert!(id(json!({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "metadata": {"name": "k"}})).is_none());
+        assert!(id(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {}})).is_none());
+        let generated = ObjectHead::of(&json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-"}})).unwrap();
+        assert!(
+            generated
+                .identity(&ScopeTable::default(), None, "default")
+                .is_none()
+        );
+    }
+}

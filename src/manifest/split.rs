@@ -1,0 +1,309 @@
+//! Splitting a YAML or JSON file into documents, each with its 1-based line span.
+//!
+//! YAML is parsed by serde-saphyr, which handles `---` inside block scalars, comment-only and
+//! empty documents, `...` end markers, a BOM, CRLF, anchors, aliases and merge keys, and refuses
+//! alias bombs through its budget. Files ending in `.json` go through serde_json.
+
+use std::sync::Arc;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_saphyr::Spanned;
+
+use super::identity::list_items;
+
+/// One document (or one item of a `List` document) and the lines it occupies.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// First line of the document's own content (after `---` and comments), 1-based.
+    pub line: usize,
+    /// Last line of content, 1-based, inclusive.
+    pub end_line: usize,
+    /// Shared, because base and head reuse the documents of identical blobs.
+    pub value: Arc<Value>,
+}
+
+/// A file that could not be parsed, with the line and column the parser stopped at.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct SplitError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Splits a file's bytes into documents; `path` decides between JSON and YAML.
+/// `List` documents are expanded into their items. Documents that are not mappings are kept
+/// (the caller decides what is an object).
+pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = 1 + bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        SplitError {
+            line,
+            column: 1,
+            message: "the file is not valid UTF-8".into(),
+        }
+    })?;
+    let lines = LineIndex::new(text);
+    let mut docs = if path.ends_with(".json") {
+        split_json(text, &lines)?
+    } else {
+        split_yaml(text, &lines)?
+    };
+    expand_lists(text, &lines, &mut docs);
+    Ok(docs)
+}
+
+fn yaml_options() -> serde_saphyr::Options {
+    serde_saphyr::options! {
+        with_snippet: false,
+        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
+        leading_zero_numbers_as_strings: true,
+    }
+}
+
+fn yaml_error(e: &serde_saphyr::Error) -> SplitError {
+    let (line, column) = e
+        .location()
+        .map(|l| (l.line() as usize, l.column() as usize))
+        .unwrap_or((1, 1));
+    let text = e.to_string();
+    // The crate prefixes "error: line L column C: "; the location is reported separately.
+    let message = text
+        .strip_prefix("error: ")
+        .unwrap_or(&text)
+        .split_once(": ")
+        .filter(|(head, _)| head.starts_with("line "))
+        .map(|(_, rest)| rest.to_string())
+        .unwrap_or_else(|| text.clone());
+    SplitError {
+        line: line.max(1),
+        column: column.max(1),
+        message: message.lines().next().unwrap_or_default().to_string(),
+    }
+}
+
+fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
+    let parsed: Vec<Spanned<Value>> =
+        serde_saphyr::from_multiple_with_options(text, yaml_options())
+            .map_err(|e| yaml_error(&e))?;
+    let starts: Vec<usize> = parsed
+        .iter()
+        .map(|d| d.referenced.line() as usize)
+        .collect();
+    Ok(parsed
+        .into_iter()
+        .enumerate()
+        .filter(|(_, d)| !d.value.is_null())
+        .map(|(i, d)| {
+            let line = starts[i].max(1);
+            let limit = starts.get(i + 1).map_or(lines.count(), |next| next - 1);
+            Document {
+                line,
+                end_line: lines.last_content_line(line, limit),
+                value: Arc::new(d.value),
+            }
+        })
+        .collect())
+}
+
+fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut docs = Vec::new();
+    loop {
+        let start = stream.byte_offset();
+        match stream.next() {
+            None => break,
+            Some(Ok(value)) => {
+                let content_start = start + text[start..].len() - text[start..].trim_start().len();
+                let end = stream.byte_offset();
+                docs.push(Document {
+                    line: lines.line_of(content_start),
+                    end_line: lines.line_of(end.saturating_sub(1).max(content_start)),
+                    value: Arc::new(value),
+                });
+            }
+            Some(Err(e)) => {
+                return Err(SplitError {
+                    line: e.line().max(1),
+                    column: e.column().max(1),
+                    message: e
+                        .to_string()
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or_default()
+                        .to_string(),
+                });
+            }
+        }
+    }
+    Ok(docs)
+}
+
+/// Only `items` is read again, to learn each item's line.
+#[derive(Deserialize)]
+struct ListLines {
+    items: Vec<Spanned<serde::de::IgnoredAny>>,
+}
+
+/// Replaces each `List` document by its items, each with its own line span where the items'
+/// lines can be found (YAML), else the list's span.
+fn expand_lists(text: &str, lines: &LineIndex, docs: &mut Vec<Document>) {
+    if !docs.iter().any(|d| list_items(&d.value).is_some()) {
+        return;
+    }
+    let mut out = Vec::with_capacity(docs.len());
+    for doc in docs.drain(..) {
+        let Some(items) = list_items(&doc.value) else {
+            out.push(doc);
+            continue;
+        };
+        let item_lines = list_item_lines(text, lines, &doc).filter(|l| l.len() == items.len());
+        for (i, item) in items.iter().enumerate() {
+            let (line, end_line) = match &item_lines {
+                Some(starts) => {
+                    let limit = starts.get(i + 1).map_or(doc.end_line, |next| next - 1);
+                    (starts[i], lines.last_content_line(starts[i], limit))
+                }
+                None => (doc.line, doc.end_line),
+            };
+            out.push(Document {
+                line,
+                end_line,
+                value: Arc::new(item.clone()),
+            });
+        }
+    }
+    *docs = out;
+}
+
+fn list_item_lines(text: &str, lines: &LineIndex, doc: &Document) -> Option<Vec<usize>> {
+    let start = lines.offset_of_line(doc.line)?;
+    let end = lines.offset_of_line(doc.end_line + 1).unwrap_or(text.len());
+    let slice = text.get(start..end)?;
+    let parsed: ListLines = serde_saphyr::from_str_with_options(slice, yaml_options()).ok()?;
+    Some(
+        parsed
+            .items
+            .iter()
+            .map(|item| item.referenced.line() as usize + doc.line - 1)
+            .collect(),
+    )
+}
+
+/// Byte offsets of line starts, for turning offsets into lines and finding content ends.
+struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        if starts.last() == Some(&text.len()) && starts.len() > 1 {
+            starts.pop();
+        }
+        Self { text, starts }
+    }
+
+    fn count(&self) -> usize {
+        self.starts.len()
+    }
+
+    fn line_of(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset).max(1)
+    }
+
+    fn offset_of_line(&self, line: usize) -> Option<usize> {
+        self.starts.get(line.checked_sub(1)?).copied()
+    }
+
+    fn line_text(&self, line: usize) -> &str {
+        let start = self.starts[line - 1];
+        let end = self.starts.get(line).copied().unwrap_or(self.text.len());
+        &self.text[start..end]
+    }
+
+    /// The last line in `from..=limit` that holds content: not blank, not a comment, not a
+    /// document marker.
+    fn last_content_line(&self, from: usize, limit: usize) -> usize {
+        let limit = limit.min(self.count());
+        (from..=limit)
+            .rev()
+            .find(|&l| {
+                let t = self.line_text(l).trim();
+                !(t.is_empty()
+                    || t.starts_with('#')
+                    || t == "---"
+                    || t == "..."
+                    || t.starts_with("--- #"))
+            })
+            .unwrap_or(from)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spans(path: &str, text: &str) -> Vec<(usize, usize)> {
+        split(path, text.as_bytes())
+            .unwrap()
+            .iter()
+            .map(|d| (d.line, d.end_line))
+            .collect()
+    }
+
+    #[test]
+    fn documents_with_comments_markers_and_block_scalars() {
+        let text = "# head\n---\n# c\na: 1\nb: |\n  ---\n  x\n\n---\n# only a comment\n---\n...\n---\nc: 2\n...\n";
+        assert_eq!(spans("f.yaml", text), vec![(4, 7), (14, 14)]);
+    }
+
+    #[test]
+    fn bom_crlf_anchors_merge() {
+        let text = "\u{feff}base: &b {x: 1}\r\nobj:\r\n  <<: *b\r\n  y: 2\r\n";
+        let docs = split("f.yaml", text.as_bytes()).unwrap();
+        assert_eq!(docs[0].value["obj"], serde_json::json!({"x": 1, "y": 2}));
+        assert_eq!((docs[0].line, docs[0].end_line), (1, 4));
+    }
+
+    #[test]
+    fn list_items_get_their_own_lines() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n";
+        assert_eq!(spans("l.yaml", text), vec![(4, 6), (7, 9)]);
+    }
+
+    #[test]
+    fn json_stream() {
+        let text = "\n  {\"a\": 1,\n \"b\": 2}\n{\"c\": 3}\n";
+        assert_eq!(spans("x.json", text), vec![(2, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn errors_have_lines() {
+        let e = split("f.yaml", b"a: 1\nb: [1\nc: 2\n").unwrap_err();
+        assert!(e.line >= 2, "{e:?}");
+        let e = split("f.yaml", b"a: 1\n\xff\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        let e = split("f.json", b"{\n\"a\": }").unwrap_err();
+        assert_eq!(e.line, 2);
+    }
+
+    #[test]
+    fn alias_bomb_is_refused() {
+        let mut text = String::from("a: &a [x,x,x,x,x,x,x,x,x]\n");
+        for (prev, name) in ["a", "b", "c", "d", "e", "f", "g", "h"]
+            .iter()
+            .zip(["b", "c", "d", "e", "f", "g", "h", "i"])
+        {
+            text.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
+        }
+        let e = split("bomb.yaml", text.as_bytes()).unwrap_err();
+        assert!(e.message.contains("budget"), "{e:?}");
+    }
+}

@@ -1,0 +1,200 @@
+//! The pull request's text diff, per file: which head lines it adds and which lines GitHub shows.
+//!
+//! "New in the PR" is decided here: a definition in a file the PR adds, or whose lines are all
+//! added lines. Review comments may only target lines inside the diff's hunks, which this module
+//! also knows (GitHub shows three lines of context around each change).
+
+use std::collections::HashMap;
+use std::ops::RangeInclusive;
+use std::time::Duration;
+
+use similar::{Algorithm, DiffTag, TextDiff};
+
+use crate::manifest::Origin;
+use crate::revision::{Revision, RevisionError};
+use crate::snapshot::Snapshot;
+
+/// Lines of context GitHub shows around each change in a pull request diff.
+pub const CONTEXT_LINES: usize = 3;
+
+/// How one head file changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileDiff {
+    /// The file does not exist in base.
+    Added,
+    /// The file exists in both with different content.
+    Modified {
+        /// Head line ranges (1-based, inclusive) that the PR adds or changes.
+        added: Vec<RangeInclusive<usize>>,
+        /// Head line ranges visible in the PR diff (changes plus context).
+        hunks: Vec<RangeInclusive<usize>>,
+    },
+}
+
+/// Per-path changes of head against base. Paths absent here are unchanged.
+#[derive(Debug, Default, Clone)]
+pub struct PrDiff {
+    files: HashMap<String, FileDiff>,
+}
+
+impl PrDiff {
+    /// Diffs every selected head file against the base file of the same path.
+    pub fn compute(
+        base: &Snapshot,
+        head: &Snapshot,
+        base_rev: &dyn Revision,
+        head_rev: &dyn Revision,
+    ) -> Result<Self, RevisionError> {
+        let mut files = HashMap::new();
+        let defining: std::collections::HashSet<&str> = head
+            .objects
+            .iter()
+            .map(|o| o.origin.path.as_str())
+            .collect();
+        for (path, file) in &head.files {
+            match base.files.get(path) {
+                None => {
+                    files.insert(path.clone(), FileDiff::Added);
+                }
+                Some(old) if old.oid == file.oid && !file.oid.is_zero() => {}
+                Some(old) => {
+                    if !defining.contains(path.as_str()) {
+                        continue;
+                    }
+                    let old_bytes = base_rev.read(&old.entry)?;
+                    let new_bytes = head_rev.read(&file.entry)?;
+                    if old_bytes == new_bytes {
+                        continue;
+                    }
+                    files.insert(path.clone(), diff_text(&old_bytes, &new_bytes));
+                }
+            }
+        }
+        Ok(Self { files })
+    }
+
+    /// How a head path changed, or `None` when it did not.
+    pub fn file(&self, path: &str) -> Option<&FileDiff> {
+        self.files.get(path)
+    }
+
+    /// Whether a head definition is new in the PR: its file is added or all its lines are.
+    pub fn is_new(&self, origin: &Origin) -> bool {
+        match self.files.get(&origin.path) {
+            Some(FileDiff::Added) => true,
+            Some(FileDiff::Modified { added, .. }) => {
+                let mut line = origin.line;
+                for range in added {
+                    if *range.end() < line {
+                        continue;
+                    }
+                    if *range.start() > line {
+                        return false;
+                    }
+                    line = range.end() + 1;
+                    if line > origin.end_line {
+                        return true;
+                    }
+                }
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Whether a head line is shown in the PR diff, so a review comment may target it.
+    pub fn in_hunk(&self, path: &str, line: usize) -> bool {
+        match self.files.get(path) {
+            Some(FileDiff::Added) => true,
+            Some(FileDiff::Modified { hunks, .. }) => hunks.iter().any(|r| r.contains(&line)),
+            None => false,
+        }
+    }
+
+    /// Whether a head path changed at all.
+    pub fn touches(&self, path: &str) -> bool {
+        self.files.contains_key(path)
+    }
+}
+
+fn diff_text(old: &[u8], new: &[u8]) -> FileDiff {
+    let old = String::from_utf8_lossy(old);
+    let new = String::from_utf8_lossy(new);
+    let diff = TextDiff::configure()
+        .algorithm(Algorithm::Patience)
+        .timeout(Duration::from_secs(5))
+        .diff_lines(old.as_ref(), new.as_ref());
+    let new_len = diff.new_len();
+    let mut added: Vec<RangeInclusive<usize>> = Vec::new();
+    for op in diff.ops() {
+        let (tag, _, new_range) = op.as_tag_tuple();
+        if matches!(tag, DiffTag::Insert | DiffTag::Replace) && !new_range.is_empty() {
+            let range = new_range.start + 1..=new_range.end;
+            match added.last_mut() {
+                Some(last) if *last.end() + 1 >= *range.start() => {
+                    *last = *last.start()..=*range.end();
+                }
+                _ => added.push(range),
+            }
+        }
+    }
+    let mut hunks: Vec<RangeInclusive<usize>> = Vec::new();
+    for group in diff.grouped_ops(CONTEXT_LINES) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let start = first.new_range().start + 1;
+        let end = last.new_range().end.min(new_len);
+        if end >= start {
+            hunks.push(start..=end);
+        }
+    }
+    FileDiff::Modified { added, hunks }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn origin(line: usize, end_line: usize) -> Origin {
+        Origin {
+            path: "f.yaml".into(),
+            line,
+            end_line,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn appended_document_is_new_and_old_one_is_not() {
+        let old = "a: 1\nb: 2\n";
+        let new = "a: 1\nb: 2\n---\nc: 3\nd: 4\n";
+        let mut pr = PrDiff::default();
+        pr.files
+            .insert("f.yaml".into(), diff_text(old.as_bytes(), new.as_bytes()));
+        assert!(!pr.is_new(&origin(1, 2)));
+        assert!(pr.is_new(&origin(4, 5)));
+        assert!(pr.in_hunk("f.yaml", 5));
+    }
+
+    #[test]
+    fn partly_changed_document_is_not_new() {
+        let old = "a: 1\nb: 2\nc: 3\n";
+        let new = "a: 1\nb: 9\nc: 3\n";
+        let mut pr = PrDiff::default();
+        pr.files
+            .insert("f.yaml".into(), diff_text(old.as_bytes(), new.as_bytes()));
+        assert!(!pr.is_new(&origin(1, 3)));
+        assert!(pr.is_new(&origin(2, 2)));
+    }
+
+    #[test]
+    fn hunks_include_context_only() {
+        let old: String = (1..=20).map(|i| format!("l{i}\n")).collect();
+        let new = old.replace("l10\n", "changed\n");
+        let FileDiff::Modified { hunks, .. } = diff_text(old.as_bytes(), new.as_bytes()) else {
+            panic!("modified expected");
+        };
+        assert_eq!(hunks, vec![7..=13]);
+    }
+}

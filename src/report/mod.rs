@@ -1,0 +1,73 @@
+//! Reports: one [`Report`] value, rendered as text, Markdown or JSON (DESIGN.md §4.2).
+
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use serde::Serialize;
+
+use crate::classify::{Change, ChangeSet};
+use crate::finding::{Finding, Severity};
+
+/// The version of the JSON report's shape; bumped only on breaking changes.
+pub const SCHEMA: u32 = 1;
+
+/// Everything a comparison found; the one input of every output format.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub schema: u32,
+    pub base: String,
+    pub head: String,
+    pub objects: ChangeSet,
+    pub findings: Vec<Finding>,
+    pub summary: Summary,
+}
+
+/// Counts for the first line of every report.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub added: usize,
+    pub modified: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notices: usize,
+}
+
+impl Report {
+    /// Assembles a report and its summary.
+    pub fn new(base: &str, head: &str, objects: ChangeSet, findings: Vec<Finding>) -> Self {
+        let severity = |s: Severity| findings.iter().filter(|f| f.severity == s).count();
+        let summary = Summary {
+            added: objects.count(Change::Added),
+            modified: objects.count(Change::Modified),
+            deleted: objects.count(Change::Deleted),
+            unchanged: objects.count(Change::Unchanged),
+            errors: severity(Severity::Error),
+            warnings: severity(Severity::Warning),
+            notices: severity(Severity::Notice),
+        };
+        Self {
+            schema: SCHEMA,
+            base: base.to_string(),
+            head: head.to_string(),
+            objects,
+            findings,
+            summary,
+        }
+    }
+
+    /// Whether the check fails: at least one error-severity finding.
+    pub fn failed(&self) -> bool {
+        self.summary.errors > 0
+    }
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Markdown,
+    Json,
+}

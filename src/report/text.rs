@@ -1,0 +1,133 @@
+//! The terminal report: findings first, then what the PR adds, modifies and deletes.
+
+use std::fmt::Write;
+
+use super::Report;
+use crate::classify::{Change, ObjectChange};
+use crate::finding::Severity;
+
+/// ANSI styling, on only when writing to a terminal.
+struct Style {
+    on: bool,
+}
+
+impl Style {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+/// Renders the report for a reviewer at a terminal; `color` adds ANSI colours.
+pub fn render(report: &Report, color: bool) -> String {
+    let style = Style { on: color };
+    let s = &report.summary;
+    let mut out = String::new();
+    let verdict = if report.failed() {
+        style.paint("1;31", "FAIL")
+    } else {
+        style.paint("1;32", "ok")
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {} error(s), {} warning(s), {} notice(s) — {} added, {} modified, {} deleted, {} unchanged  ({} → {})",
+        s.errors,
+        s.warnings,
+        s.notices,
+        s.added,
+        s.modified,
+        s.deleted,
+        s.unchanged,
+        report.base,
+        report.head
+    );
+    if !report.findings.is_empty() {
+        let _ = writeln!(out, "\nFindings");
+        for f in &report.findings {
+            let level = match f.severity {
+                Severity::Error => style.paint("1;31", "error  "),
+                Severity::Warning => style.paint("1;33", "warning"),
+                Severity::Notice => style.paint("1;36", "notice "),
+            };
+            let location = match (&f.path, f.line) {
+                (Some(p), Some(l)) => format!("{p}:{l}"),
+                (Some(p), None) => p.clone(),
+                _ => String::new(),
+            };
+            let _ = writeln!(
+                out,
+                "  {level} {} [{}]",
+                style.paint("1", &location),
+                f.rule
+            );
+            for line in wrap(&f.message, 92) {
+                let _ = writeln!(out, "          {line}");
+            }
+        }
+    }
+    for (change, title, mark, code) in [
+        (Change::Added, "Added", "+", "32"),
+        (Change::Modified, "Modified", "~", "33"),
+        (Change::Deleted, "Deleted", "-", "31"),
+    ] {
+        let objects: Vec<&ObjectChange> = report
+            .objects
+            .objects
+            .iter()
+            .filter(|o| o.change == change)
+            .collect();
+        if objects.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n{title} ({})", objects.len());
+        for o in objects {
+            let def = o.effective_head().or(o.effective_base());
+            let location = def
+                .map(|d| format!("{}:{}", d.path, d.line))
+                .unwrap_or_default();
+            let mut extra = String::new();
+            if let (Some(b), Some(h)) = (o.effective_base(), o.effective_head()) {
+                if o.moved {
+                    let _ = write!(
+                        extra,
+                        "  (moved from {}:{} to {}:{})",
+                        b.path, b.line, h.path, h.line
+                    );
+                }
+                if b.api_version != h.api_version {
+                    let _ = write!(extra, "  ({} → {})", b.api_version, h.api_version);
+                }
+            }
+            let _ = writeln!(
+                out,
+                "  {} {}  {}{extra}",
+                style.paint(code, mark),
+                o.id,
+                style.paint("2", &location)
+            );
+        }
+    }
+    out
+}
+
+/// Greedy word wrap for long messages.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.len() + 1 + word.len() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}

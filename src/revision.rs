@@ -1,0 +1,269 @@
+//! Revisions: the two sides of a comparison.
+//!
+//! A side is either a git revision, read straight from the object database (no checkout, no
+//! network), or a directory on disk. Both list the same kind of [`FileEntry`] so the analysis
+//! never cares which one it reads, and both give every file a content id (the git blob id, computed
+//! for directory files) so that identical blobs on the two sides are parsed once.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use git2::{ObjectType, Oid, Repository};
+
+/// Why a revision could not be listed or read; each variant names what it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum RevisionError {
+    #[error("cannot open git repository at {path}: {message}")]
+    OpenRepository { path: PathBuf, message: String },
+    #[error("unknown revision '{rev}' in {repo}: {message}")]
+    UnknownRevision {
+        rev: String,
+        repo: PathBuf,
+        message: String,
+    },
+    #[error("cannot read {path} in {revision}: {message}")]
+    Read {
+        revision: String,
+        path: String,
+        message: String,
+    },
+    #[error("cannot list files of {revision}: {message}")]
+    List { revision: String, message: String },
+}
+
+/// What kind of tree entry a file is; symlinks are never followed out of the revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    File,
+    Symlink,
+}
+
+/// One file of a revision. `oid` is the git blob id when the revision knows it without reading
+/// the file (git trees); directory files get theirs when read.
+#[derive(Debug, Clone)]
+pub struct FileEntry {
+    pub path: String,
+    pub oid: Option<Oid>,
+    pub size: u64,
+    pub kind: EntryKind,
+}
+
+/// A source of files: a git tree or a directory. Shared by the CLI and the server.
+pub trait Revision: Send + Sync {
+    /// How the user named this side ("HEAD~1", "./head"), for reports and errors.
+    fn label(&self) -> &str;
+    /// Every regular file and symlink, with repository-relative `/`-separated paths, sorted.
+    fn files(&self) -> Result<Vec<FileEntry>, RevisionError>;
+    /// The bytes of one listed file.
+    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError>;
+}
+
+/// A commit's tree read from the object database.
+pub struct GitRevision {
+    label: String,
+    repo: Mutex<Repository>,
+    tree: Oid,
+}
+
+impl GitRevision {
+    /// Opens `repo` (bare or not) and resolves `rev` (anything `git rev-parse` accepts) to a tree.
+    pub fn open(repo_path: &Path, rev: &str) -> Result<Self, RevisionError> {
+        let repo = Repository::open(repo_path).map_err(|e| RevisionError::OpenRepository {
+            path: repo_path.to_path_buf(),
+            message: e.message().to_string(),
+        })?;
+        Self::from_repository(repo, rev)
+    }
+
+    /// Resolves `rev` in an already opened repository.
+    pub fn from_repository(repo: Repository, rev: &str) -> Result<Self, RevisionError> {
+        let unknown = |e: git2::Error, repo: &Repository| RevisionError::UnknownRevision {
+            rev: rev.to_string(),
+            repo: repo.path().to_path_buf(),
+            message: e.message().to_string(),
+        };
+        let tree = {
+            let object = repo.revparse_single(rev).map_err(|e| unknown(e, &repo))?;
+            let tree = object.peel_to_tree().map_err(|e| unknown(e, &repo))?;
+            tree.id()
+        };
+        Ok(Self {
+            label: rev.to_string(),
+            repo: Mutex::new(repo),
+            tree,
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Repository> {
+        self.repo
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Revision for GitRevision {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn files(&self) -> Result<Vec<FileEntry>, RevisionError> {
+        let repo = self.lock();
+        let list_error = |e: git2::Error| RevisionError::List {
+            revision: self.label.clone(),
+            message: e.message().to_string(),
+        };
+        let tree = repo.find_tree(self.tree).map_err(list_error)?;
+        let odb = repo.odb().map_err(list_error)?;
+        let mut out = Vec::new();
+        let mut failure = None;
+        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+            if entry.kind() != Some(ObjectType::Blob) {
+                // Trees are descended into; submodules (commits) hold no files of this revision.
+                return git2::TreeWalkResult::Ok;
+            }
+            let Ok(name) = std::str::from_utf8(entry.name_bytes()) else {
+                return git2::TreeWalkResult::Ok;
+            };
+            let kind = if entry.filemode() == 0o120000 {
+                EntryKind::Symlink
+            } else {
+                EntryKind::File
+            };
+            let size = match odb.read_header(entry.id()) {
+                Ok((size, _)) => size as u64,
+                Err(e) => {
+                    failure = Some(e);
+                    return git2::TreeWalkResult::Abort;
+                }
+            };
+            out.push(FileEntry {
+                path: format!("{dir}{name}"),
+                oid: Some(entry.id()),
+                size,
+                kind,
+            });
+            git2::TreeWalkResult::Ok
+        })
+        .map_err(list_error)?;
+        if let Some(e) = failure {
+            return Err(list_error(e));
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+        let repo = self.lock();
+        let read_error = |message: String| RevisionError::Read {
+            revision: self.label.clone(),
+            path: entry.path.clone(),
+            message,
+        };
+        let oid = match entry.oid {
+            Some(oid) => oid,
+            None => {
+                let tree = repo
+                    .find_tree(self.tree)
+                    .map_err(|e| read_error(e.message().to_string()))?;
+                tree.get_path(Path::new(&entry.path))
+                    .map_err(|e| read_error(e.message().to_string()))?
+                    .id()
+            }
+        };
+        let blob = repo
+            .find_blob(oid)
+            .map_err(|e| read_error(e.message().to_string()))?;
+        Ok(blob.content().to_vec())
+    }
+}
+
+/// A directory on disk, e.g. a working tree (`--head .`) or an unpacked example.
+///
+/// `.git` is never entered and `.gitignore` rules are honoured, so a working tree shows what a
+/// commit of it would hold.
+pub struct DirRevision {
+    label: String,
+    root: PathBuf,
+}
+
+impl DirRevision {
+    /// Uses `root` as one side; `label` is how the user named it.
+    pub fn new(root: &Path, label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            root: root.to_path_buf(),
+        }
+    }
+}
+
+impl Revision for DirRevision {
+    fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn files(&self) -> Result<Vec<FileEntry>, RevisionError> {
+        let mut out = Vec::new();
+        let walker = ignore::WalkBuilder::new(&self.root)
+            .hidden(false)
+            .parents(false)
+            .require_git(true)
+            .follow_links(false)
+            .filter_entry(|e| e.file_name() != ".git")
+            .build();
+        for item in walker {
+            let item = item.map_err(|e| RevisionError::List {
+                revision: self.label.clone(),
+                message: e.to_string(),
+            })?;
+            let Some(file_type) = item.file_type() else {
+                continue;
+            };
+            let kind = if file_type.is_symlink() {
+                EntryKind::Symlink
+            } else if file_type.is_file() {
+                EntryKind::File
+            } else {
+                continue;
+            };
+            let Ok(relative) = item.path().strip_prefix(&self.root) else {
+                continue;
+            };
+            let Some(path) = relative.to_str() else {
+                continue;
+            };
+            let size = item.metadata().map(|m| m.len()).unwrap_or(0);
+            out.push(FileEntry {
+                path: path.replace(std::path::MAIN_SEPARATOR, "/"),
+                oid: None,
+                size,
+                kind,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
+
+    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+        let full = self.root.join(&entry.path);
+        let read = match entry.kind {
+            EntryKind::Symlink => std::fs::read_link(&full)
+                .map(|target| target.to_string_lossy().into_owned().into_bytes()),
+            EntryKind::File => std::fs::read(&full),
+        };
+        read.map_err(|e| RevisionError::Read {
+            revision: self.label.clone(),
+            path: entry.path.clone(),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Opens one side as the user named it: an existing directory is a [`DirRevision`], anything
+/// else a revision of the git repository at `repo`.
+pub fn open_side(spec: &str, repo: &Path) -> Result<Box<dyn Revision>, RevisionError> {
+    let as_dir = Path::new(spec);
+    if as_dir.is_dir() {
+        return Ok(Box::new(DirRevision::new(as_dir, spec)));
+    }
+    Ok(Box::new(GitRevision::open(repo, spec)?))
+}

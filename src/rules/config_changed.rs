@@ -1,0 +1,38 @@
+//! `config-changed`: the PR edits clobbercheck's own configuration.
+//!
+//! Why it matters: the configuration is read from base, so a PR cannot weaken the check that
+//! judges it; the change takes effect once merged, and reviewers should see it.
+
+use super::{Context, Rule, RuleInfo};
+use crate::finding::{Finding, Severity};
+
+pub struct ConfigChanged;
+
+static INFO: RuleInfo = RuleInfo {
+    id: "config-changed",
+    default_severity: Severity::Notice,
+    summary: "the pull request changes clobbercheck's configuration",
+    help: "review the configuration change; this run used the base configuration",
+};
+
+impl Rule for ConfigChanged {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
+        if let Some(path) = ctx.config_changed {
+            out.push(Finding {
+                rule: INFO.id,
+                severity,
+                id: None,
+                path: Some(path.to_string()),
+                line: None,
+                message: format!(
+                    "this PR changes {path}; the check used the base revision's configuration, \
+                     the new one applies after merge"
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `duplicate-identity`: one identity defined more than once in head (per cluster).
+//!
+//! Why it matters: a deploy tool applies the definitions in order and the last one wins, silently
+//! replacing the others — the mechanism of the outage in DESIGN.md §1. Argo CD only warns after
+//! sync; helm-diff keeps the first and exits 0.
+//! Example: two documents in `apps.yaml` both named `app01-cluster01`.
+//! Fix: rename the new object, or delete the definition that should not exist.
+//! Only a duplicate the PR introduces (more definitions in head than in base) is reported at the
+//! configured level; one that base already had is a notice, so old debt never fails every PR.
+
+use super::{Context, Rule, RuleInfo, describe};
+use crate::finding::{Finding, Severity};
+
+pub struct DuplicateIdentity;
+
+static INFO: RuleInfo = RuleInfo {
+    id: "duplicate-identity",
+    default_severity: Severity::Error,
+    summary: "one object identity is defined more than once; the last definition silently wins",
+    help: "rename the new object or delete the definition that should not exist",
+};
+
+impl Rule for DuplicateIdentity {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
+        for object in &ctx.changes.objects {
+            let count = object.head.len();
+            if count < 2 {
+                continue;
+            }
+            let introduced = count > object.base.len();
+            let Some(winner) = object.head.last() else {
+                continue;
+            };
+            let at = object.head.iter().find(|d| d.new_in_pr).unwrap_or(winner);
+            let all: Vec<String> = object.head.iter().map(describe).collect();
+            let losers: Vec<String> = object.head[..count - 1].iter().map(describe).collect();
+            let mut message = format!(
+                "{} is defined {count} times in head: {}. Applied in order, the last definition \
+                 ({}) wins and silently replaces {}.",
+                object.id,
+                all.join(", "),
+                describe(winner),
+                losers.join(", "),
+            );
+            if introduced {
+                message.push_str(if object.base.len() > 1 {
+                    " This PR adds a definition to an identity that was already duplicated."
+                } else {
+                    " Rename the new object or remove the extra definition."
+                });
+            } else {
+                message.push_str(&format!(
+                    " Base already had {} definitions: not introduced by this PR.",
+                    object.base.len()
+                ));
+            }
+            out.push(Finding {
+                rule: INFO.id,
+                severity: if introduced {
+                    severity
+                } else {
+                    Severity::Notice
+                },
+                id: Some(object.id.clone()),
+                path: Some(at.path.clone()),
+                line: Some(at.line),
+                message,
+            });
+        }
+    }
+}

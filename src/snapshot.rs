@@ -1,0 +1,219 @@
+//! A snapshot: every object one revision defines, in apply order, plus what could not be read.
+//!
+//! Files are parsed through a [`ParseCache`] keyed by git blob id, so a blob that base and head
+//! share is read and parsed once, whichever side asks first.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use git2::{ObjectType, Oid};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::manifest::scope::ScopeTable;
+use crate::manifest::split::{Document, SplitError, split};
+use crate::manifest::{ObjectHead, Origin, RenderedObject};
+use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
+
+/// The outcome of parsing one blob, shared between sides.
+pub type Parsed = Arc<Result<Vec<Document>, SplitError>>;
+
+/// Parsed documents by blob id, shared by the two sides of one analysis (and, in the server,
+/// by jobs on the same repository).
+#[derive(Default)]
+pub struct ParseCache {
+    parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
+}
+
+impl ParseCache {
+    fn get(&self, oid: Oid, json: bool) -> Option<Parsed> {
+        self.lock().get(&(oid, json)).cloned()
+    }
+
+    fn insert(&self, oid: Oid, json: bool, parsed: Parsed) {
+        self.lock().insert((oid, json), parsed);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Oid, bool), Parsed>> {
+        self.parsed.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many distinct blobs were parsed; lets tests and benchmarks prove the sharing.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Whether nothing was parsed yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A selected file of a revision with its resolved blob id.
+#[derive(Debug, Clone)]
+pub struct SnapshotFile {
+    pub entry: FileEntry,
+    pub oid: Oid,
+}
+
+/// Why a file of a snapshot yielded no objects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The file does not parse; objects it may define are unknown.
+    Parse { path: String, error: SplitError },
+    /// The file is larger than `max_file_size` and was not read.
+    TooLarge { path: String, size: u64, limit: u64 },
+}
+
+impl Problem {
+    /// The repository path the problem concerns.
+    pub fn path(&self) -> &str {
+        match self {
+            Problem::Parse { path, .. } | Problem::TooLarge { path, .. } => path,
+        }
+    }
+}
+
+/// Everything one revision defines.
+pub struct Snapshot {
+    pub label: String,
+    /// Every file of the revision (selected or not), by path, to tell added files from others.
+    pub files: BTreeMap<String, SnapshotFile>,
+    /// Objects in apply order: by path, then by position in the file.
+    pub objects: Vec<RenderedObject>,
+    pub problems: Vec<Problem>,
+}
+
+impl Snapshot {
+    /// Reads and parses a revision's selected files and builds every object's identity.
+    pub fn load(
+        revision: &dyn Revision,
+        config: &Config,
+        cache: &ParseCache,
+    ) -> Result<Self, RevisionError> {
+        let entries = revision.files()?;
+        let mut problems = Vec::new();
+        let mut files = BTreeMap::new();
+        let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
+        let mut selected: Vec<(String, Oid)> = Vec::new();
+        for entry in entries {
+            let wanted = entry.kind == EntryKind::File && config.selects(&entry.path);
+            let too_large = wanted && entry.size > config.max_file_size;
+            let json = entry.path.ends_with(".json");
+            let (oid, bytes) = match entry.oid {
+                Some(oid) if !wanted || too_large || cache.get(oid, json).is_some() => (oid, None),
+                Some(oid) => (oid, Some(revision.read(&entry)?)),
+                None if !wanted || too_large => (Oid::ZERO_SHA1, None),
+                None => {
+                    let bytes = revision.read(&entry)?;
+                    let oid = Oid::hash_object(ObjectType::Blob, &bytes).map_err(|e| {
+                        RevisionError::Read {
+                            revision: revision.label().to_string(),
+                            path: entry.path.clone(),
+                            message: e.message().to_string(),
+                        }
+                    })?;
+                    let bytes = cache.get(oid, json).is_none().then_some(bytes);
+                    (oid, bytes)
+                }
+            };
+            if too_large {
+                problems.push(Problem::TooLarge {
+                    path: entry.path.clone(),
+                    size: entry.size,
+                    limit: config.max_file_size,
+                });
+            } else if wanted {
+                if let Some(bytes) = bytes {
+                    to_parse.push((entry.path.clone(), oid, bytes));
+                }
+                selected.push((entry.path.clone(), oid));
+            }
+            files.insert(entry.path.clone(), SnapshotFile { entry, oid });
+        }
+        to_parse
+            .into_par_iter()
+            .map(|(path, oid, bytes)| {
+                let json = path.ends_with(".json");
+                (oid, json, Arc::new(split(&path, &bytes)))
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
+
+        let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(selected.len());
+        for (path, oid) in selected {
+            let parsed = cache
+                .get(oid, path.ends_with(".json"))
+                .expect("every selected blob was parsed above");
+            if let Err(error) = parsed.as_ref() {
+                problems.push(Problem::Parse {
+                    path: path.clone(),
+                    error: error.clone(),
+                });
+            }
+            documents.push((path, parsed));
+        }
+        let objects = build_objects(
+            documents.iter().flat_map(|(path, parsed)| {
+                parsed
+                    .as_ref()
+                    .as_ref()
+                    .map(|docs| docs.as_slice())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(move |doc| {
+                        (
+                            Origin {
+                                path: path.clone(),
+                                line: doc.line,
+                                end_line: doc.end_line,
+                                target: None,
+                            },
+                            doc.value.clone(),
+                        )
+                    })
+            }),
+            config,
+        );
+        problems.sort_by(|a, b| a.path().cmp(b.path()));
+        Ok(Self {
+            label: revision.label().to_string(),
+            files,
+            objects,
+            problems,
+        })
+    }
+}
+
+/// Turns documents (in apply order) into objects: skips what is not a Kubernetes object, learns
+/// the scope of kinds from CRDs among them, then gives each object its identity.
+pub fn build_objects(
+    documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
+    config: &Config,
+) -> Vec<RenderedObject> {
+    let heads: Vec<(Origin, Arc<serde_json::Value>, ObjectHead)> = documents
+        .filter_map(|(origin, value)| ObjectHead::of(&value).map(|head| (origin, value, head)))
+        .collect();
+    let mut scopes = ScopeTable::default();
+    for (_, value, head) in &heads {
+        if head.group == "apiextensions.k8s.io" && head.kind == "CustomResourceDefinition" {
+            scopes.learn_crd(value);
+        }
+    }
+    heads
+        .into_iter()
+        .map(|(origin, value, head)| {
+            let cluster = config
+                .clusters
+                .as_ref()
+                .and_then(|p| p.cluster_of(&origin.path));
+            RenderedObject {
+                identity: head.identity(&scopes, cluster, &config.default_namespace),
+                api_version: head.api_version,
+                origin,
+                value,
+            }
+        })
+        .collect()
+}
