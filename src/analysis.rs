@@ -3,6 +3,8 @@
 //! Revision → snapshot (parse, with a cache shared by both sides) → PR diff → classification →
 //! rules → report. Nothing here knows whether it runs for a terminal or for GitHub.
 
+use crate::acknowledge;
+use crate::argocd::Applications;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
 use crate::prdiff::PrDiff;
@@ -30,13 +32,32 @@ pub struct Analysis {
     pub diff: PrDiff,
 }
 
-/// Compares two revisions. `config` overrides the configuration; by default it is read from
-/// base (a PR cannot weaken its own check) and a change to it in head is reported.
+/// How an analysis judges, beyond the configuration.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Judge every object of head (`check --all`, for audits), not only what the PR touches.
+    pub all: bool,
+}
+
+/// Compares two revisions, judging what the PR touches. `config` overrides the configuration; by
+/// default it is read from base (a PR cannot weaken its own check) and a change to it in head is
+/// reported.
 pub fn analyze(
     base_rev: &dyn Revision,
     head_rev: &dyn Revision,
     config: Option<Config>,
     cache: &ParseCache,
+) -> Result<Analysis, AnalysisError> {
+    analyze_with(base_rev, head_rev, config, cache, Options::default())
+}
+
+/// [`analyze`] with explicit [`Options`] (`check --all`).
+pub fn analyze_with(
+    base_rev: &dyn Revision,
+    head_rev: &dyn Revision,
+    config: Option<Config>,
+    cache: &ParseCache,
+    options: Options,
 ) -> Result<Analysis, AnalysisError> {
     let config = match config {
         Some(config) => config,
@@ -47,6 +68,8 @@ pub fn analyze(
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
     let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
+    let base_apps = Applications::from_objects(&base.objects, &config.default_namespace);
+    let head_apps = Applications::from_objects(&head.objects, &config.default_namespace);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,
@@ -54,8 +77,13 @@ pub fn analyze(
         diff: &diff,
         config: &config,
         config_changed: config_changed.as_deref(),
+        all: options.all,
+        base_apps: &base_apps,
+        head_apps: &head_apps,
     });
-    let report = Report::new(base_rev.label(), head_rev.label(), changes, findings);
+    let (findings, silenced) = acknowledge::apply(findings, &changes, &config);
+    let report =
+        Report::new(base_rev.label(), head_rev.label(), changes, findings).with_silenced(silenced);
     Ok(Analysis {
         report,
         config,

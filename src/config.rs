@@ -61,7 +61,19 @@ struct RawConfig {
     clusters: Option<String>,
     default_namespace: String,
     max_file_size: u64,
+    naming: Vec<RawNaming>,
     rules: BTreeMap<String, Level>,
+    allow: Vec<crate::acknowledge::AllowEntry>,
+}
+
+/// One `naming:` entry as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNaming {
+    path: String,
+    #[serde(default)]
+    kinds: Vec<String>,
+    name: String,
 }
 
 impl Default for RawConfig {
@@ -72,7 +84,9 @@ impl Default for RawConfig {
             clusters: None,
             default_namespace: "default".into(),
             max_file_size: 32 * 1024 * 1024,
+            naming: Vec::new(),
             rules: BTreeMap::new(),
+            allow: Vec::new(),
         }
     }
 }
@@ -89,7 +103,11 @@ pub struct Config {
     pub default_namespace: String,
     /// Files larger than this are refused with a finding instead of being parsed.
     pub max_file_size: u64,
+    /// Conventions tying object names to paths, checked by `name-path-mismatch`.
+    pub naming: Vec<crate::naming::Convention>,
     rules: BTreeMap<String, Level>,
+    /// Findings acknowledged on purpose, one identity each (see [`crate::acknowledge`]).
+    pub allow: Vec<crate::acknowledge::AllowEntry>,
 }
 
 impl Default for Config {
@@ -182,6 +200,25 @@ impl Config {
                 });
             }
         }
+        let mut naming = Vec::with_capacity(raw.naming.len());
+        for (index, entry) in raw.naming.iter().enumerate() {
+            let convention = crate::naming::Convention::new(&entry.path, &entry.kinds, &entry.name)
+                .map_err(|message| ConfigError::InvalidKey {
+                    path: path.clone(),
+                    key: format!("naming[{index}]"),
+                    message,
+                })?;
+            naming.push(convention);
+        }
+        for (index, entry) in raw.allow.iter().enumerate() {
+            entry
+                .validate()
+                .map_err(|message| ConfigError::InvalidKey {
+                    path: path.clone(),
+                    key: format!("allow[{index}]"),
+                    message,
+                })?;
+        }
         Ok(Self {
             source,
             include,
@@ -189,7 +226,9 @@ impl Config {
             clusters,
             default_namespace: raw.default_namespace,
             max_file_size: raw.max_file_size,
+            naming,
             rules: raw.rules,
+            allow: raw.allow,
         })
     }
 
@@ -301,6 +340,37 @@ mod tests {
         assert_eq!(p.cluster_of("other/prod/a.yaml"), None);
         assert!(ClusterPattern::new("env/**/{cluster}/x").is_err());
         assert!(ClusterPattern::new("env/x/**").is_err());
+    }
+
+    #[test]
+    fn naming_and_allow_are_validated_naming_the_entry() {
+        let ok = Config::parse(
+            "naming:\n- path: env/{cluster}/{app}/**\n  kinds: [argoproj.io/Application]\n  name: '{app}-{cluster}'\n\
+             allow:\n- rule: delete\n  kind: PersistentVolumeClaim\n  namespace: db\n  name: data\n  reason: migrated\n",
+            "c.yml",
+        )
+        .unwrap();
+        assert_eq!(ok.naming.len(), 1);
+        assert_eq!(ok.allow.len(), 1);
+        let err = Config::parse(
+            "naming:\n- path: env/{cluster}/**\n  name: '{app}'\n",
+            "c.yml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("naming[0]"), "{err}");
+        assert!(err.to_string().contains("{app}"), "{err}");
+        let err = Config::parse(
+            "allow:\n- rule: nope\n  kind: Namespace\n  name: x\n  reason: r\n",
+            "c.yml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("allow[0]"), "{err}");
+        let err = Config::parse(
+            "allow:\n- rule: delete\n  kind: Namespace\n  name: x\n  reason: ''\n",
+            "c.yml",
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("reason"), "{err}");
     }
 
     #[test]

@@ -4,11 +4,14 @@
 //! [`manifest`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
 //! end to end; the command line and the GitHub App both call it.
 
+pub mod acknowledge;
 pub mod analysis;
+pub mod argocd;
 pub mod classify;
 pub mod config;
 pub mod finding;
 pub mod manifest;
+pub mod naming;
 pub mod prdiff;
 pub mod report;
 pub mod revision;
@@ -16,7 +19,7 @@ pub mod rules;
 pub mod snapshot;
 pub mod split_out;
 
-pub use analysis::{Analysis, AnalysisError, analyze};
+pub use analysis::{Analysis, AnalysisError, Options, analyze, analyze_with};
 pub use config::Config;
 pub use report::Report;
 pub use revision::{DirRevision, GitRevision, Revision, open_side};

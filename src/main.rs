@@ -6,9 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use clobbercheck::report::{Format, json, markdown, text};
+use clobbercheck::report::{Format, json, markdown, sarif, text};
 use clobbercheck::split_out::{Input, split_to_dir};
-use clobbercheck::{Config, ParseCache, analyze, open_side};
+use clobbercheck::{Config, Options, ParseCache, analyze_with, open_side};
 
 /// Finds Kubernetes objects a change overwrites while seeming to add them.
 #[derive(Parser)]
@@ -41,6 +41,9 @@ enum Command {
         /// Directory of templates overriding the embedded Markdown templates.
         #[arg(long)]
         templates: Option<PathBuf>,
+        /// Judge every object of head (an audit), not only what the change touches.
+        #[arg(long)]
+        all: bool,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
@@ -76,6 +79,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             format,
             templates,
+            all,
         } => {
             let config = config
                 .map(|path| -> anyhow::Result<Config> {
@@ -88,10 +92,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let base_rev = open_side(&base, &repo)?;
             let head_rev = open_side(&head, &repo)?;
             let cache = ParseCache::default();
-            let analysis = analyze(base_rev.as_ref(), head_rev.as_ref(), config, &cache)?;
+            let options = Options { all };
+            let analysis = analyze_with(
+                base_rev.as_ref(),
+                head_rev.as_ref(),
+                config,
+                &cache,
+                options,
+            )?;
             let report = &analysis.report;
             let output = match format {
                 Format::Json => json::render(report),
+                Format::Sarif => sarif::render(report),
                 Format::Markdown => {
                     let env = markdown::environment(templates.as_deref())?;
                     markdown::render(report, &env)?

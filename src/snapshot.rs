@@ -187,7 +187,8 @@ impl Snapshot {
 }
 
 /// Turns documents (in apply order) into objects: skips what is not a Kubernetes object, learns
-/// the scope of kinds from CRDs among them, then gives each object its identity.
+/// the scope of kinds from CRDs and the destinations of Argo CD Applications among them, then
+/// gives each object its identity.
 pub fn build_objects(
     documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
     config: &Config,
@@ -201,19 +202,26 @@ pub fn build_objects(
             scopes.learn_crd(value);
         }
     }
+    // Argo CD Applications decide the cluster and default namespace of the files they deploy;
+    // a file deployed to several destinations defines one object per destination.
+    let apps = crate::argocd::Applications::learn(
+        heads
+            .iter()
+            .map(|(origin, value, _)| (origin, value.as_ref())),
+        &config.default_namespace,
+    );
+    let scopes = &scopes;
     heads
         .into_iter()
-        .map(|(origin, value, head)| {
-            let cluster = config
-                .clusters
-                .as_ref()
-                .and_then(|p| p.cluster_of(&origin.path));
-            RenderedObject {
-                identity: head.identity(&scopes, cluster, &config.default_namespace),
-                api_version: head.api_version,
-                origin,
-                value,
-            }
+        .flat_map(|(origin, value, head)| {
+            apps.placements(&origin.path, config)
+                .into_iter()
+                .map(move |placement| RenderedObject {
+                    identity: head.identity(scopes, placement.cluster, &placement.namespace),
+                    api_version: head.api_version.clone(),
+                    origin: origin.clone(),
+                    value: value.clone(),
+                })
         })
         .collect()
 }

@@ -30,29 +30,22 @@ fn incident_fails_with_both_findings_for_both_objects() {
     let path = "rendered/cluster01/argocd-apps.yaml";
     let mut got = findings(&report);
     got.sort();
-    assert_eq!(
-        got,
-        vec![
-            ("duplicate-identity".into(), "error".into(), path.into(), 40),
-            ("duplicate-identity".into(), "error".into(), path.into(), 56),
-            (
-                "overwrite-disguised-as-addition".into(),
-                "error".into(),
-                path.into(),
-                40
-            ),
-            (
-                "overwrite-disguised-as-addition".into(),
-                "error".into(),
-                path.into(),
-                56
-            ),
-        ]
-    );
+    let expected: Vec<(String, String, String, u64)> = [
+        ("duplicate-identity", "error", 40),
+        ("duplicate-identity", "error", 56),
+        ("missing-fail-on-shared-resource", "warning", 56),
+        ("overwrite-disguised-as-addition", "error", 40),
+        ("overwrite-disguised-as-addition", "error", 56),
+    ]
+    .into_iter()
+    .map(|(rule, severity, line)| (rule.into(), severity.into(), path.into(), line))
+    .collect();
+    assert_eq!(got, expected);
     let kinds: Vec<&str> = report["findings"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|f| f["severity"] == "error")
         .map(|f| f["id"]["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "Application").count(), 2);
@@ -74,7 +67,7 @@ fn incident_fails_with_both_findings_for_both_objects() {
     assert_eq!(
         report["summary"],
         serde_json::json!({"added": 0, "modified": 2, "deleted": 0, "unchanged": 0,
-                           "errors": 4, "warnings": 0, "notices": 0})
+                           "errors": 4, "warnings": 1, "notices": 0, "silenced": 0})
     );
 }
 
@@ -137,8 +130,15 @@ fn correctly_named_app02_passes() {
     );
     assert_eq!(code(&out), 0, "{}", stdout(&out));
     let report = json(&out);
-    assert!(
-        report["findings"].as_array().unwrap().is_empty(),
+    // The new Application only lacks the FailOnSharedResource safety setting (a warning).
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "missing-fail-on-shared-resource".into(),
+            "warning".into(),
+            file.into(),
+            56
+        )],
         "{report}"
     );
     assert_eq!(report["summary"]["added"], 2);

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::Report;
 use crate::classify::Change;
+use crate::finding::Finding;
 
 /// The default templates, by name.
 pub const TEMPLATES: &[(&str, &str)] =
@@ -48,6 +49,9 @@ struct View<'a> {
     report: &'a Report,
     failed: bool,
     findings: Vec<FindingView<'a>>,
+    /// The rules behind findings and silenced findings, with their explanations.
+    rules: Vec<RuleView>,
+    silenced: Vec<SilencedView<'a>>,
     added: Vec<ObjectView>,
     modified: Vec<ObjectView>,
     deleted: Vec<ObjectView>,
@@ -60,6 +64,38 @@ struct FindingView<'a> {
     location: String,
     object: Option<String>,
     message: &'a str,
+    /// One line: how to fix it.
+    hint: &'static str,
+}
+
+#[derive(Serialize)]
+struct RuleView {
+    id: &'static str,
+    summary: &'static str,
+    explanation: &'static str,
+}
+
+#[derive(Serialize)]
+struct SilencedView<'a> {
+    finding: FindingView<'a>,
+    reason: &'a str,
+}
+
+fn finding_view(f: &Finding) -> FindingView<'_> {
+    FindingView {
+        severity: f.severity.as_str(),
+        rule: f.rule,
+        location: match (&f.path, f.line) {
+            (Some(p), Some(l)) => format!("{p}:{l}"),
+            (Some(p), None) => p.clone(),
+            _ => String::new(),
+        },
+        object: f.id.as_ref().map(ToString::to_string),
+        message: &f.message,
+        hint: crate::rules::find(f.rule)
+            .map(|r| r.info().help)
+            .unwrap_or_default(),
+    }
 }
 
 #[derive(Serialize)]
@@ -99,19 +135,26 @@ pub fn render(report: &Report, env: &Environment<'_>) -> Result<String, Template
     let view = View {
         report,
         failed: report.failed(),
-        findings: report
-            .findings
+        findings: report.findings.iter().map(finding_view).collect(),
+        rules: crate::rules::RULES
             .iter()
-            .map(|f| FindingView {
-                severity: f.severity.as_str(),
-                rule: f.rule,
-                location: match (&f.path, f.line) {
-                    (Some(p), Some(l)) => format!("{p}:{l}"),
-                    (Some(p), None) => p.clone(),
-                    _ => String::new(),
-                },
-                object: f.id.as_ref().map(ToString::to_string),
-                message: &f.message,
+            .filter(|r| {
+                let id = r.info().id;
+                report.findings.iter().any(|f| f.rule == id)
+                    || report.silenced.iter().any(|s| s.finding.rule == id)
+            })
+            .map(|r| RuleView {
+                id: r.info().id,
+                summary: r.info().summary,
+                explanation: r.explanation(),
+            })
+            .collect(),
+        silenced: report
+            .silenced
+            .iter()
+            .map(|s| SilencedView {
+                finding: finding_view(&s.finding),
+                reason: &s.reason,
             })
             .collect(),
         added: objects(Change::Added),

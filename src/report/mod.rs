@@ -1,11 +1,13 @@
-//! Reports: one [`Report`] value, rendered as text, Markdown or JSON (DESIGN.md §4.2).
+//! Reports: one [`Report`] value, rendered as text, Markdown, JSON (DESIGN.md §4.2) or SARIF.
 
 pub mod json;
 pub mod markdown;
+pub mod sarif;
 pub mod text;
 
 use serde::Serialize;
 
+use crate::acknowledge::Silenced;
 use crate::classify::{Change, ChangeSet};
 use crate::finding::{Finding, Severity};
 
@@ -20,6 +22,9 @@ pub struct Report {
     pub head: String,
     pub objects: ChangeSet,
     pub findings: Vec<Finding>,
+    /// Findings acknowledged on purpose, with their reasons: listed so nothing is hidden from
+    /// reviewers, never counted in the verdict. Added to schema 1 without changing other fields.
+    pub silenced: Vec<Silenced>,
     pub summary: Summary,
 }
 
@@ -33,6 +38,8 @@ pub struct Summary {
     pub errors: usize,
     pub warnings: usize,
     pub notices: usize,
+    /// How many findings acknowledgements silenced.
+    pub silenced: usize,
 }
 
 impl Report {
@@ -47,6 +54,7 @@ impl Report {
             errors: severity(Severity::Error),
             warnings: severity(Severity::Warning),
             notices: severity(Severity::Notice),
+            silenced: 0,
         };
         Self {
             schema: SCHEMA,
@@ -54,8 +62,16 @@ impl Report {
             head: head.to_string(),
             objects,
             findings,
+            silenced: Vec::new(),
             summary,
         }
+    }
+
+    /// Attaches the findings acknowledgements silenced (see [`crate::acknowledge`]).
+    pub fn with_silenced(mut self, silenced: Vec<Silenced>) -> Self {
+        self.summary.silenced = silenced.len();
+        self.silenced = silenced;
+        self
     }
 
     /// Whether the check fails: at least one error-severity finding.
@@ -70,4 +86,6 @@ pub enum Format {
     Text,
     Markdown,
     Json,
+    /// SARIF 2.1.0, for GitHub code scanning and editors.
+    Sarif,
 }

@@ -1,10 +1,11 @@
-//! The terminal report: findings first, then what the PR adds, modifies and deletes.
+//! The terminal report: findings first, grouped by rule with the rule's fix, then silenced
+//! findings, then what the PR adds, modifies and deletes.
 
 use std::fmt::Write;
 
 use super::Report;
 use crate::classify::{Change, ObjectChange};
-use crate::finding::Severity;
+use crate::finding::{Finding, Severity};
 
 /// ANSI styling, on only when writing to a terminal.
 struct Style {
@@ -46,24 +47,33 @@ pub fn render(report: &Report, color: bool) -> String {
     );
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\nFindings");
-        for f in &report.findings {
-            let level = match f.severity {
-                Severity::Error => style.paint("1;31", "error  "),
-                Severity::Warning => style.paint("1;33", "warning"),
-                Severity::Notice => style.paint("1;36", "notice "),
-            };
-            let location = match (&f.path, f.line) {
-                (Some(p), Some(l)) => format!("{p}:{l}"),
-                (Some(p), None) => p.clone(),
-                _ => String::new(),
-            };
+        for (rule, findings) in by_rule(&report.findings) {
+            let (summary, help) = crate::rules::find(rule)
+                .map(|r| (r.info().summary, r.info().help))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "  {level} {} [{}]",
-                style.paint("1", &location),
-                f.rule
+                "\n{} ({}): {summary}",
+                style.paint("1", rule),
+                findings.len()
             );
-            for line in wrap(&f.message, 92) {
+            if !help.is_empty() {
+                let _ = writeln!(out, "  fix: {help}");
+            }
+            for f in findings {
+                finding(&mut out, &style, f);
+            }
+        }
+    }
+    if !report.silenced.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nSilenced ({}): acknowledged on purpose, not counted in the verdict",
+            report.silenced.len()
+        );
+        for s in &report.silenced {
+            finding(&mut out, &style, &s.finding);
+            for line in wrap(&format!("acknowledged by {}", s.reason), 92) {
                 let _ = writeln!(out, "          {line}");
             }
         }
@@ -111,6 +121,49 @@ pub fn render(report: &Report, color: bool) -> String {
         }
     }
     out
+}
+
+/// Findings grouped by rule, in registry order (unregistered ids last), each group in report
+/// order.
+fn by_rule(findings: &[Finding]) -> Vec<(&'static str, Vec<&Finding>)> {
+    let mut groups: Vec<(&'static str, Vec<&Finding>)> = Vec::new();
+    for f in findings {
+        match groups.iter_mut().find(|(rule, _)| *rule == f.rule) {
+            Some((_, list)) => list.push(f),
+            None => groups.push((f.rule, vec![f])),
+        }
+    }
+    let order = |rule: &str| {
+        crate::rules::RULES
+            .iter()
+            .position(|r| r.info().id == rule)
+            .unwrap_or(usize::MAX)
+    };
+    groups.sort_by_key(|(rule, _)| order(rule));
+    groups
+}
+
+/// One finding: severity, location and rule, then the wrapped message.
+fn finding(out: &mut String, style: &Style, f: &Finding) {
+    let level = match f.severity {
+        Severity::Error => style.paint("1;31", "error  "),
+        Severity::Warning => style.paint("1;33", "warning"),
+        Severity::Notice => style.paint("1;36", "notice "),
+    };
+    let location = match (&f.path, f.line) {
+        (Some(p), Some(l)) => format!("{p}:{l}"),
+        (Some(p), None) => p.clone(),
+        _ => String::new(),
+    };
+    let _ = writeln!(
+        out,
+        "  {level} {} [{}]",
+        style.paint("1", &location),
+        f.rule
+    );
+    for line in wrap(&f.message, 92) {
+        let _ = writeln!(out, "          {line}");
+    }
 }
 
 /// Greedy word wrap for long messages.

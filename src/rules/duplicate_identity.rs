@@ -6,9 +6,15 @@
 //! Example: two documents in `apps.yaml` both named `app01-cluster01`.
 //! Fix: rename the new object, or delete the definition that should not exist.
 //! Only a duplicate the PR introduces (more definitions in head than in base) is reported at the
-//! configured level; one that base already had is a notice, so old debt never fails every PR.
+//! configured level; one that base already had is a notice, so old debt never fails every PR
+//! (`check --all` reports every duplicate at the configured level).
+//! For Argo CD Applications the message also says what the replaced definitions deployed: Argo CD
+//! keeps one Application per name in its namespace, so the objects of the losing definitions are
+//! no longer deployed — and automated pruning deletes them.
 
 use super::{Context, Rule, RuleInfo, describe};
+use crate::argocd::Application;
+use crate::classify::ObjectChange;
 use crate::finding::{Finding, Severity};
 
 pub struct DuplicateIdentity;
@@ -31,7 +37,7 @@ impl Rule for DuplicateIdentity {
             if count < 2 {
                 continue;
             }
-            let introduced = count > object.base.len();
+            let introduced = count > object.base.len() || ctx.all;
             let Some(winner) = object.head.last() else {
                 continue;
             };
@@ -58,6 +64,7 @@ impl Rule for DuplicateIdentity {
                     object.base.len()
                 ));
             }
+            message.push_str(&app_of_apps(ctx, object));
             out.push(Finding {
                 rule: INFO.id,
                 severity: if introduced {
@@ -72,4 +79,38 @@ impl Rule for DuplicateIdentity {
             });
         }
     }
+}
+
+/// For a duplicated Argo CD Application: what each replaced definition deployed, which the
+/// winning one no longer does.
+fn app_of_apps(ctx: &Context<'_>, object: &ObjectChange) -> String {
+    if object.id.group != "argoproj.io" || object.id.kind != "Application" {
+        return String::new();
+    }
+    let apps: Vec<Application> = object
+        .head
+        .iter()
+        .filter_map(|d| Application::from_value(&d.value, &d.origin, &ctx.config.default_namespace))
+        .collect();
+    let Some((winner, losers)) = apps.split_last() else {
+        return String::new();
+    };
+    let lost: Vec<String> = losers
+        .iter()
+        .filter(|l| l.sources != winner.sources || l.destination() != winner.destination())
+        .map(Application::describe)
+        .collect();
+    if lost.is_empty() {
+        return String::new();
+    }
+    format!(
+        " Argo CD keeps one Application named {} in namespace {}: it becomes {}. What the other \
+         definitions deploy — {} — is no longer deployed by it, so automated pruning deletes \
+         those objects from their cluster; an app-of-apps parent rendering both definitions shows \
+         the Application out of sync for good.",
+        winner.name,
+        winner.namespace,
+        winner.describe(),
+        lost.join("; ")
+    )
 }

@@ -4,10 +4,18 @@
 
 mod config_changed;
 mod duplicate_identity;
+mod invalid_acknowledgement;
+mod missing_fail_on_shared_resource;
+mod missing_prune_false;
+mod name_path_mismatch;
 mod overwrite;
 mod parse_error;
+mod reclaim_policy_delete;
+mod shared_resource;
+mod stateful_deletion;
 
-use crate::classify::ChangeSet;
+use crate::argocd::Applications;
+use crate::classify::{Change, ChangeSet, ObjectChange};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
 use crate::prdiff::PrDiff;
@@ -34,6 +42,28 @@ pub struct Context<'a> {
     pub config: &'a Config,
     /// Path of the configuration file if the PR changes it.
     pub config_changed: Option<&'a str>,
+    /// `check --all`: judge every object of head, not only those the PR touches.
+    pub all: bool,
+    /// The effective Argo CD Applications of base and of head.
+    pub base_apps: &'a Applications,
+    pub head_apps: &'a Applications,
+}
+
+impl Context<'_> {
+    /// Whether a rule judges this object: every object with `--all`, else only what the PR
+    /// touches (added, modified, deleted, moved, or given a new definition), so a PR is never
+    /// failed for old debt.
+    pub fn in_scope(&self, object: &ObjectChange) -> bool {
+        self.all || touched(object)
+    }
+}
+
+/// Whether the PR does anything to an object.
+pub fn touched(object: &ObjectChange) -> bool {
+    object.change != Change::Unchanged
+        || object.moved
+        || object.head.len() != object.base.len()
+        || object.head.iter().any(|d| d.new_in_pr)
 }
 
 /// A check over a comparison. `severity` is the configured level for the rule's main finding;
@@ -41,6 +71,11 @@ pub struct Context<'a> {
 pub trait Rule: Sync {
     fn info(&self) -> &'static RuleInfo;
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>);
+    /// A few link-free sentences for reports: why the finding matters on a cluster. Rules
+    /// without a longer text show their summary.
+    fn explanation(&self) -> &'static str {
+        self.info().summary
+    }
 }
 
 /// Every rule, in report order.
@@ -48,8 +83,20 @@ pub static RULES: &[&dyn Rule] = &[
     &parse_error::ParseError,
     &duplicate_identity::DuplicateIdentity,
     &overwrite::OverwriteDisguisedAsAddition,
+    &stateful_deletion::StatefulDeletion,
+    &shared_resource::SharedResource,
+    &name_path_mismatch::NamePathMismatch,
+    &missing_prune_false::MissingPruneFalse,
+    &missing_fail_on_shared_resource::MissingFailOnSharedResource,
+    &reclaim_policy_delete::ReclaimPolicyDelete,
+    &invalid_acknowledgement::InvalidAcknowledgement,
     &config_changed::ConfigChanged,
 ];
+
+/// The registered rule with this id, for reports that explain findings.
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    RULES.iter().copied().find(|r| r.info().id == id)
+}
 
 /// Whether `id` names a rule (for validating `rules:` in the configuration).
 pub fn is_known(id: &str) -> bool {

@@ -1,0 +1,192 @@
+//! Acknowledging a finding on purpose: one finding, one identity, always listed in the report.
+//!
+//! Why: sometimes replacing or deleting an object is the intent (a migration, a rename). A check
+//! that cannot be told so gets turned off; an acknowledgement silences exactly one finding for one
+//! identity and the report still lists it with its reason, so nothing is hidden from reviewers.
+//!
+//! Two ways, both naming what is accepted — `overwrite` (the identity gets a new owner or
+//! definition: `overwrite-disguised-as-addition`, `duplicate-identity`, `shared-resource`),
+//! `delete` (`stateful-deletion`) or any rule id:
+//! - the annotation `clobbercheck.dev/allow: delete` (comma-separated words) on the head object,
+//!   with an optional `clobbercheck.dev/reason` annotation;
+//! - an `allow:` entry in the base configuration (`rule`, `kind`, `namespace`, `name`, optional
+//!   `cluster`, and a mandatory `reason`) — the only way for a deletion, which has no head object.
+
+use serde::{Deserialize, Serialize};
+
+use crate::classify::ChangeSet;
+use crate::config::Config;
+use crate::finding::Finding;
+use crate::manifest::Identity;
+
+/// The annotation acknowledging findings on the head object.
+pub const ANNOTATION: &str = "clobbercheck.dev/allow";
+/// The annotation saying why, shown with the silenced finding.
+pub const REASON_ANNOTATION: &str = "clobbercheck.dev/reason";
+
+/// The rule ids an acknowledgement word covers, or `None` for an unknown word.
+pub fn rules_for(word: &str) -> Option<Vec<&'static str>> {
+    match word {
+        "overwrite" => Some(vec![
+            "overwrite-disguised-as-addition",
+            "duplicate-identity",
+            "shared-resource",
+        ]),
+        "delete" => Some(vec!["stateful-deletion"]),
+        other => crate::rules::RULES
+            .iter()
+            .map(|r| r.info().id)
+            .find(|id| *id == other)
+            .map(|id| vec![id]),
+    }
+}
+
+/// The words of an `clobbercheck.dev/allow` annotation on an object, if it carries one.
+pub fn annotation_words(value: &serde_json::Value) -> Option<Vec<&str>> {
+    value["metadata"]["annotations"][ANNOTATION]
+        .as_str()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|w| !w.is_empty())
+                .collect()
+        })
+}
+
+/// One `allow:` entry of the configuration.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowEntry {
+    /// `overwrite`, `delete` or a rule id.
+    pub rule: String,
+    /// `group/Kind` as in reports (`PersistentVolumeClaim`, `apps/StatefulSet`).
+    pub kind: String,
+    /// Absent for cluster-scoped objects.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub name: String,
+    /// Absent: any cluster.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    /// Why; shown to reviewers with the silenced finding.
+    pub reason: String,
+}
+
+impl AllowEntry {
+    /// Checks the entry at configuration load, so a typo cannot silence nothing unnoticed.
+    pub fn validate(&self) -> Result<(), String> {
+        if rules_for(&self.rule).is_none() {
+            return Err(format!(
+                "rule '{}' is neither 'overwrite', 'delete' nor a rule id",
+                self.rule
+            ));
+        }
+        if self.reason.trim().is_empty() {
+            return Err("reason must say why the finding is accepted".into());
+        }
+        if self.name.is_empty() || self.kind.is_empty() {
+            return Err("kind and name must not be empty".into());
+        }
+        Ok(())
+    }
+
+    fn matches(&self, rule: &str, id: &Identity) -> bool {
+        rules_for(&self.rule).is_some_and(|rules| rules.contains(&rule))
+            && self.kind == id.group_kind()
+            && self.name == id.name
+            && self.namespace == id.namespace
+            && self
+                .cluster
+                .as_ref()
+                .is_none_or(|c| Some(c) == id.cluster.as_ref())
+    }
+}
+
+/// Where an acknowledgement was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AckSource {
+    /// The `clobbercheck.dev/allow` annotation on the head object.
+    Annotation,
+    /// An `allow:` entry of the base configuration.
+    Configuration,
+}
+
+/// A finding that an acknowledgement silenced, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Silenced {
+    #[serde(flatten)]
+    pub finding: Finding,
+    /// Where the acknowledgement is and the reason it gives.
+    pub reason: String,
+    pub by: AckSource,
+}
+
+/// Splits findings into those that stand and those an acknowledgement silences.
+pub fn apply(
+    findings: Vec<Finding>,
+    changes: &ChangeSet,
+    config: &Config,
+) -> (Vec<Finding>, Vec<Silenced>) {
+    let mut active = Vec::with_capacity(findings.len());
+    let mut silenced = Vec::new();
+    for finding in findings {
+        match finding
+            .id
+            .as_ref()
+            .and_then(|id| reason(finding.rule, id, changes, config))
+        {
+            Some((by, reason)) => silenced.push(Silenced {
+                finding,
+                reason,
+                by,
+            }),
+            None => active.push(finding),
+        }
+    }
+    (active, silenced)
+}
+
+fn reason(
+    rule: &str,
+    id: &Identity,
+    changes: &ChangeSet,
+    config: &Config,
+) -> Option<(AckSource, String)> {
+    if let Ok(index) = changes.objects.binary_search_by(|o| o.id.cmp(id)) {
+        for def in &changes.objects[index].head {
+            let Some(words) = annotation_words(&def.value) else {
+                continue;
+            };
+            let covered = words
+                .iter()
+                .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)));
+            if covered {
+                let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
+                    .as_str()
+                    .map(|r| format!(": {r}"))
+                    .unwrap_or_default();
+                return Some((
+                    AckSource::Annotation,
+                    format!(
+                        "annotation {ANNOTATION}: {} at {}:{}{why}",
+                        words.join(","),
+                        def.path,
+                        def.line
+                    ),
+                ));
+            }
+        }
+    }
+    let source = config.source.as_deref().unwrap_or("configuration");
+    config
+        .allow
+        .iter()
+        .position(|entry| entry.matches(rule, id))
+        .map(|index| {
+            (
+                AckSource::Configuration,
+                format!("{source} allow[{index}]: {}", config.allow[index].reason),
+            )
+        })
+}

@@ -1,0 +1,364 @@
+//! Argo CD awareness: which Application deploys a file, to which cluster and namespace.
+//!
+//! Why: in an Argo CD repository the cluster an object lands on is written in the Application
+//! that deploys its folder (`spec.destination`), not in the object. Reading it gives objects their
+//! real cluster and default namespace without a `clusters:` pattern, and tells the rules which
+//! objects Argo CD manages and which Applications share an object.
+//!
+//! What counts: an Application's effective definition (the last of duplicates, as Argo CD keeps
+//! it), each of its `spec.source` / `spec.sources[]` entries that has a `path` and no `chart`.
+//! clobbercheck cannot tell which `repoURL` is the repository it reads, so every such path is taken
+//! to be in it; a path that does not exist here simply covers no file. Like Argo CD's directory
+//! sources, a path covers the files directly in that folder, and the whole subtree when
+//! `directory.recurse` is true. A `clusters:` pattern that matches a file still names its cluster.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::manifest::{Origin, RenderedObject};
+
+/// The finalizer that makes deleting an Application delete everything it manages.
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+/// The per-object annotation holding Argo CD sync options.
+pub const SYNC_OPTIONS: &str = "argocd.argoproj.io/sync-options";
+/// The API server address Argo CD calls `in-cluster`.
+const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
+
+/// Whether a written `apiVersion` and `kind` are an Argo CD `group/kind`.
+pub fn is_argo(value: &Value, kind: &str) -> bool {
+    value["kind"].as_str() == Some(kind)
+        && value["apiVersion"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("argoproj.io/"))
+}
+
+/// The sync options of an object's `argocd.argoproj.io/sync-options` annotation, split on commas
+/// and trimmed exactly as Argo CD reads them (`Prune=false,Delete=false`).
+pub fn sync_options(value: &Value) -> Vec<&str> {
+    value["metadata"]["annotations"][SYNC_OPTIONS]
+        .as_str()
+        .map(|s| {
+            s.split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One folder of this repository an Application deploys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// Repository path without leading `./` or trailing `/`; empty for the root.
+    pub path: String,
+    /// `directory.recurse: true`: the whole subtree, not only the folder's own files.
+    pub recurse: bool,
+}
+
+/// The parts of an Argo CD Application clobbercheck uses.
+#[derive(Debug, Clone)]
+pub struct Application {
+    pub name: String,
+    /// The Argo CD namespace the Application lives in.
+    pub namespace: String,
+    /// Where its effective definition is.
+    pub origin: Origin,
+    /// `destination.name`, else `destination.server` (`in-cluster` for the local API server).
+    pub cluster: Option<String>,
+    /// `destination.namespace`: the namespace of its objects that name none.
+    pub destination_namespace: Option<String>,
+    pub sources: Vec<Source>,
+    /// Carries the resources finalizer: deleting it deletes everything it manages.
+    pub cascades: bool,
+    pub project: Option<String>,
+}
+
+impl Application {
+    /// Reads an Application document; `None` for anything else or an Application without name.
+    pub fn from_value(value: &Value, origin: &Origin, default_namespace: &str) -> Option<Self> {
+        if !is_argo(value, "Application") {
+            return None;
+        }
+        let metadata = &value["metadata"];
+        let name = metadata["name"].as_str().filter(|n| !n.is_empty())?;
+        let spec = &value["spec"];
+        let destination = &spec["destination"];
+        let cluster = non_empty(&destination["name"])
+            .map(str::to_string)
+            .or_else(|| {
+                non_empty(&destination["server"]).map(|s| {
+                    if s.trim_end_matches('/') == IN_CLUSTER_SERVER {
+                        "in-cluster".to_string()
+                    } else {
+                        s.to_string()
+                    }
+                })
+            });
+        let mut sources = Vec::new();
+        let listed = spec["sources"].as_array().into_iter().flatten();
+        for source in std::iter::once(&spec["source"]).chain(listed) {
+            if non_empty(&source["chart"]).is_some() {
+                continue;
+            }
+            if let Some(path) = source["path"].as_str() {
+                sources.push(Source {
+                    path: normalize(path),
+                    recurse: source["directory"]["recurse"].as_bool() == Some(true),
+                });
+            }
+        }
+        Some(Self {
+            name: name.to_string(),
+            namespace: non_empty(&metadata["namespace"])
+                .unwrap_or(default_namespace)
+                .to_string(),
+            origin: origin.clone(),
+            cluster,
+            destination_namespace: non_empty(&destination["namespace"]).map(str::to_string),
+            sources,
+            cascades: metadata["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(RESOURCES_FINALIZER))),
+            project: non_empty(&spec["project"]).map(str::to_string),
+        })
+    }
+
+    /// Whether the Application deploys the repository file `path`.
+    pub fn covers(&self, path: &str) -> bool {
+        let dir = parent(path);
+        self.sources.iter().any(|s| {
+            dir == s.path
+                || (s.recurse && (s.path.is_empty() || dir.starts_with(&format!("{}/", s.path))))
+        })
+    }
+
+    /// `name` (namespace `ns`, deploying `a, b` to `cluster/namespace`) for messages.
+    pub fn describe(&self) -> String {
+        let paths: Vec<String> = self
+            .sources
+            .iter()
+            .map(|s| {
+                if s.path.is_empty() {
+                    "/".to_string()
+                } else {
+                    s.path.clone()
+                }
+            })
+            .collect();
+        format!(
+            "Application {} ({}:{}, deploying {} to {})",
+            self.name,
+            self.origin.path,
+            self.origin.line,
+            if paths.is_empty() {
+                "no path of this repository".to_string()
+            } else {
+                paths.join(", ")
+            },
+            self.destination()
+        )
+    }
+
+    /// `cluster/namespace` of the destination, for messages.
+    pub fn destination(&self) -> String {
+        format!(
+            "{}/{}",
+            self.cluster.as_deref().unwrap_or("(no cluster)"),
+            self.destination_namespace
+                .as_deref()
+                .unwrap_or("(no namespace)")
+        )
+    }
+}
+
+/// Where one object lands: its cluster and the namespace it gets when it names none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub cluster: Option<String>,
+    pub namespace: String,
+}
+
+/// The effective Applications of one revision, indexed by the folders they deploy.
+#[derive(Debug, Clone, Default)]
+pub struct Applications {
+    apps: Vec<Application>,
+    /// Folder → Applications deploying exactly that folder (any `recurse`).
+    by_dir: HashMap<String, Vec<usize>>,
+    /// Whether any source recurses (then parent folders are looked up too).
+    recursive: bool,
+}
+
+impl Applications {
+    /// Learns the Applications among documents given in apply order: of several definitions
+    /// with one namespace and name, the last one is what Argo CD keeps.
+    pub fn learn<'a>(
+        documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
+        default_namespace: &str,
+    ) -> Self {
+        let mut apps: Vec<Application> = Vec::new();
+        for (origin, value) in documents {
+            let Some(app) = Application::from_value(value, origin, default_namespace) else {
+                continue;
+            };
+            apps.retain(|a| !(a.name == app.name && a.namespace == app.namespace));
+            apps.push(app);
+        }
+        let mut by_dir: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut recursive = false;
+        for (index, app) in apps.iter().enumerate() {
+            for source in &app.sources {
+                recursive |= source.recurse;
+                let entry = by_dir.entry(source.path.clone()).or_default();
+                if !entry.contains(&index) {
+                    entry.push(index);
+                }
+            }
+        }
+        Self {
+            apps,
+            by_dir,
+            recursive,
+        }
+    }
+
+    /// The Applications among a snapshot's objects.
+    pub fn from_objects(objects: &[RenderedObject], default_namespace: &str) -> Self {
+        Self::learn(
+            objects.iter().map(|o| (&o.origin, o.value.as_ref())),
+            default_namespace,
+        )
+    }
+
+    /// Every effective Application, in apply order.
+    pub fn all(&self) -> &[Application] {
+        &self.apps
+    }
+
+    /// The Applications that deploy a repository file.
+    pub fn owners(&self, path: &str) -> Vec<&Application> {
+        let mut dir = parent(path);
+        let mut found: Vec<usize> = Vec::new();
+        loop {
+            for &index in self.by_dir.get(dir).into_iter().flatten() {
+                if !found.contains(&index) && self.apps[index].covers(path) {
+                    found.push(index);
+                }
+            }
+            if !self.recursive || dir.is_empty() {
+                break;
+            }
+            dir = parent(dir);
+        }
+        found.sort_unstable();
+        found.into_iter().map(|i| &self.apps[i]).collect()
+    }
+
+    /// Where a file's objects land when `app` deploys it (`None`: no Application does).
+    pub fn placement(app: Option<&Application>, path: &str, config: &Config) -> Placement {
+        let pattern = config.clusters.as_ref().and_then(|p| p.cluster_of(path));
+        Placement {
+            cluster: pattern.or_else(|| app.and_then(|a| a.cluster.clone())),
+            namespace: app
+                .and_then(|a| a.destination_namespace.clone())
+                .unwrap_or_else(|| config.default_namespace.clone()),
+        }
+    }
+
+    /// Every distinct place a file's objects land: one per destination of the Applications
+    /// deploying it, or the configured cluster pattern and default namespace when none does.
+    pub fn placements(&self, path: &str, config: &Config) -> Vec<Placement> {
+        let owners = self.owners(path);
+        if owners.is_empty() {
+            return vec![Self::placement(None, path, config)];
+        }
+        let mut out: Vec<Placement> = Vec::with_capacity(owners.len());
+        for app in owners {
+            let placement = Self::placement(Some(app), path, config);
+            if !out.contains(&placement) {
+                out.push(placement);
+            }
+        }
+        out
+    }
+}
+
+fn non_empty(value: &Value) -> Option<&str> {
+    value.as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn normalize(path: &str) -> String {
+    let mut p = path.trim().trim_end_matches('/');
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    if p == "." {
+        String::new()
+    } else {
+        p.trim_start_matches('/').to_string()
+    }
+}
+
+fn parent(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn origin(path: &str) -> Origin {
+        Origin {
+            path: path.into(),
+            line: 1,
+            end_line: 1,
+            target: None,
+        }
+    }
+
+    fn app(name: &str, path: &str, server: &str, recurse: bool) -> Value {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+               "metadata": {"name": name, "namespace": "argocd"},
+               "spec": {"source": {"path": path, "directory": {"recurse": recurse}},
+                        "destination": {"server": server, "namespace": "web"}}})
+    }
+
+    #[test]
+    fn sync_options_are_comma_separated_and_trimmed() {
+        let v = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=false, Delete=false"}}});
+        assert_eq!(sync_options(&v), vec!["Prune=false", "Delete=false"]);
+        assert!(sync_options(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn owners_follow_recurse_and_last_definition_wins() {
+        let a = app("a", "./apps/web/", "https://kubernetes.default.svc", false);
+        let b = app("b", "apps", "https://c2.example.com", true);
+        let a2 = app("a", "apps/other", "https://kubernetes.default.svc", false);
+        let (oa, ob, oa2) = (
+            origin("root/a.yaml"),
+            origin("root/b.yaml"),
+            origin("root/a2.yaml"),
+        );
+        let apps = Applications::learn([(&oa, &a), (&ob, &b)], "default");
+        let owners: Vec<&str> = apps
+            .owners("apps/web/d.yaml")
+            .iter()
+            .map(|a| a.name.as_str())
+            .collect();
+        assert_eq!(owners, vec!["a", "b"]);
+        assert_eq!(apps.all()[0].cluster.as_deref(), Some("in-cluster"));
+        assert!(
+            apps.owners("apps/web/sub/d.yaml")
+                .iter()
+                .all(|a| a.name == "b")
+        );
+        assert!(apps.owners("other/d.yaml").is_empty());
+        let apps = Applications::learn([(&oa, &a), (&oa2, &a2)], "default");
+        assert_eq!(apps.all().len(), 1);
+        assert!(apps.owners("apps/web/d.yaml").is_empty());
+        assert_eq!(apps.owners("apps/other/d.yaml").len(), 1);
+    }
+}
