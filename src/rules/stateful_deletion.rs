@@ -86,6 +86,12 @@ impl Rule for StatefulDeletion {
             } else {
                 ""
             };
+            let fix = if protected {
+                ""
+            } else {
+                " Keep it, protect it with argocd.argoproj.io/sync-options: Prune=false, or \
+                 acknowledge the deletion if it is intended."
+            };
             let (path, line, message) = match rename.and_then(|a| Some((a, a.effective_head()?))) {
                 Some((new, def)) => {
                     renamed_to.push(&new.id);
@@ -107,9 +113,7 @@ impl Rule for StatefulDeletion {
                         base.path.clone(),
                         base.line,
                         format!(
-                            "this PR deletes {} (base {}). {consequence}{moved}{protection} Keep \
-                             it, protect it with argocd.argoproj.io/sync-options: Prune=false, or \
-                             acknowledge the deletion if it is intended.",
+                            "this PR deletes {} (base {}). {consequence}{moved}{protection}{fix}",
                             object.id,
                             at(&base.path, base.line),
                         ),

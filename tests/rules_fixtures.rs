@@ -1,0 +1,236 @@
+//! One fixture per rule under `tests/fixtures/rules/<rule-id>/` (`base/`, `head/`, optional
+//! `config.yml`), checked through the binary as users run it: a snapshot of the text report with
+//! only that rule enabled, and for each rule the exact objects it flags (true positives) — every
+//! other object of the fixture is a true negative.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `check` on a rule's fixture with every other rule off; returns (status, stdout).
+fn check_only(rule: &str, format: &str, extra: &[&str]) -> (i32, String) {
+    let fixture = root().join("tests/fixtures/rules").join(rule);
+    assert!(fixture.is_dir(), "no fixture for rule {rule}");
+    let mut config = std::fs::read_to_string(fixture.join("config.yml")).unwrap_or_default();
+    config.push_str("rules:\n");
+    for id in clobbercheck::rules::known_ids() {
+        if id != rule {
+            config.push_str(&format!("  {id}: off\n"));
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = dir.path().join("config.yml");
+    std::fs::write(&config_path, config).unwrap();
+    let base = format!("tests/fixtures/rules/{rule}/base");
+    let head = format!("tests/fixtures/rules/{rule}/head");
+    let mut args = vec![
+        "check",
+        "--base",
+        &base,
+        "--head",
+        &head,
+        "--config",
+        config_path.to_str().unwrap(),
+        "--format",
+        format,
+    ];
+    args.extend_from_slice(extra);
+    let out = run(root(), &args);
+    assert!(
+        matches!(code(&out), 0 | 1),
+        "{rule}: exit {}: {}",
+        code(&out),
+        stderr(&out)
+    );
+    (code(&out), stdout(&out))
+}
+
+/// `(severity, object name or path)` of each finding of a rule's fixture.
+fn flagged(rule: &str, extra: &[&str]) -> Vec<(String, String)> {
+    let (_, out) = check_only(rule, "json", extra);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let mut got: Vec<(String, String)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert_eq!(f["rule"], rule, "only {rule} is enabled: {f}");
+            let what = f["id"]["name"]
+                .as_str()
+                .or(f["path"].as_str())
+                .unwrap_or_default();
+            (
+                f["severity"].as_str().unwrap().to_string(),
+                what.to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
+fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = expected
+        .iter()
+        .map(|(s, n)| (s.to_string(), n.to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn every_rule_has_a_fixture_and_a_snapshot() {
+    for rule in clobbercheck::rules::known_ids() {
+        let (status, text) = check_only(rule, "text", &[]);
+        insta::assert_snapshot!(rule, format!("exit {status}\n{text}"));
+    }
+}
+
+#[test]
+fn stateful_deletion_positives_and_negatives() {
+    // Not flagged: the Deployment `api` (kept), the ConfigMap `settings` and the Application
+    // `plain` (no finalizer) although deleted.
+    assert_eq!(
+        flagged("stateful-deletion", &[]),
+        pairs(&[
+            ("error", "payments"),
+            ("error", "db"),
+            ("error", "widgets.example.com"),
+            ("error", "cascading"),
+            ("error", "shop"),
+            ("error", "cache-old"),
+            ("notice", "logs"),
+        ])
+    );
+    let (_, text) = check_only("stateful-deletion", "json", &[]);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let message = |name: &str| -> String {
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["id"]["name"] == name)
+            .unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        message("payments").contains("6 object(s)"),
+        "{}",
+        message("payments")
+    );
+    assert!(message("widgets.example.com").contains("Widget/blue"));
+    assert!(message("cascading").contains("Deployment/shop, Service/shop"));
+    assert!(message("cache-old").contains("renamed to"));
+    assert!(message("logs").contains("Prune=false"));
+}
+
+#[test]
+fn missing_prune_false_positives_and_negatives() {
+    // Not flagged: Namespace `protected` (Prune=false,Delete=false), StatefulSet `db`
+    // (Prune=false after another option and a space), Deployment `web` (not stateful),
+    // Namespace `unmanaged` (no Argo CD Application deploys it), PVC `old` (unchanged debt).
+    assert_eq!(
+        flagged("missing-prune-false", &[]),
+        pairs(&[("warning", "prune-last"), ("warning", "data")])
+    );
+    assert_eq!(
+        flagged("missing-prune-false", &["--all"]),
+        pairs(&[
+            ("warning", "prune-last"),
+            ("warning", "data"),
+            ("warning", "old")
+        ])
+    );
+}
+
+#[test]
+fn missing_fail_on_shared_resource_positives_and_negatives() {
+    assert_eq!(
+        flagged("missing-fail-on-shared-resource", &[]),
+        pairs(&[("warning", "unsafe"), ("warning", "no-policy")])
+    );
+    assert_eq!(
+        flagged("missing-fail-on-shared-resource", &["--all"]),
+        pairs(&[
+            ("warning", "unsafe"),
+            ("warning", "no-policy"),
+            ("warning", "legacy")
+        ])
+    );
+}
+
+#[test]
+fn reclaim_policy_delete_positives_and_negatives() {
+    // Not flagged: `retained`, `pv-retain`, `pv-default` (a static volume defaults to Retain),
+    // and the unchanged class `legacy` unless --all.
+    assert_eq!(
+        flagged("reclaim-policy-delete", &[]),
+        pairs(&[
+            ("warning", "fast"),
+            ("warning", "explicit-delete"),
+            ("warning", "pv-delete")
+        ])
+    );
+    assert!(
+        flagged("reclaim-policy-delete", &["--all"]).contains(&("warning".into(), "legacy".into()))
+    );
+}
+
+#[test]
+fn name_path_mismatch_positives_and_negatives() {
+    // Not flagged: app03-cluster01 (matches), AppProject app02-cluster01 (matches), the ConfigMap
+    // (kind not governed), app01-cluster01 in app01/ (matches, and unchanged).
+    assert_eq!(
+        flagged("name-path-mismatch", &[]),
+        pairs(&[("error", "app01-cluster01"), ("error", "app04-cluster01")])
+    );
+}
+
+#[test]
+fn name_path_mismatch_is_inactive_without_naming() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c.yml");
+    std::fs::write(&config, "").unwrap();
+    let out = run(
+        root(),
+        &[
+            "check",
+            "--base",
+            "tests/fixtures/rules/name-path-mismatch/base",
+            "--head",
+            "tests/fixtures/rules/name-path-mismatch/head",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    let rules: Vec<String> = findings(&json(&out)).into_iter().map(|f| f.0).collect();
+    assert!(
+        !rules.iter().any(|r| r == "name-path-mismatch"),
+        "{rules:?}"
+    );
+}
+
+#[test]
+fn shared_resource_positives_and_negatives() {
+    // Flagged: the Deployment both team-a and team-b deploy to in-cluster/web. Not flagged: the
+    // Service (team-a only), the same Deployment on the staging cluster (one Application).
+    assert_eq!(flagged("shared-resource", &[]), pairs(&[("error", "web")]));
+}
+
+#[test]
+fn invalid_acknowledgement_positives_and_negatives() {
+    assert_eq!(
+        flagged("invalid-acknowledgement", &[]),
+        pairs(&[("warning", "typo")])
+    );
+}
