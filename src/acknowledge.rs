@@ -8,7 +8,8 @@
 //! definition: `overwrite-disguised-as-addition`, `duplicate-identity`, `shared-resource`),
 //! `delete` (`stateful-deletion`) or any rule id:
 //! - the annotation `clobbercheck.dev/allow: delete` (comma-separated words) on the head object,
-//!   with an optional `clobbercheck.dev/reason` annotation;
+//!   with an optional `clobbercheck.dev/reason` annotation (for a rename, which `stateful-deletion`
+//!   reports at the new object, the new object's annotation counts);
 //! - an `allow:` entry in the base configuration (`rule`, `kind`, `namespace`, `name`, optional
 //!   `cluster`, and a mandatory `reason`) — the only way for a deletion, which has no head object.
 
@@ -131,11 +132,7 @@ pub fn apply(
     let mut active = Vec::with_capacity(findings.len());
     let mut silenced = Vec::new();
     for finding in findings {
-        match finding
-            .id
-            .as_ref()
-            .and_then(|id| reason(finding.rule, id, changes, config))
-        {
+        match reason(&finding, changes, config) {
             Some((by, reason)) => silenced.push(Silenced {
                 finding,
                 reason,
@@ -147,35 +144,43 @@ pub fn apply(
     (active, silenced)
 }
 
-fn reason(
-    rule: &str,
-    id: &Identity,
-    changes: &ChangeSet,
-    config: &Config,
-) -> Option<(AckSource, String)> {
-    if let Ok(index) = changes.objects.binary_search_by(|o| o.id.cmp(id)) {
-        for def in &changes.objects[index].head {
-            let Some(words) = annotation_words(&def.value) else {
-                continue;
-            };
-            let covered = words
-                .iter()
-                .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)));
-            if covered {
-                let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
-                    .as_str()
-                    .map(|r| format!(": {r}"))
-                    .unwrap_or_default();
-                return Some((
-                    AckSource::Annotation,
-                    format!(
-                        "annotation {ANNOTATION}: {} at {}:{}{why}",
-                        words.join(","),
-                        def.path,
-                        def.line
-                    ),
-                ));
-            }
+fn reason(finding: &Finding, changes: &ChangeSet, config: &Config) -> Option<(AckSource, String)> {
+    let rule = finding.rule;
+    let id = finding.id.as_ref()?;
+    // The head definitions of the identity, and the one the finding points at (for a rename,
+    // the new object stands in for the deleted one).
+    let own = changes
+        .objects
+        .binary_search_by(|o| o.id.cmp(id))
+        .ok()
+        .map(|index| changes.objects[index].head.as_slice())
+        .unwrap_or_default();
+    let pointed = changes
+        .objects
+        .iter()
+        .flat_map(|o| &o.head)
+        .filter(|d| Some(&d.path) == finding.path.as_ref() && Some(d.line) == finding.line);
+    for def in own.iter().chain(pointed) {
+        let Some(words) = annotation_words(&def.value) else {
+            continue;
+        };
+        let covered = words
+            .iter()
+            .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)));
+        if covered {
+            let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
+                .as_str()
+                .map(|r| format!(": {r}"))
+                .unwrap_or_default();
+            return Some((
+                AckSource::Annotation,
+                format!(
+                    "annotation {ANNOTATION}: {} at {}:{}{why}",
+                    words.join(","),
+                    def.path,
+                    def.line
+                ),
+            ));
         }
     }
     let source = config.source.as_deref().unwrap_or("configuration");

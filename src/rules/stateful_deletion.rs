@@ -67,24 +67,26 @@ impl Rule for StatefulDeletion {
             let Some(kind) = stateful(&object.id, &base.value) else {
                 continue;
             };
-            let consequence = consequence(ctx, &object.id, &base.value);
+            let protected = argocd::sync_options(&base.value).contains(&"Prune=false");
+            let consequence = if protected {
+                format!(
+                    "Its base definition carries Prune=false, so Argo CD leaves it on the cluster, \
+                     unmanaged. Whoever deletes it by hand should know: {}",
+                    consequence(ctx, &object.id, &base.value)
+                )
+            } else {
+                consequence(ctx, &object.id, &base.value)
+            };
             let rename = added.iter().find(|a| {
                 !renamed_to.contains(&&a.id)
                     && same_place(&a.id, &object.id)
                     && a.effective_head()
                         .is_some_and(|h| similar_content(&h.value, &base.value))
             });
-            let protected = argocd::sync_options(&base.value).contains(&"Prune=false");
             let severity = if protected {
                 Severity::Notice
             } else {
                 severity
-            };
-            let protection = if protected {
-                " Its base definition carries Prune=false, so Argo CD leaves it on the cluster, \
-                 unmanaged; delete it by hand once it is no longer needed."
-            } else {
-                ""
             };
             let fix = if protected {
                 ""
@@ -101,7 +103,7 @@ impl Rule for StatefulDeletion {
                         format!(
                             "{} looks renamed to {} (same {kind}, nearly the same content), but \
                              the cluster cannot rename: it deletes {} and creates an empty {}. \
-                             {consequence}{protection} Keep the old name, or migrate the data \
+                             {consequence} Keep the old name, or migrate the data \
                              first and acknowledge the deletion.",
                             object.id, new.id.name, object.id.name, new.id.name
                         ),
@@ -113,7 +115,7 @@ impl Rule for StatefulDeletion {
                         base.path.clone(),
                         base.line,
                         format!(
-                            "this PR deletes {} (base {}). {consequence}{moved}{protection}{fix}",
+                            "this PR deletes {} (base {}). {consequence}{moved}{fix}",
                             object.id,
                             at(&base.path, base.line),
                         ),
