@@ -1,0 +1,250 @@
+//! Acknowledging findings on purpose (annotation on the head object, `allow:` in the base
+//! configuration), judging only what a PR touches versus `check --all`, and the outage caught by
+//! the naming rule alone.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+fn config_map(name: &str, value: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: web\n{annotations}data:\n  value: '{value}'\n"
+    )
+}
+
+fn pvc(name: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: {name}\n  namespace: db\n{annotations}spec:\n  accessModes: [ReadWriteOnce]\n  resources:\n    requests:\n      storage: 20Gi\n"
+    )
+}
+
+fn check(repo: &GitRepo, format: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "check", "--base", "HEAD~1", "--head", "HEAD", "--format", format,
+    ];
+    args.extend_from_slice(extra);
+    run(repo.path(), &args)
+}
+
+#[test]
+fn annotation_silences_the_overwrite_and_the_report_lists_it() {
+    let repo = GitRepo::new();
+    repo.commit_files(
+        "base",
+        &[("settings.yaml", Some(&config_map("settings", "1", "")))],
+    );
+    let allow = "  annotations:\n    clobbercheck.dev/allow: overwrite\n    clobbercheck.dev/reason: replaces the legacy settings on purpose\n";
+    repo.commit_files(
+        "head",
+        &[("more.yaml", Some(&config_map("settings", "2", allow)))],
+    );
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = json(&out);
+    assert!(findings(&report).is_empty(), "{report}");
+    let silenced = report["silenced"].as_array().unwrap();
+    let rules: Vec<&str> = silenced
+        .iter()
+        .map(|s| s["rule"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        rules,
+        vec!["duplicate-identity", "overwrite-disguised-as-addition"]
+    );
+    for s in silenced {
+        assert_eq!(s["severity"], "error");
+        assert_eq!(s["by"], "annotation");
+        assert_eq!(s["path"], "more.yaml");
+        assert_eq!(s["id"]["name"], "settings");
+        assert_eq!(
+            s["reason"],
+            "annotation clobbercheck.dev/allow: overwrite at more.yaml:1: replaces the legacy settings on purpose"
+        );
+    }
+    assert_eq!(report["summary"]["silenced"], 2);
+    assert_eq!(report["summary"]["errors"], 0);
+
+    let text = stdout(&check(&repo, "text", &[]));
+    assert!(text.contains("Silenced (2)"), "{text}");
+    assert!(
+        text.contains("acknowledged by annotation clobbercheck.dev/allow"),
+        "{text}"
+    );
+    let md = stdout(&check(&repo, "markdown", &[]));
+    assert!(md.contains("### Silenced on purpose (2)"), "{md}");
+    assert!(md.contains("*Acknowledged by* annotation"), "{md}");
+}
+
+#[test]
+fn annotation_for_another_finding_does_not_silence() {
+    let repo = GitRepo::new();
+    repo.commit_files(
+        "base",
+        &[("settings.yaml", Some(&config_map("settings", "1", "")))],
+    );
+    let allow = "  annotations:\n    clobbercheck.dev/allow: delete\n";
+    repo.commit_files(
+        "head",
+        &[("more.yaml", Some(&config_map("settings", "2", allow)))],
+    );
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 1);
+    let report = json(&out);
+    assert_eq!(findings(&report).len(), 2, "{report}");
+    assert!(report["silenced"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn rename_acknowledged_on_the_new_object() {
+    let repo = GitRepo::new();
+    repo.commit_files("base", &[("db/pvc.yaml", Some(&pvc("data-v1", "")))]);
+    let allow = "  annotations:\n    clobbercheck.dev/allow: delete\n";
+    repo.commit_files("head", &[("db/pvc.yaml", Some(&pvc("data-v2", allow)))]);
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(report["silenced"][0]["rule"], "stateful-deletion");
+    assert_eq!(report["silenced"][0]["id"]["name"], "data-v1");
+    assert!(
+        report["silenced"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("renamed to data-v2")
+    );
+}
+
+#[test]
+fn base_configuration_entry_silences_one_deletion_for_one_identity() {
+    let repo = GitRepo::new();
+    let config = "allow:\n- rule: delete\n  kind: PersistentVolumeClaim\n  namespace: db\n  name: old-data\n  reason: data migrated to new-data (OPS-123)\n";
+    repo.commit_files(
+        "base",
+        &[
+            (".clobbercheck.yml", Some(config)),
+            ("db/old.yaml", Some(&pvc("old-data", ""))),
+            ("db/other.yaml", Some(&pvc("other-data", ""))),
+        ],
+    );
+    repo.commit_files("head", &[("db/old.yaml", None), ("db/other.yaml", None)]);
+    let out = check(&repo, "json", &[]);
+    let report = json(&out);
+    // Only the acknowledged identity is silenced; the other deletion still fails the check.
+    assert_eq!(code(&out), 1, "{report}");
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "stateful-deletion".into(),
+            "error".into(),
+            "db/other.yaml".into(),
+            1
+        )]
+    );
+    assert_eq!(report["silenced"][0]["id"]["name"], "old-data");
+    assert_eq!(report["silenced"][0]["by"], "configuration");
+    assert_eq!(
+        report["silenced"][0]["reason"],
+        ".clobbercheck.yml allow[0]: data migrated to new-data (OPS-123)"
+    );
+}
+
+#[test]
+fn old_debt_passes_a_pr_and_check_all_reports_it() {
+    let repo = GitRepo::new();
+    let app = "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: db\n  namespace: argocd\nspec:\n  source: {path: db}\n  destination: {name: in-cluster, namespace: db}\n  syncPolicy: {syncOptions: [FailOnSharedResource=true]}\n";
+    repo.commit_files(
+        "base",
+        &[
+            ("apps/db.yaml", Some(app)),
+            ("db/pvc.yaml", Some(&pvc("data", ""))),
+            ("a.yaml", Some(&config_map("twice", "1", ""))),
+            ("b.yaml", Some(&config_map("twice", "2", ""))),
+            ("c.yaml", Some(&config_map("unrelated", "1", ""))),
+        ],
+    );
+    repo.commit_files(
+        "head",
+        &[("c.yaml", Some(&config_map("unrelated", "2", "")))],
+    );
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "duplicate-identity".into(),
+            "notice".into(),
+            "b.yaml".into(),
+            1
+        )]
+    );
+    let out = check(&repo, "json", &["--all"]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let mut got = findings(&json(&out));
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "duplicate-identity".into(),
+                "error".into(),
+                "b.yaml".into(),
+                1
+            ),
+            (
+                "missing-prune-false".into(),
+                "warning".into(),
+                "db/pvc.yaml".into(),
+                1
+            ),
+        ]
+    );
+}
+
+#[test]
+fn the_outage_is_caught_by_the_naming_rule_alone() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("naming.yml");
+    let mut text = String::from(
+        "naming:\n- path: \"env/{cluster}/{app}/**\"\n  kinds: [argoproj.io/Application, argoproj.io/AppProject]\n  name: \"{app}-{cluster}\"\nrules:\n",
+    );
+    for id in clobbercheck::rules::known_ids() {
+        if id != "name-path-mismatch" {
+            text.push_str(&format!("  {id}: off\n"));
+        }
+    }
+    std::fs::write(&config, text).unwrap();
+    let out = run(
+        root,
+        &[
+            "check",
+            "--base",
+            "examples/incident/base",
+            "--head",
+            "examples/incident/head",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(
+        findings(&report),
+        vec![(
+            "name-path-mismatch".into(),
+            "error".into(),
+            "rendered/cluster01/argocd-apps.yaml".into(),
+            56
+        )]
+    );
+    let message = report["findings"][0]["message"].as_str().unwrap();
+    assert!(message.contains("deploys env/cluster01/app02"), "{message}");
+    assert!(
+        message.contains("expects the name 'app02-cluster01'"),
+        "{message}"
+    );
+}
