@@ -15,7 +15,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::ChangeSet;
+use crate::classify::{ChangeSet, Definition};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::manifest::Identity;
@@ -129,10 +129,17 @@ pub fn apply(
     changes: &ChangeSet,
     config: &Config,
 ) -> (Vec<Finding>, Vec<Silenced>) {
+    // Only annotated definitions can acknowledge through a location; they are few.
+    let annotated: Vec<&Definition> = changes
+        .objects
+        .iter()
+        .flat_map(|o| &o.head)
+        .filter(|d| annotation_words(&d.value).is_some())
+        .collect();
     let mut active = Vec::with_capacity(findings.len());
     let mut silenced = Vec::new();
     for finding in findings {
-        match reason(&finding, changes, config) {
+        match reason(&finding, changes, &annotated, config) {
             Some((by, reason)) => silenced.push(Silenced {
                 finding,
                 reason,
@@ -144,7 +151,12 @@ pub fn apply(
     (active, silenced)
 }
 
-fn reason(finding: &Finding, changes: &ChangeSet, config: &Config) -> Option<(AckSource, String)> {
+fn reason(
+    finding: &Finding,
+    changes: &ChangeSet,
+    annotated: &[&Definition],
+    config: &Config,
+) -> Option<(AckSource, String)> {
     let rule = finding.rule;
     let id = finding.id.as_ref()?;
     // The head definitions of the identity, and the one the finding points at (for a rename,
@@ -155,10 +167,9 @@ fn reason(finding: &Finding, changes: &ChangeSet, config: &Config) -> Option<(Ac
         .ok()
         .map(|index| changes.objects[index].head.as_slice())
         .unwrap_or_default();
-    let pointed = changes
-        .objects
+    let pointed = annotated
         .iter()
-        .flat_map(|o| &o.head)
+        .copied()
         .filter(|d| Some(&d.path) == finding.path.as_ref() && Some(d.line) == finding.line);
     for def in own.iter().chain(pointed) {
         let Some(words) = annotation_words(&def.value) else {

@@ -192,17 +192,30 @@ pub struct Applications {
 
 impl Applications {
     /// Learns the Applications among documents given in apply order: of several definitions
-    /// with one namespace and name, the last one is what Argo CD keeps.
+    /// with one namespace and name (on one cluster of the `clusters:` pattern), the last one is
+    /// what Argo CD keeps.
     pub fn learn<'a>(
         documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
-        default_namespace: &str,
+        config: &Config,
     ) -> Self {
+        let cluster_of = |origin: &Origin| {
+            config
+                .clusters
+                .as_ref()
+                .and_then(|p| p.cluster_of(&origin.path))
+        };
         let mut apps: Vec<Application> = Vec::new();
         for (origin, value) in documents {
-            let Some(app) = Application::from_value(value, origin, default_namespace) else {
+            let Some(app) = Application::from_value(value, origin, &config.default_namespace)
+            else {
                 continue;
             };
-            apps.retain(|a| !(a.name == app.name && a.namespace == app.namespace));
+            let cluster = cluster_of(origin);
+            apps.retain(|a| {
+                !(a.name == app.name
+                    && a.namespace == app.namespace
+                    && cluster_of(&a.origin) == cluster)
+            });
             apps.push(app);
         }
         let mut by_dir: HashMap<String, Vec<usize>> = HashMap::new();
@@ -223,11 +236,16 @@ impl Applications {
         }
     }
 
-    /// The Applications among a snapshot's objects.
-    pub fn from_objects(objects: &[RenderedObject], default_namespace: &str) -> Self {
+    /// The Applications among a snapshot's objects (a document deployed to several clusters is
+    /// one object per cluster, but one Application definition).
+    pub fn from_objects(objects: &[RenderedObject], config: &Config) -> Self {
+        let mut seen = std::collections::HashSet::new();
         Self::learn(
-            objects.iter().map(|o| (&o.origin, o.value.as_ref())),
-            default_namespace,
+            objects
+                .iter()
+                .filter(|o| seen.insert(&o.origin))
+                .map(|o| (&o.origin, o.value.as_ref())),
+            config,
         )
     }
 
@@ -342,7 +360,8 @@ mod tests {
             origin("root/b.yaml"),
             origin("root/a2.yaml"),
         );
-        let apps = Applications::learn([(&oa, &a), (&ob, &b)], "default");
+        let config = Config::default();
+        let apps = Applications::learn([(&oa, &a), (&ob, &b)], &config);
         let owners: Vec<&str> = apps
             .owners("apps/web/d.yaml")
             .iter()
@@ -356,9 +375,14 @@ mod tests {
                 .all(|a| a.name == "b")
         );
         assert!(apps.owners("other/d.yaml").is_empty());
-        let apps = Applications::learn([(&oa, &a), (&oa2, &a2)], "default");
+        let apps = Applications::learn([(&oa, &a), (&oa2, &a2)], &config);
         assert_eq!(apps.all().len(), 1);
         assert!(apps.owners("apps/web/d.yaml").is_empty());
         assert_eq!(apps.owners("apps/other/d.yaml").len(), 1);
+        // Same name on two clusters of the `clusters:` pattern: two Applications.
+        let config = Config::parse("clusters: 'env/{cluster}/**'\n", "c.yml").unwrap();
+        let (o1, o2) = (origin("env/c1/a.yaml"), origin("env/c2/a.yaml"));
+        let apps = Applications::learn([(&o1, &a), (&o2, &a2)], &config);
+        assert_eq!(apps.all().len(), 2);
     }
 }

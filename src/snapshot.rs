@@ -208,7 +208,7 @@ pub fn build_objects(
         heads
             .iter()
             .map(|(origin, value, _)| (origin, value.as_ref())),
-        &config.default_namespace,
+        config,
     );
     let scopes = &scopes;
     heads

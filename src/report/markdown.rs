@@ -92,9 +92,7 @@ fn finding_view(f: &Finding) -> FindingView<'_> {
         },
         object: f.id.as_ref().map(ToString::to_string),
         message: &f.message,
-        hint: crate::rules::find(f.rule)
-            .map(|r| r.info().help)
-            .unwrap_or_default(),
+        hint: super::hint(f.rule),
     }
 }
 

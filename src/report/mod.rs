@@ -5,7 +5,7 @@ pub mod markdown;
 pub mod sarif;
 pub mod text;
 
-use serde::Serialize;
+use serde::{Serialize, Serializer};
 
 use crate::acknowledge::Silenced;
 use crate::classify::{Change, ChangeSet};
@@ -21,6 +21,8 @@ pub struct Report {
     pub base: String,
     pub head: String,
     pub objects: ChangeSet,
+    /// Serialized with each finding's one-line fix `hint` (an addition to schema 1).
+    #[serde(serialize_with = "with_hints")]
     pub findings: Vec<Finding>,
     /// Findings acknowledged on purpose, with their reasons: listed so nothing is hidden from
     /// reviewers, never counted in the verdict. Added to schema 1 without changing other fields.
@@ -78,6 +80,27 @@ impl Report {
     pub fn failed(&self) -> bool {
         self.summary.errors > 0
     }
+}
+
+/// The one-line fix of a rule's findings, from the rule registry (empty for unknown ids).
+pub fn hint(rule: &str) -> &'static str {
+    crate::rules::find(rule)
+        .map(|r| r.info().help)
+        .unwrap_or_default()
+}
+
+fn with_hints<S: Serializer>(findings: &[Finding], serializer: S) -> Result<S::Ok, S::Error> {
+    #[derive(Serialize)]
+    struct Hinted<'a> {
+        #[serde(flatten)]
+        finding: &'a Finding,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        hint: &'static str,
+    }
+    serializer.collect_seq(findings.iter().map(|finding| Hinted {
+        finding,
+        hint: hint(finding.rule),
+    }))
 }
 
 /// Output formats of `check`.

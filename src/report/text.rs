@@ -32,9 +32,14 @@ pub fn render(report: &Report, color: bool) -> String {
     } else {
         style.paint("1;32", "ok")
     };
+    let silenced = if s.silenced > 0 {
+        format!(", {} silenced", s.silenced)
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{verdict}: {} error(s), {} warning(s), {} notice(s) — {} added, {} modified, {} deleted, {} unchanged  ({} → {})",
+        "{verdict}: {} error(s), {} warning(s), {} notice(s){silenced} — {} added, {} modified, {} deleted, {} unchanged  ({} → {})",
         s.errors,
         s.warnings,
         s.notices,
@@ -48,9 +53,10 @@ pub fn render(report: &Report, color: bool) -> String {
     if !report.findings.is_empty() {
         let _ = writeln!(out, "\nFindings");
         for (rule, findings) in by_rule(&report.findings) {
-            let (summary, help) = crate::rules::find(rule)
-                .map(|r| (r.info().summary, r.info().help))
+            let summary = crate::rules::find(rule)
+                .map(|r| r.info().summary)
                 .unwrap_or_default();
+            let help = super::hint(rule);
             let _ = writeln!(
                 out,
                 "\n{} ({}): {summary}",

@@ -308,5 +308,9 @@ fn similar_content(a: &Value, b: &Value) -> bool {
         serde_json::to_string_pretty(&v).unwrap_or_default()
     };
     let (a, b) = (text(a), text(b));
-    similar::TextDiff::from_lines(&a, &b).ratio() >= RENAME_SIMILARITY
+    similar::TextDiff::configure()
+        .timeout(std::time::Duration::from_millis(200))
+        .diff_lines(&a, &b)
+        .ratio()
+        >= RENAME_SIMILARITY
 }
