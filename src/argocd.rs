@@ -134,7 +134,7 @@ impl Application {
         })
     }
 
-    /// `name` (namespace `ns`, deploying `a, b` to `cluster/namespace`) for messages.
+    /// `Application name (file:line, deploying a, b to cluster, namespace ns)` for messages.
     pub fn describe(&self) -> String {
         let paths: Vec<String> = self
             .sources
@@ -161,15 +161,13 @@ impl Application {
         )
     }
 
-    /// `cluster/namespace` of the destination, for messages.
+    /// `cluster, namespace ns` of the destination, for messages.
     pub fn destination(&self) -> String {
-        format!(
-            "{}/{}",
-            self.cluster.as_deref().unwrap_or("(no cluster)"),
-            self.destination_namespace
-                .as_deref()
-                .unwrap_or("(no namespace)")
-        )
+        let cluster = self.cluster.as_deref().unwrap_or("no cluster");
+        match &self.destination_namespace {
+            Some(namespace) => format!("{cluster}, namespace {namespace}"),
+            None => cluster.to_string(),
+        }
     }
 }
 

@@ -166,7 +166,7 @@ fn colliding_application_names_explain_app_of_apps_consequences() {
         "{message}"
     );
     assert!(
-        message.contains("deploying env/app01 to https://cluster01.example.com/app01"),
+        message.contains("deploying env/app01 to https://cluster01.example.com, namespace app01"),
         "{message}"
     );
     assert!(message.contains("automated pruning deletes"), "{message}");

@@ -234,3 +234,25 @@ fn invalid_acknowledgement_positives_and_negatives() {
         pairs(&[("warning", "typo")])
     );
 }
+
+#[test]
+fn markdown_gives_fix_hints_and_link_free_explanations() {
+    let (_, md) = check_only("stateful-deletion", "markdown", &[]);
+    assert!(md.contains("*Fix:* keep the object or protect it"), "{md}");
+    assert!(
+        md.contains("<summary>What these findings mean</summary>"),
+        "{md}"
+    );
+    assert!(
+        md.contains("- `stateful-deletion`: the PR deletes an object whose deletion destroys data"),
+        "{md}"
+    );
+    for rule in clobbercheck::rules::RULES {
+        let text = format!("{} {}", rule.explanation(), rule.info().help);
+        assert!(
+            !text.contains("http") && !text.contains("]("),
+            "{}: explanations are link-free",
+            rule.info().id
+        );
+    }
+}
