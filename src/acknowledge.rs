@@ -65,6 +65,7 @@ pub struct AllowEntry {
     /// Absent for cluster-scoped objects.
     #[serde(default)]
     pub namespace: Option<String>,
+    /// `metadata.name`, exact.
     pub name: String,
     /// Absent: any cluster.
     #[serde(default)]
@@ -116,10 +117,12 @@ pub enum AckSource {
 /// A finding that an acknowledgement silenced, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Silenced {
+    /// The finding as it would have been reported.
     #[serde(flatten)]
     pub finding: Finding,
     /// Where the acknowledgement is and the reason it gives.
     pub reason: String,
+    /// Annotation or configuration (SARIF: in-source or external suppression).
     pub by: AckSource,
 }
 

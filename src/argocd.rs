@@ -60,6 +60,7 @@ pub struct Source {
 /// The parts of an Argo CD Application clobbercheck uses.
 #[derive(Debug, Clone)]
 pub struct Application {
+    /// `metadata.name`: with the namespace, what Argo CD knows it by.
     pub name: String,
     /// The Argo CD namespace the Application lives in.
     pub namespace: String,
@@ -69,9 +70,11 @@ pub struct Application {
     pub cluster: Option<String>,
     /// `destination.namespace`: the namespace of its objects that name none.
     pub destination_namespace: Option<String>,
+    /// The folders of this repository it deploys.
     pub sources: Vec<Source>,
     /// Carries the resources finalizer: deleting it deletes everything it manages.
     pub cascades: bool,
+    /// `spec.project`: deleting that AppProject stops this Application.
     pub project: Option<String>,
 }
 
@@ -174,7 +177,9 @@ impl Application {
 /// Where one object lands: its cluster and the namespace it gets when it names none.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
+    /// The identity's cluster (`None`: no pattern and no Application names one).
     pub cluster: Option<String>,
+    /// The namespace of objects that name none.
     pub namespace: String,
 }
 

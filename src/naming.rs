@@ -117,6 +117,7 @@ fn matches(segments: &[Segment], parts: &[&str], captures: &mut Captures) -> boo
 /// One `naming:` entry: objects of `kinds` under `path` must be named `name`.
 #[derive(Debug, Clone)]
 pub struct Convention {
+    /// Where the convention applies, and what it captures.
     pub path: PathTemplate,
     /// `group/Kind` (`argoproj.io/Application`, core kinds bare: `Namespace`); empty = every kind.
     pub kinds: Vec<String>,

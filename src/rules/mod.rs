@@ -44,8 +44,9 @@ pub struct Context<'a> {
     pub config_changed: Option<&'a str>,
     /// `check --all`: judge every object of head, not only those the PR touches.
     pub all: bool,
-    /// The effective Argo CD Applications of base and of head.
+    /// The effective Argo CD Applications of base (what a deletion takes with it).
     pub base_apps: &'a Applications,
+    /// The effective Argo CD Applications of head (who deploys what, where).
     pub head_apps: &'a Applications,
 }
 
