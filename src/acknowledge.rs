@@ -93,8 +93,12 @@ impl AllowEntry {
     }
 
     fn matches(&self, rule: &str, id: &Identity) -> bool {
-        rules_for(&self.rule).is_some_and(|rules| rules.contains(&rule))
-            && self.kind == id.group_kind()
+        rules_for(&self.rule).is_some_and(|rules| rules.contains(&rule)) && self.names(id)
+    }
+
+    /// Whether the entry is about this identity (whatever the rule).
+    pub fn names(&self, id: &Identity) -> bool {
+        self.kind == id.group_kind()
             && self.name == id.name
             && self.namespace == id.namespace
             && self

@@ -118,7 +118,8 @@ fn rename_acknowledged_on_the_new_object() {
 #[test]
 fn base_configuration_entry_silences_one_deletion_for_one_identity() {
     let repo = GitRepo::new();
-    let config = "allow:\n- rule: delete\n  kind: PersistentVolumeClaim\n  namespace: db\n  name: old-data\n  reason: data migrated to new-data (OPS-123)\n";
+    let config = "allow:\n- rule: delete\n  kind: PersistentVolumeClaim\n  namespace: db\n  name: old-data\n  reason: data migrated to new-data (OPS-123)\n\
+                  - rule: delete\n  kind: PersistentVolumeClaim\n  name: old-data\n  reason: forgot the namespace\n";
     repo.commit_files(
         "base",
         &[
@@ -134,13 +135,23 @@ fn base_configuration_entry_silences_one_deletion_for_one_identity() {
     assert_eq!(code(&out), 1, "{report}");
     assert_eq!(
         findings(&report),
-        vec![(
-            "stateful-deletion".into(),
-            "error".into(),
-            "db/other.yaml".into(),
-            1
-        )]
+        vec![
+            (
+                "stateful-deletion".into(),
+                "error".into(),
+                "db/other.yaml".into(),
+                1
+            ),
+            // The second entry lacks the namespace: it names no object, and says so.
+            (
+                "invalid-acknowledgement".into(),
+                "warning".into(),
+                ".clobbercheck.yml".into(),
+                0
+            ),
+        ]
     );
+    assert_eq!(report["silenced"].as_array().unwrap().len(), 1);
     assert_eq!(report["silenced"][0]["id"]["name"], "old-data");
     assert_eq!(report["silenced"][0]["by"], "configuration");
     assert_eq!(

@@ -1,12 +1,12 @@
-//! `invalid-acknowledgement`: a `clobbercheck.dev/allow` annotation with a word clobbercheck
-//! does not know.
+//! `invalid-acknowledgement`: an acknowledgement that cannot acknowledge anything.
 //!
 //! What: a head object whose `clobbercheck.dev/allow` annotation holds a word that is neither
-//! `overwrite`, `delete` nor a rule id.
+//! `overwrite`, `delete` nor a rule id; an `allow:` entry of the configuration that names an
+//! object neither side defines (a typo in kind, namespace or name, or an object long gone).
 //! Why: an acknowledgement that silently matches nothing leaves its author believing a finding is
 //! accepted while the check still fails — or, worse, a misspelt rule id they meant to accept.
 //! Example: `clobbercheck.dev/allow: overwite`.
-//! Fix: use `overwrite`, `delete` or a rule id, comma-separated.
+//! Fix: use `overwrite`, `delete` or a rule id, comma-separated; correct or remove the entry.
 
 use super::{Context, Rule, RuleInfo};
 use crate::acknowledge::{ANNOTATION, annotation_words, rules_for};
@@ -17,8 +17,8 @@ pub struct InvalidAcknowledgement;
 static INFO: RuleInfo = RuleInfo {
     id: "invalid-acknowledgement",
     default_severity: Severity::Warning,
-    summary: "a clobbercheck.dev/allow annotation names nothing clobbercheck knows",
-    help: "use overwrite, delete or a rule id (comma-separated) in clobbercheck.dev/allow",
+    summary: "an acknowledgement names no known rule or no existing object",
+    help: "use overwrite, delete or a rule id in clobbercheck.dev/allow; correct or remove stale allow: entries",
 };
 
 impl Rule for InvalidAcknowledgement {
@@ -62,6 +62,32 @@ impl Rule for InvalidAcknowledgement {
                     ),
                 });
             }
+        }
+        let source = ctx.config.source.as_deref().unwrap_or("configuration");
+        for (index, entry) in ctx.config.allow.iter().enumerate() {
+            if ctx.changes.objects.iter().any(|o| entry.names(&o.id)) {
+                continue;
+            }
+            out.push(Finding {
+                rule: INFO.id,
+                severity,
+                id: None,
+                path: Some(source.to_string()),
+                line: None,
+                message: format!(
+                    "{source} allow[{index}] names {} {}{} (rule {}), which neither base nor head \
+                     defines, so it acknowledges nothing. Correct the kind, namespace or name, or \
+                     remove the entry.",
+                    entry.kind,
+                    entry
+                        .namespace
+                        .as_deref()
+                        .map(|n| format!("{n}/"))
+                        .unwrap_or_default(),
+                    entry.name,
+                    entry.rule,
+                ),
+            });
         }
     }
 }
