@@ -48,6 +48,20 @@ pub fn sync_options(value: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
+/// Whether Argo CD will not prune an object deployed by `owners`: its own annotation says
+/// `Prune=false`, or it sets no `Prune=` option and every owning Application sets `Prune=false`
+/// as its default (an object's own option overrides its Application's, as Argo CD documents).
+pub fn prune_disabled(value: &Value, owners: &[&Application]) -> bool {
+    let own = sync_options(value);
+    if own.iter().any(|o| o.starts_with("Prune=")) {
+        return own.contains(&"Prune=false");
+    }
+    !owners.is_empty()
+        && owners
+            .iter()
+            .all(|app| app.sync_options.iter().any(|o| o == "Prune=false"))
+}
+
 /// One folder of this repository an Application deploys.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Source {
@@ -76,6 +90,8 @@ pub struct Application {
     pub cascades: bool,
     /// `spec.project`: deleting that AppProject stops this Application.
     pub project: Option<String>,
+    /// `spec.syncPolicy.syncOptions`: defaults for all its objects (`Prune=false`...).
+    pub sync_options: Vec<String>,
 }
 
 impl Application {
@@ -125,6 +141,12 @@ impl Application {
                 .as_array()
                 .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(RESOURCES_FINALIZER))),
             project: non_empty(&spec["project"]).map(str::to_string),
+            sync_options: spec["syncPolicy"]["syncOptions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o.as_str().map(|o| o.trim().to_string()))
+                .collect(),
         })
     }
 
@@ -351,6 +373,21 @@ mod tests {
         let v = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=false, Delete=false"}}});
         assert_eq!(sync_options(&v), vec!["Prune=false", "Delete=false"]);
         assert!(sync_options(&json!({})).is_empty());
+    }
+
+    #[test]
+    fn prune_false_on_the_object_overrides_the_application_default() {
+        let mut with_default = app("a", "apps", "https://kubernetes.default.svc", false);
+        with_default["spec"]["syncPolicy"] = json!({"syncOptions": ["Prune=false"]});
+        let o = origin("root/a.yaml");
+        let a = Application::from_value(&with_default, &o, "default").unwrap();
+        let plain = json!({"metadata": {}});
+        let pruned = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=true"}}});
+        let protected = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=false"}}});
+        assert!(prune_disabled(&plain, &[&a]));
+        assert!(!prune_disabled(&pruned, &[&a]));
+        assert!(prune_disabled(&protected, &[]));
+        assert!(!prune_disabled(&plain, &[]));
     }
 
     #[test]

@@ -138,16 +138,23 @@ fn stateful_deletion_positives_and_negatives() {
 fn missing_prune_false_positives_and_negatives() {
     // Not flagged: Namespace `protected` (Prune=false,Delete=false), StatefulSet `db`
     // (Prune=false after another option and a space), Deployment `web` (not stateful),
-    // Namespace `unmanaged` (no Argo CD Application deploys it), PVC `old` (unchanged debt).
+    // Namespace `unmanaged` (no Argo CD Application deploys it), PVC `old` (unchanged debt),
+    // PVC `vault-data` (its Application's default Prune=false). Flagged: `scratch`, whose own
+    // Prune=true overrides that default.
     assert_eq!(
         flagged("missing-prune-false", &[]),
-        pairs(&[("warning", "prune-last"), ("warning", "data")])
+        pairs(&[
+            ("warning", "prune-last"),
+            ("warning", "data"),
+            ("warning", "scratch")
+        ])
     );
     assert_eq!(
         flagged("missing-prune-false", &["--all"]),
         pairs(&[
             ("warning", "prune-last"),
             ("warning", "data"),
+            ("warning", "scratch"),
             ("warning", "old")
         ])
     );

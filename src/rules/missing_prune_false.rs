@@ -4,7 +4,8 @@
 //! Application of this repository (or carrying an `argocd.argoproj.io/` annotation) whose
 //! `argocd.argoproj.io/sync-options` annotation lacks `Prune=false`. The option list is
 //! comma-separated, as Argo CD reads it: `Prune=false,Delete=false` passes; `PruneLast=true`
-//! alone does not.
+//! alone does not. `Prune=false` in the deploying Applications' `spec.syncPolicy.syncOptions` is
+//! the default for objects that set no `Prune=` option themselves.
 //! Why: when such an object leaves the rendered output — a deleted file, a renamed or overwritten
 //! Application as in the outage of DESIGN.md §1 — a pruning sync deletes it. Namespaces matter
 //! most: pruning one deletes everything inside.
@@ -57,10 +58,10 @@ impl Rule for MissingPruneFalse {
             if owners.is_empty() && !annotated {
                 continue;
             }
-            let options = argocd::sync_options(&def.value);
-            if options.contains(&"Prune=false") {
+            if argocd::prune_disabled(&def.value, &owners) {
                 continue;
             }
+            let options = argocd::sync_options(&def.value);
             let managed = match owners.first() {
                 Some(app) => format!("deployed by Argo CD {}", app.describe()),
                 None => "managed by Argo CD".to_string(),

@@ -11,7 +11,8 @@
 //! Example: removing `namespace.yaml` of `payments` from the repository.
 //! Fix: keep the object, protect it with `argocd.argoproj.io/sync-options: Prune=false`, or, when
 //! the deletion is intended, acknowledge it (`allow:` entry in the base configuration).
-//! A base object already carrying `Prune=false` is not pruned by Argo CD: reported as a notice.
+//! A base object Argo CD will not prune (`Prune=false` on it, or as its Application's default) is
+//! reported as a notice.
 
 use serde_json::Value;
 
@@ -67,11 +68,11 @@ impl Rule for StatefulDeletion {
             let Some(kind) = stateful(&object.id, &base.value) else {
                 continue;
             };
-            let protected = argocd::sync_options(&base.value).contains(&"Prune=false");
+            let protected = argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path));
             let consequence = if protected {
                 format!(
-                    "Its base definition carries Prune=false, so Argo CD leaves it on the cluster, \
-                     unmanaged. Whoever deletes it by hand should know: {}",
+                    "Prune=false (on it, or as its Application's default) makes Argo CD leave it \
+                     on the cluster, unmanaged. Whoever deletes it by hand should know: {}",
                     consequence(ctx, &object.id, &base.value)
                 )
             } else {
