@@ -337,7 +337,7 @@ impl<'p> Evaluator<'p> {
         }
         let message = match &error.kind {
             EvalErrorKind::StackOverflow => format!(
-                "stack overflow: calls nested deeper than {MAX_CALL_DEPTH} (infinite or too deep recursion)"
+                "stack overflow: evaluation nested deeper than {MAX_CALL_DEPTH} levels (infinite or too deep recursion)"
             ),
             EvalErrorKind::InfiniteRecursion => "infinite recursion".to_string(),
             EvalErrorKind::ExplicitError { message, .. } => format!("error: {message}"),
@@ -355,7 +355,9 @@ impl<'p> Evaluator<'p> {
             other => strip_spans(&format!("{other:?}")),
         };
         let span = eval_span(&error.kind).or_else(|| {
-            error.stack_trace.iter().find_map(|item| {
+            // The trace runs from the outermost frame inwards: the innermost user frame is where
+            // the error happened.
+            error.stack_trace.iter().rev().find_map(|item| {
                 let span = trace_span(item)?;
                 let position = self.position(program, span);
                 (!position.path.starts_with('<')).then_some(span)
