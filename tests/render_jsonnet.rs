@@ -368,3 +368,21 @@ fn unchanged_targets_render_once_for_base_and_head() {
     .unwrap();
     assert_eq!(cache.renders().renders(), 6);
 }
+
+#[test]
+fn nesting_that_overflows_the_native_stack_only_fails_its_target() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "lib/k.libsonnet", LIB);
+    let depth = 300_000;
+    let source = format!("local x = {}1{}; x", "{a:".repeat(depth), "}".repeat(depth));
+    write(dir.path(), "env/c/nest/main.jsonnet", &source);
+    write(
+        dir.path(),
+        "env/c/ok/main.jsonnet",
+        "(import 'k.libsonnet').cm('fine')",
+    );
+    let snapshot = load(dir.path(), &config(""));
+    let f = failure(&snapshot, "env/c/nest/main.jsonnet");
+    assert!(f.message.contains("native stack"), "{f}");
+    assert_eq!(names(&snapshot), ["fine"]);
+}
