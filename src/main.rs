@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use clobbercheck::report::{Format, json, markdown, text};
-use clobbercheck::snapshot::Snapshot;
+use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
 use clobbercheck::{Config, ParseCache, analyze, open_side};
 
@@ -69,13 +69,24 @@ enum Command {
     },
     /// Internal: the sandboxed jsonnet evaluator (speaks a pipe protocol with its parent).
     #[command(name = "__render-jsonnet", hide = true)]
-    RenderJsonnet,
+    RenderJsonnet {
+        /// Address-space limit the child sets on itself before reading anything.
+        #[arg(long)]
+        memory_bytes: u64,
+        /// CPU-time limit the child sets on itself.
+        #[arg(long)]
+        cpu_seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::RenderJsonnet = cli.command {
-        return clobbercheck::render::jsonnet::sandbox_child();
+    if let Command::RenderJsonnet {
+        memory_bytes,
+        cpu_seconds,
+    } = cli.command
+    {
+        return clobbercheck::render::jsonnet::sandbox_child(memory_bytes, cpu_seconds);
     }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("CLOBBERCHECK_LOG"))
@@ -170,7 +181,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cache = ParseCache::default();
             let snapshot = Snapshot::load(revision.as_ref(), &config, &cache)?;
             for problem in &snapshot.problems {
-                eprintln!("clobbercheck: cannot read {}: {problem:?}", problem.path());
+                match problem {
+                    Problem::Parse { path, error } => eprintln!(
+                        "clobbercheck: parse-error: {path}:{}:{}: {}",
+                        error.line, error.column, error.message
+                    ),
+                    Problem::TooLarge { path, size, limit } => eprintln!(
+                        "clobbercheck: {path}: {size} bytes, above max_file_size ({limit}): not read"
+                    ),
+                }
             }
             for failure in &snapshot.render_errors {
                 eprintln!("clobbercheck: render-error: {failure}");
@@ -199,7 +218,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 ExitCode::SUCCESS
             })
         }
-        Command::RenderJsonnet => Ok(clobbercheck::render::jsonnet::sandbox_child()),
+        Command::RenderJsonnet {
+            memory_bytes,
+            cpu_seconds,
+        } => Ok(clobbercheck::render::jsonnet::sandbox_child(
+            memory_bytes,
+            cpu_seconds,
+        )),
     }
 }
 

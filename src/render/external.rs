@@ -15,7 +15,7 @@ use git2::Oid;
 use serde_json::Value;
 
 use super::jsonnet::{Failure, Request};
-use super::sandbox::{self, Frame};
+use super::sandbox::{self, Confinement, Frame};
 use super::{Limits, RenderFailure, RenderedDoc, Resolution, RevisionFiles, Target};
 use crate::revision::RevisionError;
 
@@ -42,8 +42,15 @@ pub(crate) fn run_jsonnet(
         message,
     };
     let mut command = Command::new(program);
-    command.arg("__render-jsonnet").env_clear().current_dir("/");
-    let mut child = match sandbox::spawn(&mut command, limits) {
+    command
+        .arg("__render-jsonnet")
+        .arg("--memory-bytes")
+        .arg(limits.memory_bytes.to_string())
+        .arg("--cpu-seconds")
+        .arg(sandbox::cpu_seconds(&limits).to_string())
+        .env_clear()
+        .current_dir("/");
+    let mut child = match sandbox::spawn(&mut command, limits, Confinement::SelfApplied) {
         Ok(child) => child,
         Err(e) => {
             let message = format!(
@@ -320,7 +327,7 @@ fn run_tool(
     ] {
         command.env(proxy, "http://127.0.0.1:9");
     }
-    let mut child = match sandbox::spawn(&mut command, limits) {
+    let mut child = match sandbox::spawn(&mut command, limits, Confinement::PreExec) {
         Ok(child) => child,
         Err(e) => {
             let message = format!("cannot run {}: {e}", program.display());

@@ -57,9 +57,15 @@ pub(crate) struct Failure {
     pub message: String,
 }
 
-/// Entry point of the hidden `__render-jsonnet` subcommand: reads one [`Request`] on stdin,
-/// asks for files over the same pipes, writes the JSON output (or a [`Failure`]) and exits.
-pub fn sandbox_child() -> ExitCode {
+/// Entry point of the hidden `__render-jsonnet` subcommand: limits itself to `memory_bytes` of
+/// address space and `cpu_seconds` of CPU time, then reads one [`Request`] on stdin, asks for
+/// files over the same pipes, writes the JSON output (or a [`Failure`]) and exits. If the limits
+/// cannot be set it refuses to evaluate anything.
+pub fn sandbox_child(memory_bytes: u64, cpu_seconds: u64) -> ExitCode {
+    if let Err(e) = sandbox::apply_own_limits(memory_bytes, cpu_seconds) {
+        eprintln!("clobbercheck __render-jsonnet: cannot set resource limits: {e}");
+        return ExitCode::from(3);
+    }
     let worker = std::thread::Builder::new()
         .name("jsonnet".into())
         .stack_size(EVAL_THREAD_STACK)

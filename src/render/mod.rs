@@ -154,7 +154,7 @@ pub struct RevisionRender {
 /// Finds the render targets of a revision: jsonnet globs match files, kustomize and helm globs
 /// match folders holding a kustomization or a `Chart.yaml`. A path selected by two entries
 /// belongs to the first.
-pub fn find_targets(entries: &[FileEntry], config: &Config) -> Vec<Target> {
+fn find_targets<'c>(entries: &[FileEntry], config: &'c Config) -> Vec<(&'c Source, Target)> {
     let mut dirs: BTreeSet<&str> = BTreeSet::new();
     for entry in entries {
         let mut path = entry.path.as_str();
@@ -214,7 +214,7 @@ pub fn find_targets(entries: &[FileEntry], config: &Config) -> Vec<Target> {
         }
         for target in found {
             if seen.insert(target.name.clone()) {
-                targets.push(target);
+                targets.push((source, target));
             } else {
                 tracing::warn!(
                     target = target.name,
@@ -241,10 +241,10 @@ pub fn render_revision(
     let files = RevisionFiles::new(revision, entries);
     let outcomes: Vec<Arc<Outcome>> = targets
         .par_iter()
-        .map(|target| render_target(&files, target, config, cache))
+        .map(|(source, target)| render_target(&files, source, target, config.render_limits, cache))
         .collect::<Result<_, _>>()?;
     let mut out = RevisionRender::default();
-    for (target, outcome) in targets.iter().zip(outcomes) {
+    for ((_, target), outcome) in targets.iter().zip(outcomes) {
         out.consumed.insert(target.entry.clone());
         out.consumed.extend(outcome.consumed.iter().cloned());
         match &outcome.docs {
@@ -262,22 +262,17 @@ pub fn render_revision(
             Err(failure) => out.failures.push(failure.clone()),
         }
     }
-    out.targets = targets;
+    out.targets = targets.into_iter().map(|(_, target)| target).collect();
     Ok(out)
 }
 
 fn render_target(
     files: &RevisionFiles<'_>,
+    source: &Source,
     target: &Target,
-    config: &Config,
+    limits: Limits,
     cache: &RenderCache,
 ) -> Result<Arc<Outcome>, RevisionError> {
-    let source = config
-        .sources
-        .iter()
-        .find(|s| s.index == target.source)
-        .expect("targets come from the configured sources");
-    let limits = config.render_limits;
     let key = format!("{:?}|{limits:?}|{}", source.kind, target.name);
     if let Some(outcome) = cache.lookup(&key, files) {
         tracing::debug!(target = target.name, "render reused: inputs unchanged");

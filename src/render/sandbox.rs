@@ -130,26 +130,51 @@ pub(crate) struct Finished {
     limits: Limits,
 }
 
-/// Starts `command` under the limits. `limit_memory` sets `RLIMIT_AS` (our own evaluator always;
-/// external tools too). The environment must already be set by the caller (cleared, then only
-/// what the tool needs); stdin, stdout and stderr are piped.
-pub(crate) fn spawn(command: &mut Command, limits: Limits) -> io::Result<Sandboxed> {
+/// Who sets the rlimits of a sandboxed child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Confinement {
+    /// Set between fork and exec: for external tools, which cannot limit themselves.
+    PreExec,
+    /// Our own jsonnet child sets them on itself ([`apply_own_limits`]) before it reads any
+    /// input. Without a pre-exec hook the standard library can use `posix_spawn` instead of
+    /// `fork`, which matters when a parent holding gigabytes of objects starts hundreds of
+    /// children: fork copies its page tables each time.
+    SelfApplied,
+}
+
+/// The CPU-time backstop for a given wall-clock timeout.
+pub(crate) fn cpu_seconds(limits: &Limits) -> u64 {
+    limits.timeout.as_secs() + 1
+}
+
+/// Limits the calling process: no core dumps, `memory` bytes of address space, `cpu` seconds of
+/// CPU time. Called first thing by the jsonnet child, before any untrusted input is read.
+pub(crate) fn apply_own_limits(memory: u64, cpu: u64) -> io::Result<()> {
+    set_limit(libc::RLIMIT_CORE, 0)?;
+    set_limit(libc::RLIMIT_AS, memory)?;
+    set_limit(libc::RLIMIT_CPU, cpu)
+}
+
+/// Starts `command` under the limits. The environment must already be set by the caller
+/// (cleared, then only what the tool needs); stdin, stdout and stderr are piped.
+pub(crate) fn spawn(
+    command: &mut Command,
+    limits: Limits,
+    confinement: Confinement,
+) -> io::Result<Sandboxed> {
     let memory = limits.memory_bytes;
-    let cpu = limits.timeout.as_secs() + 1;
+    let cpu = cpu_seconds(&limits);
     command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .process_group(0);
-    // SAFETY: the closure runs in the forked child before exec and only calls setrlimit, which
-    // is async-signal-safe; it allocates nothing and touches no lock.
-    unsafe {
-        command.pre_exec(move || {
-            set_limit(libc::RLIMIT_CORE, 0)?;
-            set_limit(libc::RLIMIT_AS, memory)?;
-            set_limit(libc::RLIMIT_CPU, cpu)?;
-            Ok(())
-        });
+    if confinement == Confinement::PreExec {
+        // SAFETY: the closure runs in the forked child before exec and only calls setrlimit,
+        // which is async-signal-safe; it allocates nothing and touches no lock.
+        unsafe {
+            command.pre_exec(move || apply_own_limits(memory, cpu));
+        }
     }
     let mut child = command.spawn()?;
     let pid = child.id();
@@ -342,7 +367,9 @@ mod tests {
         let mut command = Command::new("/bin/sleep");
         command.arg("30").env_clear();
         let started = std::time::Instant::now();
-        let finished = spawn(&mut command, limits).unwrap().finish_after_exit();
+        let finished = spawn(&mut command, limits, Confinement::PreExec)
+            .unwrap()
+            .finish_after_exit();
         assert!(finished.timed_out);
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
         assert!(finished.describe("sleep").contains("timed out after 0 s"));

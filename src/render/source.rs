@@ -75,10 +75,10 @@ impl RawLimits {
                 "must be at least 1".into(),
             ));
         }
-        if self.memory_mib < 64 {
+        if self.memory_mib < 128 {
             return Err((
                 "render_limits.memory_mib".into(),
-                "must be at least 64 (the evaluator itself needs room)".into(),
+                "must be at least 128 (the evaluator itself needs room)".into(),
             ));
         }
         if self.output_mib == 0 {
