@@ -386,3 +386,42 @@ fn nesting_that_overflows_the_native_stack_only_fails_its_target() {
     assert!(f.message.contains("native stack"), "{f}");
     assert_eq!(names(&snapshot), ["fine"]);
 }
+
+#[test]
+fn a_failure_base_already_had_is_a_notice_and_a_fixed_one_warns_about_base() {
+    use clobbercheck::finding::Severity;
+    let dir = tempfile::tempdir().unwrap();
+    let (base, head) = (dir.path().join("base"), dir.path().join("head"));
+    for root in [&base, &head] {
+        write(root, "env/c/old/main.jsonnet", "error 'always broken'");
+        write(root, "env/c/fixed/main.jsonnet", "error 'broken in base'");
+    }
+    write(
+        &head,
+        "env/c/fixed/main.jsonnet",
+        "{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'fixed' } }",
+    );
+    let analysis = analyze(
+        &DirRevision::new(&base, "base"),
+        &DirRevision::new(&head, "head"),
+        Some(config("")),
+        &cache(),
+    )
+    .unwrap();
+    let findings: Vec<(Severity, &str, &str)> = analysis
+        .report
+        .findings
+        .iter()
+        .filter(|f| f.rule == "render-error")
+        .map(|f| (f.severity, f.path.as_deref().unwrap(), f.message.as_str()))
+        .collect();
+    assert_eq!(findings.len(), 2, "{findings:#?}");
+    assert!(findings.iter().any(|(s, p, m)| *s == Severity::Notice
+        && *p == "env/c/old/main.jsonnet"
+        && m.contains("always broken")
+        && m.contains("already so in base")));
+    assert!(findings.iter().any(|(s, p, m)| *s == Severity::Warning
+        && *p == "env/c/fixed/main.jsonnet"
+        && m.contains("base version")));
+    assert!(!analysis.report.failed());
+}

@@ -185,3 +185,50 @@ fn missing_tools_are_render_errors_naming_the_tool() {
         "{stderr}"
     );
 }
+
+#[test]
+fn an_overlay_added_in_the_pr_that_reuses_an_identity_is_an_overwrite() {
+    if !installed("kustomize") && !installed("kubectl") {
+        skip(
+            "an_overlay_added_in_the_pr_that_reuses_an_identity_is_an_overwrite",
+            "neither kustomize nor kubectl is installed",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (base, head) = (dir.path().join("base"), dir.path().join("head"));
+    kustomize_repo(&base);
+    kustomize_repo(&head);
+    // A new overlay copied from prod, whose namespace was not updated.
+    write(
+        &head,
+        "overlays/canary/kustomization.yaml",
+        "namespace: prod\nresources: [../../base]\n",
+    );
+    let out = clobbercheck(
+        &[
+            "check",
+            "--base",
+            base.to_str().unwrap(),
+            "--head",
+            head.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let finding = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "overwrite-disguised-as-addition")
+        .expect("overwrite finding");
+    assert_eq!(finding["path"], "overlays/canary/kustomization.yaml");
+    let message = finding["message"].as_str().unwrap();
+    assert!(
+        message.contains("overlays/prod/kustomization.yaml:1 (rendered by overlays/prod)"),
+        "{message}"
+    );
+}
