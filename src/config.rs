@@ -64,6 +64,8 @@ struct RawConfig {
     naming: Vec<RawNaming>,
     rules: BTreeMap<String, Level>,
     allow: Vec<crate::acknowledge::AllowEntry>,
+    sources: Vec<crate::render::RawSource>,
+    render_limits: crate::render::RawLimits,
 }
 
 /// One `naming:` entry as written.
@@ -87,6 +89,8 @@ impl Default for RawConfig {
             naming: Vec::new(),
             rules: BTreeMap::new(),
             allow: Vec::new(),
+            sources: Vec::new(),
+            render_limits: crate::render::RawLimits::default(),
         }
     }
 }
@@ -108,6 +112,10 @@ pub struct Config {
     rules: BTreeMap<String, Level>,
     /// Findings acknowledged on purpose, one identity each (see [`crate::acknowledge`]).
     pub allow: Vec<crate::acknowledge::AllowEntry>,
+    /// Render targets (jsonnet, kustomize, helm); everything else is read as plain YAML/JSON.
+    pub sources: Vec<crate::render::Source>,
+    /// Sandbox limits every render target runs under.
+    pub render_limits: crate::render::Limits,
 }
 
 impl Default for Config {
@@ -219,6 +227,19 @@ impl Config {
                     message,
                 })?;
         }
+        let invalid = |(key, message): (String, String)| ConfigError::InvalidKey {
+            path: path.clone(),
+            key,
+            message,
+        };
+        let sources = raw
+            .sources
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| entry.validate(index))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let render_limits = raw.render_limits.validate().map_err(invalid)?;
         Ok(Self {
             source,
             include,
@@ -229,6 +250,8 @@ impl Config {
             naming,
             rules: raw.rules,
             allow: raw.allow,
+            sources,
+            render_limits,
         })
     }
 
@@ -371,6 +394,18 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("reason"), "{err}");
+    }
+
+    #[test]
+    fn invalid_source_entry_is_named() {
+        let err = Config::parse("sources:\n  - kustomize: 'o/*'\n    tla: {a: b}\n", "c.yml")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("sources[0] (kustomize: o/*)"),
+            "{err}"
+        );
+        let err = Config::parse("sources:\n  - jsonet: 'x'\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("jsonet"), "{err}");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! clobbercheck: finds pull requests that overwrite Kubernetes objects while seeming to add them.
 //!
 //! The pipeline (DESIGN.md §2) flows one way: [`revision`] → [`snapshot`] (split with
-//! [`manifest`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
+//! [`manifest`], render targets with [`render`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
 //! end to end; the command line and the GitHub App both call it.
 
 pub mod acknowledge;
@@ -13,6 +13,7 @@ pub mod finding;
 pub mod manifest;
 pub mod naming;
 pub mod prdiff;
+pub mod render;
 pub mod report;
 pub mod revision;
 pub mod rules;

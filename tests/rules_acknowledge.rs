@@ -259,3 +259,91 @@ fn the_outage_is_caught_by_the_naming_rule_alone() {
         "{message}"
     );
 }
+
+#[test]
+fn a_pvc_hidden_by_a_parse_error_is_not_called_deleted() {
+    let repo = GitRepo::new();
+    repo.commit_files("base", &[("db/pvc.yaml", Some(&pvc("data", "")))]);
+    let broken = pvc("data", "").replace(
+        "accessModes: [ReadWriteOnce]",
+        "accessModes: [ReadWriteOnce",
+    );
+    repo.commit_files("head", &[("db/pvc.yaml", Some(&broken))]);
+    let out = check(&repo, "json", &[]);
+    let report = json(&out);
+    let mut got: Vec<(String, String)> = findings(&report)
+        .into_iter()
+        .map(|(rule, severity, _, _)| (rule, severity))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("parse-error".into(), "error".into()),
+            ("stateful-deletion".into(), "notice".into())
+        ]
+    );
+    let notice = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "stateful-deletion")
+        .unwrap();
+    assert!(
+        notice["message"]
+            .as_str()
+            .unwrap()
+            .contains("db/pvc.yaml cannot be read in head (see parse-error)"),
+        "{notice}"
+    );
+}
+
+#[test]
+fn the_jsonnet_outage_is_caught_by_the_naming_rule_at_the_render_target() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("naming.yml");
+    let mut text =
+        std::fs::read_to_string(root.join("examples/jsonnet-incident/base/.clobbercheck.yml"))
+            .unwrap();
+    text.push_str(
+        "naming:\n- path: \"env/{cluster}/{app}/**\"\n  kinds: [argoproj.io/Application, argoproj.io/AppProject]\n  name: \"{app}-{cluster}\"\n",
+    );
+    std::fs::write(&config, text).unwrap();
+    let out = run(
+        root,
+        &[
+            "check",
+            "--base",
+            "examples/jsonnet-incident/base",
+            "--head",
+            "examples/jsonnet-incident/head",
+            "--config",
+            config.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let report = json(&out);
+    let naming: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == "name-path-mismatch")
+        .collect();
+    let kinds: Vec<&str> = naming
+        .iter()
+        .map(|f| f["id"]["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["AppProject", "Application"], "{report}");
+    for f in naming {
+        assert_eq!(f["path"], "env/cluster01/app02/main.jsonnet");
+        assert!(
+            f["message"]
+                .as_str()
+                .unwrap()
+                .contains("expects the name 'app02-cluster01'")
+        );
+    }
+}

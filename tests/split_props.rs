@@ -61,11 +61,11 @@ fn doc() -> impl Strategy<Value = Doc> {
     ]
 }
 
-/// Per object: (kind, namespace, name, line).
-type Expected = Vec<(String, Option<String>, String, usize)>;
+/// What one object of a stream should yield: (kind, namespace, name, line).
+type Expected = (String, Option<String>, String, usize);
 
 /// Renders the documents as one stream; returns the text and, per object, (kind, ns, name, line).
-fn render(docs: &[Doc], crlf: bool, end_markers: bool) -> (String, Expected) {
+fn render(docs: &[Doc], crlf: bool, end_markers: bool) -> (String, Vec<Expected>) {
     let mut lines: Vec<String> = Vec::new();
     let mut expected = Vec::new();
     for (i, doc) in docs.iter().enumerate() {

@@ -11,6 +11,7 @@ mod name_path_mismatch;
 mod overwrite;
 mod parse_error;
 mod reclaim_policy_delete;
+mod render_error;
 mod shared_resource;
 mod stateful_deletion;
 
@@ -82,6 +83,7 @@ pub trait Rule: Sync {
 /// Every rule, in report order.
 pub static RULES: &[&dyn Rule] = &[
     &parse_error::ParseError,
+    &render_error::RenderError,
     &duplicate_identity::DuplicateIdentity,
     &overwrite::OverwriteDisguisedAsAddition,
     &stateful_deletion::StatefulDeletion,

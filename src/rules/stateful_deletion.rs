@@ -11,6 +11,8 @@
 //! Example: removing `namespace.yaml` of `payments` from the repository.
 //! Fix: keep the object, protect it with `argocd.argoproj.io/sync-options: Prune=false`, or, when
 //! the deletion is intended, acknowledge it (`allow:` entry in the base configuration).
+//! An object missing from head only because its file does not parse or its render target fails
+//! there is a notice: whether the PR deletes it cannot be told.
 //! A base object Argo CD will not prune (`Prune=false` on it, or as its Application's default) is
 //! reported as a notice.
 
@@ -18,7 +20,7 @@ use serde_json::Value;
 
 use super::{Context, Rule, RuleInfo, at};
 use crate::argocd;
-use crate::classify::{Change, ObjectChange};
+use crate::classify::{Change, Definition, ObjectChange};
 use crate::finding::{Finding, Severity};
 use crate::manifest::Identity;
 
@@ -84,6 +86,23 @@ impl Rule for StatefulDeletion {
                     && a.effective_head()
                         .is_some_and(|h| similar_content(&h.value, &base.value))
             });
+            if let Some(why) = unreadable(ctx, base) {
+                out.push(Finding {
+                    rule: INFO.id,
+                    severity: Severity::Notice,
+                    id: Some(object.id.clone()),
+                    path: Some(base.path.clone()),
+                    line: Some(base.line),
+                    message: format!(
+                        "{} (base {}) is missing from head because {why}, so whether this PR \
+                         deletes it cannot be told. If the fixed file no longer defines it: \
+                         {consequence}",
+                        object.id,
+                        at(&base.path, base.line),
+                    ),
+                });
+                continue;
+            }
             let severity = if protected {
                 Severity::Notice
             } else {
@@ -133,6 +152,27 @@ impl Rule for StatefulDeletion {
             });
         }
     }
+}
+
+/// Why head cannot show a base definition, when its file does not parse or its render target
+/// fails there (those are reported by `parse-error` and `render-error`).
+fn unreadable(ctx: &Context<'_>, base: &Definition) -> Option<String> {
+    if ctx.head.problems.iter().any(|p| p.path() == base.path) {
+        return Some(format!(
+            "{} cannot be read in head (see parse-error)",
+            base.path
+        ));
+    }
+    ctx.head
+        .render_errors
+        .iter()
+        .find(|r| r.path == base.path || Some(&r.target) == base.target.as_ref())
+        .map(|r| {
+            format!(
+                "render target {} fails in head (see render-error)",
+                r.target
+            )
+        })
 }
 
 /// A short name of the stateful kind, or `None` when deleting it is not stateful.
