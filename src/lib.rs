@@ -4,6 +4,7 @@
 //! [`manifest`], render targets with [`render`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
 //! end to end; the command line and the GitHub App both call it.
 
+pub mod alloc;
 pub mod analysis;
 pub mod classify;
 pub mod config;
