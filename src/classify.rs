@@ -1,6 +1,6 @@
 //! Classification: base and head objects joined by identity into a [`ChangeSet`].
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -80,7 +80,9 @@ impl ChangeSet {
     /// Joins base and head objects by identity. Objects without identity (`generateName`) are
     /// not part of the change set: they cannot be overwritten.
     pub fn classify(base: &[RenderedObject], head: &[RenderedObject], diff: &PrDiff) -> Self {
-        let mut by_id: BTreeMap<&Identity, (Vec<Definition>, Vec<Definition>)> = BTreeMap::new();
+        type Sides = (Vec<Definition>, Vec<Definition>);
+        let mut by_id: HashMap<&Identity, Sides> =
+            HashMap::with_capacity(base.len().max(head.len()));
         for object in base {
             if let Some(id) = &object.identity {
                 by_id
@@ -100,13 +102,17 @@ impl ChangeSet {
                     .push(definition(object, new_in_pr));
             }
         }
-        let objects = by_id
+        let mut sorted: Vec<(&Identity, Sides)> = by_id.into_iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let objects = sorted
             .into_iter()
             .map(|(id, (base, head))| {
                 let change = match (base.last(), head.last()) {
                     (None, Some(_)) => Change::Added,
                     (Some(_), None) => Change::Deleted,
-                    (Some(b), Some(h)) if b.value == h.value => Change::Unchanged,
+                    (Some(b), Some(h)) if Arc::ptr_eq(&b.value, &h.value) || b.value == h.value => {
+                        Change::Unchanged
+                    }
                     _ => Change::Modified,
                 };
                 let moved = match (base.last(), head.last()) {

@@ -5,6 +5,7 @@
 //! end to end; the command line and the GitHub App both call it.
 
 pub mod acknowledge;
+pub mod alloc;
 pub mod analysis;
 pub mod argocd;
 pub mod classify;

@@ -82,6 +82,9 @@ enum Command {
     },
 }
 
+#[global_allocator]
+static ALLOCATOR: clobbercheck::alloc::Allocator = clobbercheck::alloc::Allocator::new();
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if let Command::RenderJsonnet {
@@ -128,8 +131,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options,
             )?;
             let report = &analysis.report;
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
             let output = match format {
-                Format::Json => json::render(report),
+                Format::Json => {
+                    json::write(report, &mut stdout)?;
+                    String::new()
+                }
                 Format::Sarif => sarif::render(report),
                 Format::Markdown => {
                     let env = markdown::environment(templates.as_deref())?;
@@ -141,10 +148,12 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     text::render(report, color)
                 }
             };
-            let mut stdout = std::io::stdout().lock();
             stdout.write_all(output.as_bytes())?;
             stdout.flush()?;
-            Ok(if report.failed() {
+            let failed = report.failed();
+            // The process ends here: freeing every parsed object one by one would only cost time.
+            std::mem::forget((analysis, cache));
+            Ok(if failed {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS

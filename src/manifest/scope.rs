@@ -4,7 +4,8 @@
 //! kinds of widely deployed operators; CustomResourceDefinitions found in the same revision add
 //! to it (see [`ScopeTable`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
 
 /// Built-in cluster-scoped kinds as `(group, kind)`.
 const CLUSTER_SCOPED: &[(&str, &str)] = &[
@@ -104,10 +105,14 @@ impl ScopeTable {
 
     /// Whether objects of this (canonical) group and kind have no namespace.
     pub fn is_cluster_scoped(&self, group: &str, kind: &str) -> bool {
-        if let Some(&cluster) = self.crds.get(&(group.to_string(), kind.to_string())) {
+        if !self.crds.is_empty()
+            && let Some(&cluster) = self.crds.get(&(group.to_string(), kind.to_string()))
+        {
             return cluster;
         }
-        CLUSTER_SCOPED.iter().any(|&(g, k)| g == group && k == kind)
+        static TABLE: LazyLock<HashSet<(&str, &str)>> =
+            LazyLock::new(|| CLUSTER_SCOPED.iter().copied().collect());
+        TABLE.contains(&(group, kind))
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) fn run_jsonnet(
         .arg("--cpu-seconds")
         .arg(sandbox::cpu_seconds(&limits).to_string())
         .env_clear()
+        // mimalloc's up-front address reservations would count against RLIMIT_AS.
+        .env(crate::alloc::SYSTEM_ALLOCATOR_ENV, "1")
         .current_dir("/");
     let mut child = match sandbox::spawn(&mut command, limits, Confinement::SelfApplied) {
         Ok(child) => child,
