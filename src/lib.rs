@@ -2,17 +2,22 @@
 //!
 //! The pipeline (DESIGN.md §2) flows one way: [`revision`] → [`snapshot`] (split with
 //! [`manifest`]) → [`prdiff`] → [`classify`] → [`rules`] → [`report`]. [`analysis`] runs it
-//! end to end; the command line and the GitHub App both call it.
+//! end to end; the command line and the GitHub App ([`server`], publishing through [`github`],
+//! queueing in [`queue`], fetching with [`fetch`]) both call it.
 
 pub mod analysis;
 pub mod classify;
 pub mod config;
+pub mod fetch;
 pub mod finding;
+pub mod github;
 pub mod manifest;
 pub mod prdiff;
+pub mod queue;
 pub mod report;
 pub mod revision;
 pub mod rules;
+pub mod server;
 pub mod snapshot;
 pub mod split_out;
 

@@ -50,6 +50,13 @@ enum Command {
         /// Input files; `-` or none reads standard input.
         files: Vec<String>,
     },
+    /// Run the GitHub App: receive webhooks, publish check runs, reviews and a summary comment.
+    ///
+    /// Configured by the environment: CLOBBERCHECK_APP_ID, CLOBBERCHECK_PRIVATE_KEY (or
+    /// CLOBBERCHECK_PRIVATE_KEY_PATH), CLOBBERCHECK_WEBHOOK_SECRET, CLOBBERCHECK_GITHUB_API_URL,
+    /// CLOBBERCHECK_LISTEN, CLOBBERCHECK_DATA_DIR, CLOBBERCHECK_DATABASE_URL. Without the App
+    /// variables, open the server's `/` page to register the App.
+    Serve,
 }
 
 fn main() -> ExitCode {
@@ -110,6 +117,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::SUCCESS
             })
+        }
+        Command::Serve => {
+            let settings = clobbercheck::server::Settings::from_env()?;
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(clobbercheck::server::run(settings))?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Split { out, files } => {
             let mut inputs = Vec::new();
