@@ -3,6 +3,7 @@
 pub mod identity;
 pub mod scope;
 pub mod split;
+pub mod yaml;
 
 pub use identity::{Identity, ObjectHead};
 pub use split::{Document, SplitError};

@@ -1,16 +1,16 @@
 //! Splitting a YAML or JSON file into documents, each with its 1-based line span.
 //!
-//! YAML is parsed by serde-saphyr, which handles `---` inside block scalars, comment-only and
-//! empty documents, `...` end markers, a BOM, CRLF, anchors, aliases and merge keys, and refuses
-//! alias bombs through its budget. Files ending in `.json` go through serde_json.
+//! YAML goes through [`super::yaml`] (granit-parser events), which handles `---` inside block
+//! scalars, comment-only and empty documents, `...` end markers, a BOM, CRLF, anchors, aliases and
+//! merge keys, and refuses alias bombs and absurd nesting. Files ending in `.json` go through
+//! serde_json.
 
 use std::sync::Arc;
 
-use serde::Deserialize;
 use serde_json::Value;
-use serde_saphyr::Spanned;
 
 use super::identity::list_items;
+use super::yaml::parse_stream;
 
 /// One document (or one item of a `List` document) and the lines it occupies.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,6 +21,8 @@ pub struct Document {
     pub end_line: usize,
     /// Shared, because base and head reuse the documents of identical blobs.
     pub value: Arc<Value>,
+    /// Start lines of a `List` document's items (YAML only), used when expanding it.
+    pub item_lines: Vec<usize>,
 }
 
 /// A file that could not be parsed, with the line and column the parser stopped at.
@@ -53,58 +55,27 @@ pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
     } else {
         split_yaml(text, &lines)?
     };
-    expand_lists(text, &lines, &mut docs);
+    expand_lists(&lines, &mut docs);
     Ok(docs)
 }
 
-fn yaml_options() -> serde_saphyr::Options {
-    serde_saphyr::options! {
-        with_snippet: false,
-        duplicate_keys: serde_saphyr::DuplicateKeyPolicy::LastWins,
-        leading_zero_numbers_as_strings: true,
-    }
-}
-
-fn yaml_error(e: &serde_saphyr::Error) -> SplitError {
-    let (line, column) = e
-        .location()
-        .map(|l| (l.line() as usize, l.column() as usize))
-        .unwrap_or((1, 1));
-    let text = e.to_string();
-    // The crate prefixes "error: line L column C: "; the location is reported separately.
-    let message = text
-        .strip_prefix("error: ")
-        .unwrap_or(&text)
-        .split_once(": ")
-        .filter(|(head, _)| head.starts_with("line "))
-        .map(|(_, rest)| rest.to_string())
-        .unwrap_or_else(|| text.clone());
-    SplitError {
-        line: line.max(1),
-        column: column.max(1),
-        message: message.lines().next().unwrap_or_default().to_string(),
-    }
-}
-
 fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
-    let parsed: Vec<Spanned<Value>> =
-        serde_saphyr::from_multiple_with_options(text, yaml_options())
-            .map_err(|e| yaml_error(&e))?;
-    let starts: Vec<usize> = parsed
-        .iter()
-        .map(|d| d.referenced.line() as usize)
-        .collect();
+    let parsed = parse_stream(text).map_err(|e| SplitError {
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    let starts: Vec<usize> = parsed.iter().map(|d| d.line).collect();
     Ok(parsed
         .into_iter()
         .enumerate()
-        .filter(|(_, d)| !d.value.is_null())
         .map(|(i, d)| {
-            let line = starts[i].max(1);
             let limit = starts.get(i + 1).map_or(lines.count(), |next| next - 1);
             Document {
-                line,
-                end_line: lines.last_content_line(line, limit),
+                line: d.line,
+                end_line: lines.last_content_line(d.line, limit),
                 value: Arc::new(d.value),
+                item_lines: d.item_lines,
             }
         })
         .collect())
@@ -124,6 +95,7 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                     line: lines.line_of(content_start),
                     end_line: lines.line_of(end.saturating_sub(1).max(content_start)),
                     value: Arc::new(value),
+                    item_lines: Vec::new(),
                 });
             }
             Some(Err(e)) => {
@@ -143,15 +115,9 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
     Ok(docs)
 }
 
-/// Only `items` is read again, to learn each item's line.
-#[derive(Deserialize)]
-struct ListLines {
-    items: Vec<Spanned<serde::de::IgnoredAny>>,
-}
-
 /// Replaces each `List` document by its items, each with its own line span where the items'
 /// lines can be found (YAML), else the list's span.
-fn expand_lists(text: &str, lines: &LineIndex, docs: &mut Vec<Document>) {
+fn expand_lists(lines: &LineIndex, docs: &mut Vec<Document>) {
     if !docs.iter().any(|d| list_items(&d.value).is_some()) {
         return;
     }
@@ -161,7 +127,7 @@ fn expand_lists(text: &str, lines: &LineIndex, docs: &mut Vec<Document>) {
             out.push(doc);
             continue;
         };
-        let item_lines = list_item_lines(text, lines, &doc).filter(|l| l.len() == items.len());
+        let item_lines = Some(&doc.item_lines).filter(|l| l.len() == items.len());
         for (i, item) in items.iter().enumerate() {
             let (line, end_line) = match &item_lines {
                 Some(starts) => {
@@ -174,24 +140,11 @@ fn expand_lists(text: &str, lines: &LineIndex, docs: &mut Vec<Document>) {
                 line,
                 end_line,
                 value: Arc::new(item.clone()),
+                item_lines: Vec::new(),
             });
         }
     }
     *docs = out;
-}
-
-fn list_item_lines(text: &str, lines: &LineIndex, doc: &Document) -> Option<Vec<usize>> {
-    let start = lines.offset_of_line(doc.line)?;
-    let end = lines.offset_of_line(doc.end_line + 1).unwrap_or(text.len());
-    let slice = text.get(start..end)?;
-    let parsed: ListLines = serde_saphyr::from_str_with_options(slice, yaml_options()).ok()?;
-    Some(
-        parsed
-            .items
-            .iter()
-            .map(|item| item.referenced.line() as usize + doc.line - 1)
-            .collect(),
-    )
 }
 
 /// Byte offsets of line starts, for turning offsets into lines and finding content ends.
@@ -216,10 +169,6 @@ impl<'a> LineIndex<'a> {
 
     fn line_of(&self, offset: usize) -> usize {
         self.starts.partition_point(|&s| s <= offset).max(1)
-    }
-
-    fn offset_of_line(&self, line: usize) -> Option<usize> {
-        self.starts.get(line.checked_sub(1)?).copied()
     }
 
     fn line_text(&self, line: usize) -> &str {
@@ -304,6 +253,6 @@ mod tests {
             text.push_str(&format!("{name}: &{name} [*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev},*{prev}]\n"));
         }
         let e = split("bomb.yaml", text.as_bytes()).unwrap_err();
-        assert!(e.message.contains("budget"), "{e:?}");
+        assert!(e.message.contains("alias bomb"), "{e:?}");
     }
 }
