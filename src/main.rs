@@ -119,6 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Serve => {
+            limit_malloc_arenas();
             let settings = clobbercheck::server::Settings::from_env()?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -157,3 +158,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
 }
+
+/// glibc gives each thread that allocates its own malloc arena and rarely returns freed memory
+/// from them; with analyses moving between blocking threads, a server's resident memory grew
+/// to several times one analysis (2.2 GB instead of 0.5 GB in the benchmark). Two arenas keep
+/// it near the working set. Must run before any other thread starts.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only adjusts allocator tuning; called while the process is still
+        // single-threaded, before the runtime starts.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
+    }
+}
+
+/// Other allocators need no tuning.
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}

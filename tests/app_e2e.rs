@@ -699,3 +699,30 @@ async fn setup_page_registers_the_app_through_the_manifest_flow() {
     );
     let _ = Path::new(&file);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_job_that_keeps_failing_gives_up_with_a_visible_check_run_failure() {
+    let w = World::new().await;
+    let (base, head) = w.clean();
+    let mut down = Fault::status("GET", "/info/refs", 503);
+    down.times = 100;
+    w.fake.fault(down);
+    let server = w.server(&[("CLOBBERCHECK_MAX_ATTEMPTS", "3")]).await;
+    let payload = pr_payload("opened", &w.spec(15, &base, &head, "add-app02"));
+    assert_eq!(
+        server.deliver("pull_request", "d-down", &payload).await.0,
+        202
+    );
+    let run = w.fake.completed(&head).await;
+    assert_eq!(run.conclusion.as_deref(), Some("failure"));
+    assert_eq!(run.title, "clobbercheck could not run");
+    assert_eq!(
+        w.fake.count("GET", "/info/refs"),
+        3,
+        "one fetch per attempt"
+    );
+    assert_eq!(w.fake.check_runs_for(&head).len(), 1);
+    let metrics = server.metrics().await;
+    assert!(metrics.contains("outcome=\"retried\"} 2"), "{metrics}");
+    assert!(metrics.contains("outcome=\"failed\"} 1"), "{metrics}");
+}

@@ -28,6 +28,7 @@ use crate::fetch::RepoCache;
 use crate::github::{AppCredentials, GitHub, GitHubError, RetryPolicy, Secret};
 use crate::queue::{Queue, QueueError, SqliteQueue};
 use crate::report::markdown::{self, TemplateError};
+use crate::snapshot::ParseCache;
 use metrics::Metrics;
 
 /// GitHub's largest webhook payload; larger bodies are answered 413.
@@ -244,6 +245,32 @@ pub struct Shared {
     pub templates: Environment<'static>,
     /// Setup state values handed out by `/`, checked by `/setup`.
     pub setup_states: std::sync::Mutex<Vec<String>>,
+    /// Parsed blobs per repository, shared by its jobs: consecutive PRs share almost every blob.
+    parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
+}
+
+/// Repositories whose parsed blobs are kept; the least recently used beyond this is dropped.
+const PARSE_CACHE_REPOS: usize = 4;
+/// Parsed blobs kept per repository before its cache starts afresh (bounds memory).
+const PARSE_CACHE_BLOBS: usize = 100_000;
+
+impl Shared {
+    /// The parse cache of `repo`, most recently used first; bounded in repositories and blobs.
+    pub fn parse_cache(&self, repo: &str) -> Arc<ParseCache> {
+        let mut caches = self.parse_caches.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = match caches.iter().position(|(name, _)| name == repo) {
+            Some(i) => caches.remove(i).1,
+            None => Arc::new(ParseCache::default()),
+        };
+        let cache = if cache.len() > PARSE_CACHE_BLOBS {
+            Arc::new(ParseCache::default())
+        } else {
+            cache
+        };
+        caches.insert(0, (repo.to_string(), Arc::clone(&cache)));
+        caches.truncate(PARSE_CACHE_REPOS);
+        cache
+    }
 }
 
 /// The server state: a cheap clone of an `Arc`.
@@ -271,6 +298,7 @@ impl AppState {
             cache,
             templates,
             setup_states: std::sync::Mutex::new(Vec::new()),
+            parse_caches: std::sync::Mutex::new(Vec::new()),
             settings,
         }));
         if let Some(secrets) = state.settings.secrets.clone() {

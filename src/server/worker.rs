@@ -19,7 +19,6 @@ use crate::github::{GitHubError, Installation};
 use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError};
 use crate::report::markdown::TemplateError;
 use crate::revision::GitRevision;
-use crate::snapshot::ParseCache;
 
 /// How long a claimed job is reserved; renewed every third of it while the job runs.
 pub const LEASE: Duration = Duration::from_secs(120);
@@ -269,7 +268,7 @@ async fn compute(
         let cached = state.cache.checkout(&request)?;
         let base = GitRevision::open(cached.path(), &pr.base_sha).map_err(AnalysisError::from)?;
         let head = GitRevision::open(cached.path(), &pr.head_sha).map_err(AnalysisError::from)?;
-        let analysis = analyze(&base, &head, None, &ParseCache::default())?;
+        let analysis = analyze(&base, &head, None, &state.parse_cache(&pr.repo))?;
         tracing::info!(
             repo = pr.repo,
             pr = pr.number,

@@ -117,6 +117,8 @@ pub struct CheckRun {
     pub text: String,
     pub annotations: Vec<Value>,
     pub actions: Vec<Value>,
+    pub created_at: Instant,
+    pub completed_at: Option<Instant>,
 }
 
 impl CheckRun {
@@ -321,11 +323,13 @@ async fn handle(
             tokio::time::sleep(delay).await;
         }
     }
-    let response = if path.starts_with("/git/") {
-        git(&state, &method, &uri, &headers, body).await
-    } else {
+    let response = {
         let act = !matches!(&fault, Some(f) if f.delay.is_none() && !f.apply_first);
-        let acted = if act {
+        let acted = if !act {
+            reply(500, json!({}))
+        } else if path.starts_with("/git/") {
+            git(&state, &method, &uri, &headers, body).await
+        } else {
             api(
                 &state,
                 &method,
@@ -334,8 +338,6 @@ async fn handle(
                 &headers,
                 &body,
             )
-        } else {
-            reply(500, json!({}))
         };
         match &fault {
             Some(f) if f.delay.is_none() => {
@@ -505,6 +507,8 @@ fn api(
                 text: String::new(),
                 annotations: Vec::new(),
                 actions: Vec::new(),
+                created_at: Instant::now(),
+                completed_at: None,
             };
             apply_check(&mut run, &body);
             let json = run.json();
@@ -706,6 +710,7 @@ fn apply_check(run: &mut CheckRun, body: &Value) {
     if let Some(c) = body["conclusion"].as_str() {
         run.conclusion = Some(c.into());
         run.status = "completed".into();
+        run.completed_at.get_or_insert_with(Instant::now);
     }
     if let Some(output) = body.get("output") {
         run.title = output["title"].as_str().unwrap_or("").into();
