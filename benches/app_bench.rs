@@ -215,6 +215,11 @@ async fn main() {
         percentile(&to_check, 0.99)
     );
     println!(
+        "job service time (check run created -> completed, no queueing): p50 {:.2?}  p99 {:.2?}",
+        percentile(&service, 0.5),
+        percentile(&service, 0.99)
+    );
+    println!(
         "all checks completed in {:.1?} after the first delivery",
         burst.elapsed()
     );

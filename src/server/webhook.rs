@@ -441,4 +441,41 @@ mod tests {
         let body = serde_json::to_vec(&payload).unwrap();
         assert_eq!(jobs(Event::PullRequest, &body).unwrap().len(), 1);
     }
+
+    #[test]
+    fn check_events_from_the_corpus() {
+        let body = |v: &serde_json::Value| serde_json::to_vec(v).unwrap();
+        // A push with no pull request: nothing to analyse.
+        let suite = corpus("check_suite.requested.payload.json");
+        assert!(jobs(Event::CheckSuite, &body(&suite)).unwrap().is_empty());
+        // Another App's check run is not ours to re-run or acknowledge.
+        let mut action = corpus("check_run.requested_action.payload.json");
+        assert!(jobs(Event::CheckRun, &body(&action)).unwrap().is_empty());
+        action["check_run"]["name"] = CHECK_NAME.into();
+        assert!(jobs(Event::CheckRun, &body(&action)).unwrap().is_empty());
+        action["requested_action"]["identifier"] = ACKNOWLEDGE_ACTION.into();
+        let acks = jobs(Event::CheckRun, &body(&action)).unwrap();
+        let [Job::Acknowledge(ack)] = acks.as_slice() else {
+            panic!("one acknowledge job expected")
+        };
+        assert_eq!(ack.check_run_id, action["check_run"]["id"]);
+        assert_eq!(ack.login, action["sender"]["login"]);
+        // A re-run of our check run re-analyses its pull requests with their base.
+        let mut rerun = action.clone();
+        rerun["action"] = "rerequested".into();
+        let reruns = jobs(Event::CheckRun, &body(&rerun)).unwrap();
+        let [Job::Analyze(pr)] = reruns.as_slice() else {
+            panic!("one analysis expected")
+        };
+        assert_eq!(pr.number, 26764);
+        assert_eq!(pr.base_sha, "45eee468647309e9e6cdb2a88a3b460a59771fef");
+        assert_eq!(pr.head_sha, rerun["check_run"]["head_sha"]);
+        assert!(!pr.fork);
+        let installation = corpus("installation.created.payload.json");
+        assert!(
+            jobs(Event::Installation, &body(&installation))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }
