@@ -136,4 +136,7 @@ pub trait Queue: Send + Sync {
     fn is_superseded(&self, id: i64) -> Result<bool, QueueError>;
     /// Jobs waiting or running.
     fn depth(&self) -> Result<u64, QueueError>;
+    /// Forgets finished jobs and delivery ids older than `age`, so the database stays bounded.
+    /// A redelivery older than that is processed again (GitHub offers redelivery for 3 days).
+    fn prune(&self, age: Duration) -> Result<u64, QueueError>;
 }

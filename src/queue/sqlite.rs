@@ -235,6 +235,26 @@ impl Queue for SqliteQueue {
             .map_err(db_error("depth", None))?;
         Ok(u64::try_from(n).unwrap_or(0))
     }
+
+    fn prune(&self, age: Duration) -> Result<u64, QueueError> {
+        let cutoff = now_ms() - ms(age);
+        let conn = self.lock();
+        let jobs = conn
+            .execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'superseded', 'failed')
+                 AND created_at < ?1",
+                params![cutoff],
+            )
+            .map_err(db_error("prune", None))?;
+        let deliveries = conn
+            .execute(
+                "DELETE FROM deliveries WHERE received_at < ?1
+                 AND id NOT IN (SELECT delivery FROM jobs)",
+                params![cutoff],
+            )
+            .map_err(db_error("prune", None))?;
+        Ok((jobs + deliveries) as u64)
+    }
 }
 
 /// Stores a batch of deliveries in one transaction and answers each.
@@ -425,6 +445,28 @@ mod tests {
         let q = SqliteQueue::open(&path).unwrap();
         let again = q.claim(Duration::from_secs(600)).unwrap().unwrap();
         assert_eq!(again.attempts, 1);
+    }
+
+    #[test]
+    fn prune_forgets_only_old_finished_work() {
+        let (_dir, q) = queue();
+        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+        q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap();
+        let first = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        q.finish(first.id, Finished::Done, None).unwrap();
+        assert_eq!(q.prune(Duration::from_secs(3600)).unwrap(), 0);
+        std::thread::sleep(Duration::from_millis(5));
+        // The finished job and its delivery go; the queued one and its delivery stay.
+        assert_eq!(q.prune(Duration::ZERO).unwrap(), 2);
+        assert_eq!(q.depth().unwrap(), 1);
+        assert_eq!(
+            q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap(),
+            Enqueued::Duplicate
+        );
+        assert_eq!(
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
     }
 
     #[test]

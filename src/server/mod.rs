@@ -379,6 +379,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     for n in 0..workers {
         tokio::spawn(worker::run(state.clone(), n));
     }
+    tokio::spawn(prune(Arc::clone(&state.queue)));
     let listen_error = |e: std::io::Error| ServerError::Listen {
         addr: listen.clone(),
         message: e.to_string(),
@@ -396,6 +397,22 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         .with_graceful_shutdown(shutdown())
         .await
         .map_err(listen_error)
+}
+
+/// How long finished jobs and delivery ids are kept (GitHub lets users redeliver for 3 days).
+const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Prunes the queue hourly.
+async fn prune(queue: Arc<dyn Queue>) {
+    loop {
+        let q = Arc::clone(&queue);
+        match tokio::task::spawn_blocking(move || q.prune(KEEP_FINISHED)).await {
+            Ok(Ok(removed)) => tracing::debug!(removed, "queue pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the queue"),
+            Err(e) => tracing::warn!(error = %e, "prune task failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
 }
 
 async fn shutdown() {
