@@ -277,3 +277,83 @@ fn dir_size(path: &Path) -> u64 {
         })
         .sum()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source repository with one commit on `main` holding `size` bytes of incompressible data.
+    fn source(dir: &Path, size: usize) -> String {
+        let repo = Repository::init_bare(dir).unwrap();
+        let mut state = size as u64 + 1;
+        let data: Vec<u8> = (0..size)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                state as u8
+            })
+            .collect();
+        let blob = repo.blob(&data).unwrap();
+        let mut tree = repo.treebuilder(None).unwrap();
+        tree.insert("data.bin", blob, 0o100644).unwrap();
+        let tree = repo.find_tree(tree.write().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        repo.commit(Some("refs/heads/main"), &sig, &sig, "c", &tree, &[])
+            .unwrap()
+            .to_string()
+    }
+
+    fn request<'a>(
+        repo: &'a str,
+        url: &'a str,
+        sha: &'a str,
+        token: &'a Secret,
+    ) -> FetchRequest<'a> {
+        FetchRequest {
+            repo,
+            clone_url: url,
+            token,
+            commits: [sha, sha],
+            refs: vec!["refs/heads/main".into()],
+            fallback_refs: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn cache_evicts_least_recently_used_repositories_not_in_use() {
+        let tmp = tempfile::tempdir().unwrap();
+        let token = Secret::new("unused");
+        let urls: Vec<(String, String)> = ["a", "b", "c"]
+            .iter()
+            .map(|name| {
+                let dir = tmp.path().join("src").join(name);
+                let sha = source(&dir, 400_000);
+                (dir.display().to_string(), sha)
+            })
+            .collect();
+        let cache = RepoCache::new(tmp.path().join("cache"), 1_000_000);
+        let a = cache
+            .checkout(&request("o/a", &urls[0].0, &urls[0].1, &token))
+            .unwrap();
+        let a_path = a.path().to_path_buf();
+        drop(a);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let b = cache
+            .checkout(&request("o/b", &urls[1].0, &urls[1].1, &token))
+            .unwrap();
+        assert!(a_path.exists() && b.path().exists(), "both fit");
+        // b stays in use while c arrives: only a, the least recently used, may go.
+        let c = cache
+            .checkout(&request("o/c", &urls[2].0, &urls[2].1, &token))
+            .unwrap();
+        assert!(!a_path.exists(), "a was evicted");
+        assert!(b.path().exists() && c.path().exists());
+        // a comes back by fetching again.
+        drop(b);
+        let again = cache
+            .checkout(&request("o/a", &urls[0].0, &urls[0].1, &token))
+            .unwrap();
+        assert!(again.path().join("objects").exists());
+    }
+}

@@ -726,3 +726,63 @@ async fn a_job_that_keeps_failing_gives_up_with_a_visible_check_run_failure() {
     assert!(metrics.contains("outcome=\"retried\"} 2"), "{metrics}");
     assert!(metrics.contains("outcome=\"failed\"} 1"), "{metrics}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn re_running_the_check_for_the_same_commit_posts_no_second_review() {
+    let w = World::new().await;
+    let (base, head) = w.incident();
+    let server = w.server(&[]).await;
+    let payload = pr_payload("opened", &w.spec(16, &base, &head, "app02"));
+    assert_eq!(
+        server
+            .deliver("pull_request", "d-rerun-1", &payload)
+            .await
+            .0,
+        202
+    );
+    let run = w.fake.completed(&head).await;
+    w.fake
+        .wait_for("review and comment", |i| {
+            i.reviews.len() == 1 && i.comments.len() == 1
+        })
+        .await;
+    let patches = w.fake.count("PATCH", &format!("/check-runs/{}", run.id));
+
+    let mut rerun = corpus("check_run.rerequested.payload.json");
+    rerun["check_run"]["id"] = json!(run.id);
+    rerun["check_run"]["name"] = json!("clobbercheck");
+    rerun["check_run"]["head_sha"] = json!(head);
+    rerun["check_run"]["pull_requests"] = json!([{
+        "number": 16,
+        "head": {"ref": "app02", "sha": head, "repo": {"id": 1}},
+        "base": {"ref": "main", "sha": base, "repo": {"id": 1}},
+    }]);
+    rerun["repository"]["full_name"] = json!(REPO);
+    rerun["repository"]["clone_url"] = json!(w.fake.clone_url(REPO));
+    rerun["installation"] = json!({"id": INSTALLATION});
+    assert_eq!(
+        server.deliver("check_run", "d-rerun-2", &rerun).await.0,
+        202
+    );
+    let path = format!("/check-runs/{}", run.id);
+    w.fake
+        .wait_for("the re-run to complete", |i| {
+            i.log
+                .iter()
+                .filter(|l| l.method == "PATCH" && l.path.ends_with(&path))
+                .count()
+                > patches
+                && i.check_runs.iter().all(|c| c.status == "completed")
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let inner = w.fake.inner();
+    assert_eq!(inner.check_runs.len(), 1, "the re-run reused the check run");
+    assert_eq!(
+        inner.reviews.len(),
+        1,
+        "no second review for the same commit"
+    );
+    assert_eq!(inner.comments.len(), 1);
+    assert!(inner.violations.is_empty(), "{:?}", inner.violations);
+}
