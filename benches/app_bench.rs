@@ -98,13 +98,15 @@ async fn main() {
     );
 
     let data_dir = tmp.path().join("data");
+    let log_filter =
+        std::env::var("CLOBBERCHECK_LOG").unwrap_or_else(|_| "clobbercheck=warn".into());
     let server = Server::start(
         &fake,
         &keys,
         &data_dir,
         &[
             ("CLOBBERCHECK_WORKERS", &workers),
-            ("CLOBBERCHECK_LOG", "clobbercheck=warn"),
+            ("CLOBBERCHECK_LOG", &log_filter),
         ],
     )
     .await;
@@ -224,6 +226,9 @@ async fn main() {
         burst.elapsed()
     );
     println!("server peak memory (VmHWM): {peak:.0} MiB");
+    if std::env::var_os("CLOBBERCHECK_LOG").is_some() {
+        eprintln!("{}", server.log());
+    }
     println!(
         "checks completed: {}/{prs} (failure: {failures}, violations of GitHub rules: {})",
         to_check.len(),

@@ -204,7 +204,7 @@ fn check_run(
             env,
             "check-summary.md.j2",
             serde_json::json!({
-                "report": report,
+                "report": {"summary": report.summary},
                 "failed": failed,
                 "findings": &findings[..n],
                 "omitted": findings.len() - n,

@@ -265,22 +265,25 @@ async fn compute(
                 vec![format!("refs/pull/{}/head", pr.number)]
             },
         };
+        let started = Instant::now();
         let cached = state.cache.checkout(&request)?;
+        let fetched = started.elapsed();
         let base = GitRevision::open(cached.path(), &pr.base_sha).map_err(AnalysisError::from)?;
         let head = GitRevision::open(cached.path(), &pr.head_sha).map_err(AnalysisError::from)?;
         let analysis = analyze(&base, &head, None, &state.parse_cache(&pr.repo))?;
+        let analysed = started.elapsed();
+        let publication = output::publication(&analysis, &pr.head_sha, &state.templates)?;
         tracing::info!(
             repo = pr.repo,
             pr = pr.number,
             errors = analysis.report.summary.errors,
             objects = analysis.report.objects.objects.len(),
+            fetch_ms = fetched.as_millis() as u64,
+            analyse_ms = (analysed - fetched).as_millis() as u64,
+            output_ms = (started.elapsed() - analysed).as_millis() as u64,
             "analysed"
         );
-        Ok(output::publication(
-            &analysis,
-            &pr.head_sha,
-            &state.templates,
-        )?)
+        Ok(publication)
     })
     .await
     .map_err(|e| JobError::Task(e.to_string()))?
