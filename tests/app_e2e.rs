@@ -786,3 +786,59 @@ async fn re_running_the_check_for_the_same_commit_posts_no_second_review() {
     assert_eq!(inner.comments.len(), 1);
     assert!(inner.violations.is_empty(), "{:?}", inner.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn secret_values_never_reach_github() {
+    let w = World::new().await;
+    let secret = |password: &str, token: &str| {
+        format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: prod\ndata:\n  password: {password}\n  user: YWRtaW4=\nstringData:\n  token: {token}\n"
+        )
+    };
+    let base = w.repo.commit(
+        None,
+        "main",
+        &[(
+            "prod/db.yaml".into(),
+            secret("aHVudGVyMg==", "plain-old-token"),
+        )],
+    );
+    let head = w.repo.commit(
+        Some(&base),
+        "rotate",
+        &[(
+            "prod/db.yaml".into(),
+            secret("c3dvcmRmaXNo", "plain-new-token"),
+        )],
+    );
+    let server = w.server(&[]).await;
+    let payload = pr_payload("opened", &w.spec(17, &base, &head, "rotate"));
+    assert_eq!(
+        server.deliver("pull_request", "d-secret", &payload).await.0,
+        202
+    );
+    let run = w.fake.completed(&head).await;
+    w.fake
+        .wait_for("summary comment", |i| !i.comments.is_empty())
+        .await;
+    assert!(
+        run.text.contains("Secret") && run.text.contains("password"),
+        "{}",
+        run.text
+    );
+    assert!(run.text.contains("(value hidden: new)"), "{}", run.text);
+    let inner = w.fake.inner();
+    let published = format!(
+        "{} {} {} {:?} {:?} {:?}",
+        run.title, run.summary, run.text, run.annotations, inner.reviews, inner.comments
+    );
+    for value in [
+        "aHVudGVyMg==",
+        "c3dvcmRmaXNo",
+        "YWRtaW4=",
+        "plain-old-token",
+        "plain-new-token",
+    ] {
+        assert!(!published.contains(value), "{value} was published");
+    }
+}
