@@ -35,9 +35,6 @@ spec:
     matchLabels:
       app.kubernetes.io/name: {app}
       app.kubernetes.io/component: worker-{i}
-  strategy:
-    type: RollingUpdate
-    rollingUpdate: {{maxSurge: 25%, maxUnavailable: 0}}
   template:
     metadata:
       labels:
@@ -61,9 +58,6 @@ spec:
           readinessProbe:
             httpGet: {{path: /ready, port: http}}
             periodSeconds: 10
-          livenessProbe:
-            httpGet: {{path: /healthz, port: http}}
-            periodSeconds: 20
 """
 
 def service(app, i):
@@ -83,7 +77,7 @@ spec:
 """
 
 def configmap(app, i, cluster):
-    data = "".join(f"  key-{k}: \"{app}.{cluster}.{i}.{k}\"\n" for k in range(8))
+    data = "".join(f"  key-{k}: \"{app}.{cluster}.{i}.{k}\"\n" for k in range(4))
     return f"""apiVersion: v1
 kind: ConfigMap
 metadata:

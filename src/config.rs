@@ -62,6 +62,8 @@ struct RawConfig {
     default_namespace: String,
     max_file_size: u64,
     rules: BTreeMap<String, Level>,
+    sources: Vec<crate::render::RawSource>,
+    render_limits: crate::render::RawLimits,
 }
 
 impl Default for RawConfig {
@@ -73,6 +75,8 @@ impl Default for RawConfig {
             default_namespace: "default".into(),
             max_file_size: 32 * 1024 * 1024,
             rules: BTreeMap::new(),
+            sources: Vec::new(),
+            render_limits: crate::render::RawLimits::default(),
         }
     }
 }
@@ -90,6 +94,10 @@ pub struct Config {
     /// Files larger than this are refused with a finding instead of being parsed.
     pub max_file_size: u64,
     rules: BTreeMap<String, Level>,
+    /// Render targets (jsonnet, kustomize, helm); everything else is read as plain YAML/JSON.
+    pub sources: Vec<crate::render::Source>,
+    /// Sandbox limits every render target runs under.
+    pub render_limits: crate::render::Limits,
 }
 
 impl Default for Config {
@@ -182,6 +190,19 @@ impl Config {
                 });
             }
         }
+        let invalid = |(key, message): (String, String)| ConfigError::InvalidKey {
+            path: path.clone(),
+            key,
+            message,
+        };
+        let sources = raw
+            .sources
+            .into_iter()
+            .enumerate()
+            .map(|(index, entry)| entry.validate(index))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(invalid)?;
+        let render_limits = raw.render_limits.validate().map_err(invalid)?;
         Ok(Self {
             source,
             include,
@@ -190,6 +211,8 @@ impl Config {
             default_namespace: raw.default_namespace,
             max_file_size: raw.max_file_size,
             rules: raw.rules,
+            sources,
+            render_limits,
         })
     }
 
@@ -301,6 +324,18 @@ mod tests {
         assert_eq!(p.cluster_of("other/prod/a.yaml"), None);
         assert!(ClusterPattern::new("env/**/{cluster}/x").is_err());
         assert!(ClusterPattern::new("env/x/**").is_err());
+    }
+
+    #[test]
+    fn invalid_source_entry_is_named() {
+        let err = Config::parse("sources:\n  - kustomize: 'o/*'\n    tla: {a: b}\n", "c.yml")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("sources[0] (kustomize: o/*)"),
+            "{err}"
+        );
+        let err = Config::parse("sources:\n  - jsonet: 'x'\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("jsonet"), "{err}");
     }
 
     #[test]

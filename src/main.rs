@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use clobbercheck::report::{Format, json, markdown, text};
-use clobbercheck::split_out::{Input, split_to_dir};
+use clobbercheck::snapshot::{Problem, Snapshot};
+use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
 use clobbercheck::{Config, ParseCache, analyze, open_side};
 
 /// Finds Kubernetes objects a change overwrites while seeming to add them.
@@ -57,14 +58,48 @@ enum Command {
     /// CLOBBERCHECK_LISTEN, CLOBBERCHECK_DATA_DIR, CLOBBERCHECK_DATABASE_URL. Without the App
     /// variables, open the server's `/` page to register the App.
     Serve,
+
+    /// Print every object one revision defines (plain files and rendered `sources:`) as the
+    /// check sees it. Exit status: 0 all read, 1 something could not be read or rendered.
+    Render {
+        /// A git revision of --repo, or an existing directory.
+        #[arg(long)]
+        rev: String,
+        /// The git repository the revision belongs to.
+        #[arg(long, default_value = ".")]
+        repo: PathBuf,
+        /// Configuration file to use instead of the revision's `.clobbercheck.yml`.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Write one object per file into this directory instead of printing a YAML stream.
+        #[arg(long)]
+        split: Option<PathBuf>,
+    },
+    /// Internal: the sandboxed jsonnet evaluator (speaks a pipe protocol with its parent).
+    #[command(name = "__render-jsonnet", hide = true)]
+    RenderJsonnet {
+        /// Address-space limit the child sets on itself before reading anything.
+        #[arg(long)]
+        memory_bytes: u64,
+        /// CPU-time limit the child sets on itself.
+        #[arg(long)]
+        cpu_seconds: u64,
+    },
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::RenderJsonnet {
+        memory_bytes,
+        cpu_seconds,
+    } = cli.command
+    {
+        return clobbercheck::render::jsonnet::sandbox_child(memory_bytes, cpu_seconds);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("CLOBBERCHECK_LOG"))
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
@@ -84,14 +119,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             templates,
         } => {
-            let config = config
-                .map(|path| -> anyhow::Result<Config> {
-                    let text = std::fs::read_to_string(&path).map_err(|e| {
-                        anyhow::anyhow!("cannot read configuration {}: {e}", path.display())
-                    })?;
-                    Ok(Config::parse(&text, &path.display().to_string())?)
-                })
-                .transpose()?;
+            let config = config.map(|path| load_config(&path)).transpose()?;
             let base_rev = open_side(&base, &repo)?;
             let head_rev = open_side(&head, &repo)?;
             let cache = ParseCache::default();
@@ -156,6 +184,64 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Err(error) => Err(error.into()),
             }
         }
+        Command::Render {
+            rev,
+            repo,
+            config,
+            split,
+        } => {
+            let revision = open_side(&rev, &repo)?;
+            let config = match config {
+                Some(path) => load_config(&path)?,
+                None => Config::load(revision.as_ref())?.0,
+            };
+            let cache = ParseCache::default();
+            let snapshot = Snapshot::load(revision.as_ref(), &config, &cache)?;
+            for problem in &snapshot.problems {
+                match problem {
+                    Problem::Parse { path, error } => eprintln!(
+                        "clobbercheck: parse-error: {path}:{}:{}: {}",
+                        error.line, error.column, error.message
+                    ),
+                    Problem::TooLarge { path, size, limit } => eprintln!(
+                        "clobbercheck: {path}: {size} bytes, above max_file_size ({limit}): not read"
+                    ),
+                }
+            }
+            for failure in &snapshot.render_errors {
+                eprintln!("clobbercheck: render-error: {failure}");
+            }
+            let incomplete = !snapshot.problems.is_empty() || !snapshot.render_errors.is_empty();
+            match split {
+                Some(dir) => match write_objects(&snapshot.objects, &dir) {
+                    Ok(written) => {
+                        eprintln!("wrote {} file(s) to {}", written.len(), dir.display())
+                    }
+                    Err(error @ clobbercheck::split_out::SplitOutError::Duplicate { .. }) => {
+                        eprintln!("clobbercheck: error: {error}");
+                        return Ok(ExitCode::from(1));
+                    }
+                    Err(error) => return Err(error.into()),
+                },
+                None => {
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(yaml_stream(&snapshot.objects)?.as_bytes())?;
+                    stdout.flush()?;
+                }
+            }
+            Ok(if incomplete {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::RenderJsonnet {
+            memory_bytes,
+            cpu_seconds,
+        } => Ok(clobbercheck::render::jsonnet::sandbox_child(
+            memory_bytes,
+            cpu_seconds,
+        )),
     }
 }
 
@@ -177,3 +263,9 @@ fn limit_malloc_arenas() {
 /// Other allocators need no tuning.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
+
+fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read configuration {}: {e}", path.display()))?;
+    Ok(Config::parse(&text, &path.display().to_string())?)
+}

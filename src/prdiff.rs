@@ -1,7 +1,7 @@
 //! The pull request's text diff, per file: which head lines it adds and which lines GitHub shows.
 //!
 //! "New in the PR" is decided here: a definition in a file the PR adds, or whose lines are all
-//! added lines. Review comments may only target lines inside the diff's hunks, which this module
+//! added lines, or produced by a render target the PR adds (its entry point is absent in base). Review comments may only target lines inside the diff's hunks, which this module
 //! also knows (GitHub shows three lines of context around each change).
 
 use std::collections::HashMap;
@@ -35,6 +35,8 @@ pub enum FileDiff {
 #[derive(Debug, Default, Clone)]
 pub struct PrDiff {
     files: HashMap<String, FileDiff>,
+    /// Render targets of head whose entry point base does not have.
+    added_targets: std::collections::HashSet<String>,
 }
 
 impl PrDiff {
@@ -70,7 +72,16 @@ impl PrDiff {
                 }
             }
         }
-        Ok(Self { files })
+        let added_targets = head
+            .targets
+            .iter()
+            .filter(|t| !base.files.contains_key(&t.entry))
+            .map(|t| t.name.clone())
+            .collect();
+        Ok(Self {
+            files,
+            added_targets,
+        })
     }
 
     /// How a head path changed, or `None` when it did not.
@@ -78,8 +89,12 @@ impl PrDiff {
         self.files.get(path)
     }
 
-    /// Whether a head definition is new in the PR: its file is added or all its lines are.
+    /// Whether a head definition is new in the PR: its file is added or all its lines are; for
+    /// a rendered definition, its render target is added.
     pub fn is_new(&self, origin: &Origin) -> bool {
+        if let Some(target) = &origin.target {
+            return self.added_targets.contains(target);
+        }
         match self.files.get(&origin.path) {
             Some(FileDiff::Added) => true,
             Some(FileDiff::Modified { added, .. }) => {
@@ -186,6 +201,22 @@ mod tests {
             .insert("f.yaml".into(), diff_text(old.as_bytes(), new.as_bytes()));
         assert!(!pr.is_new(&origin(1, 3)));
         assert!(pr.is_new(&origin(2, 2)));
+    }
+
+    #[test]
+    fn rendered_definitions_are_new_only_when_their_target_is() {
+        let mut pr = PrDiff::default();
+        pr.files
+            .insert("env/a/main.jsonnet".into(), FileDiff::Added);
+        pr.added_targets.insert("env/b/main.jsonnet".into());
+        let rendered = |target: &str| Origin {
+            path: "env/a/main.jsonnet".into(),
+            line: 1,
+            end_line: 1,
+            target: Some(target.into()),
+        };
+        assert!(pr.is_new(&rendered("env/b/main.jsonnet")));
+        assert!(!pr.is_new(&rendered("env/a/main.jsonnet")));
     }
 
     #[test]

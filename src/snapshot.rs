@@ -13,19 +13,35 @@ use crate::config::Config;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
 use crate::manifest::{ObjectHead, Origin, RenderedObject};
+use crate::render::{RenderCache, RenderFailure, Target, render_revision};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
 
 /// The outcome of parsing one blob, shared between sides.
 pub type Parsed = Arc<Result<Vec<Document>, SplitError>>;
 
 /// Parsed documents by blob id, shared by the two sides of one analysis (and, in the server,
-/// by jobs on the same repository).
+/// by jobs on the same repository); renders of targets by input content likewise.
 #[derive(Default)]
 pub struct ParseCache {
     parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
+    renders: RenderCache,
 }
 
 impl ParseCache {
+    /// A cache whose jsonnet sandbox runs `program` (a clobbercheck binary) instead of the
+    /// running executable: for library users whose executable is not clobbercheck, e.g. tests.
+    pub fn with_render_program(program: std::path::PathBuf) -> Self {
+        Self {
+            parsed: Mutex::default(),
+            renders: RenderCache::with_program(program),
+        }
+    }
+
+    /// The render cache, e.g. to count how many targets were really rendered.
+    pub fn renders(&self) -> &RenderCache {
+        &self.renders
+    }
+
     fn get(&self, oid: Oid, json: bool) -> Option<Parsed> {
         self.lock().get(&(oid, json)).cloned()
     }
@@ -79,9 +95,14 @@ pub struct Snapshot {
     pub label: String,
     /// Every file of the revision (selected or not), by path, to tell added files from others.
     pub files: BTreeMap<String, SnapshotFile>,
-    /// Objects in apply order: by path, then by position in the file.
+    /// Objects in apply order: plain files by path, then by position in the file; then rendered
+    /// targets in `sources:` order.
     pub objects: Vec<RenderedObject>,
     pub problems: Vec<Problem>,
+    /// Render targets of this revision (`sources:`), to tell targets the PR adds.
+    pub targets: Vec<Target>,
+    /// Targets that could not be rendered; their objects are unknown.
+    pub render_errors: Vec<RenderFailure>,
 }
 
 impl Snapshot {
@@ -92,12 +113,15 @@ impl Snapshot {
         cache: &ParseCache,
     ) -> Result<Self, RevisionError> {
         let entries = revision.files()?;
+        let rendered = render_revision(revision, &entries, config, &cache.renders)?;
         let mut problems = Vec::new();
         let mut files = BTreeMap::new();
         let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
         let mut selected: Vec<(String, Oid)> = Vec::new();
         for entry in entries {
-            let wanted = entry.kind == EntryKind::File && config.selects(&entry.path);
+            let wanted = entry.kind == EntryKind::File
+                && config.selects(&entry.path)
+                && !rendered.consumed.contains(&entry.path);
             let too_large = wanted && entry.size > config.max_file_size;
             let json = entry.path.ends_with(".json");
             let (oid, bytes) = match entry.oid {
@@ -155,25 +179,28 @@ impl Snapshot {
             documents.push((path, parsed));
         }
         let objects = build_objects(
-            documents.iter().flat_map(|(path, parsed)| {
-                parsed
-                    .as_ref()
-                    .as_ref()
-                    .map(|docs| docs.as_slice())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(move |doc| {
-                        (
-                            Origin {
-                                path: path.clone(),
-                                line: doc.line,
-                                end_line: doc.end_line,
-                                target: None,
-                            },
-                            doc.value.clone(),
-                        )
-                    })
-            }),
+            documents
+                .iter()
+                .flat_map(|(path, parsed)| {
+                    parsed
+                        .as_ref()
+                        .as_ref()
+                        .map(|docs| docs.as_slice())
+                        .unwrap_or_default()
+                        .iter()
+                        .map(move |doc| {
+                            (
+                                Origin {
+                                    path: path.clone(),
+                                    line: doc.line,
+                                    end_line: doc.end_line,
+                                    target: None,
+                                },
+                                doc.value.clone(),
+                            )
+                        })
+                })
+                .chain(rendered.documents),
             config,
         );
         problems.sort_by(|a, b| a.path().cmp(b.path()));
@@ -182,6 +209,8 @@ impl Snapshot {
             files,
             objects,
             problems,
+            targets: rendered.targets,
+            render_errors: rendered.failures,
         })
     }
 }

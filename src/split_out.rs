@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::manifest::split::split;
-use crate::manifest::{Identity, Origin};
+use crate::manifest::{Identity, Origin, RenderedObject};
 use crate::snapshot::build_objects;
 
 /// Why `split` could not write its files.
@@ -82,15 +82,34 @@ pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitO
         }));
     }
     let objects = build_objects(documents.into_iter(), &Config::default());
+    write_objects(&objects, out)
+}
+
+/// How an origin is named in messages: `path:line`, plus the render target when rendered.
+fn describe(origin: &Origin) -> String {
+    match &origin.target {
+        Some(target) if target != &origin.path => {
+            format!("{}:{} (rendered by {target})", origin.path, origin.line)
+        }
+        _ => format!("{}:{}", origin.path, origin.line),
+    }
+}
+
+/// Writes each object to `out`, one file per identity; refuses duplicates naming both
+/// definitions. Shared by `clobbercheck split` and `clobbercheck render --split`.
+pub fn write_objects(
+    objects: &[RenderedObject],
+    out: &Path,
+) -> Result<Vec<PathBuf>, SplitOutError> {
     let mut by_name: BTreeMap<String, (&Identity, &Origin, &serde_json::Value)> = BTreeMap::new();
-    for object in &objects {
+    for object in objects {
         let Some(id) = &object.identity else { continue };
         let name = file_name(id);
         if let Some((first_id, first, _)) = by_name.get(&name) {
             return Err(SplitOutError::Duplicate {
                 id: Box::new((*first_id).clone()),
-                first: format!("{}:{}", first.path, first.line),
-                second: format!("{}:{}", object.origin.path, object.origin.line),
+                first: describe(first),
+                second: describe(&object.origin),
             });
         }
         by_name.insert(name, (id, &object.origin, &object.value));
@@ -113,4 +132,25 @@ pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitO
         written.push(path);
     }
     Ok(written)
+}
+
+/// The objects as one YAML stream, each preceded by a `# Source:` comment naming its origin,
+/// so users see exactly what the check saw (`clobbercheck render`).
+pub fn yaml_stream(objects: &[RenderedObject]) -> Result<String, SplitOutError> {
+    let mut out = String::new();
+    for object in objects {
+        let yaml =
+            serde_saphyr::to_string(object.value.as_ref()).map_err(|e| SplitOutError::Write {
+                path: describe(&object.origin),
+                message: e.to_string(),
+            })?;
+        out.push_str("---\n# Source: ");
+        out.push_str(&describe(&object.origin));
+        out.push('\n');
+        out.push_str(&yaml);
+        if !yaml.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
 }

@@ -61,12 +61,11 @@ fn doc() -> impl Strategy<Value = Doc> {
     ]
 }
 
+/// What one object of a stream should yield: (kind, namespace, name, line).
+type Expected = (String, Option<String>, String, usize);
+
 /// Renders the documents as one stream; returns the text and, per object, (kind, ns, name, line).
-fn render(
-    docs: &[Doc],
-    crlf: bool,
-    end_markers: bool,
-) -> (String, Vec<(String, Option<String>, String, usize)>) {
+fn render(docs: &[Doc], crlf: bool, end_markers: bool) -> (String, Vec<Expected>) {
     let mut lines: Vec<String> = Vec::new();
     let mut expected = Vec::new();
     for (i, doc) in docs.iter().enumerate() {

@@ -116,14 +116,14 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 continue;
             }
             Event::DocumentEnd => {
-                if let (Some(value), Some(line)) = (root.take(), doc_line) {
-                    if !value.is_null() {
-                        docs.push(RawDocument {
-                            line,
-                            value,
-                            item_lines: std::mem::take(&mut item_lines),
-                        });
-                    }
+                if let (Some(value), Some(line)) = (root.take(), doc_line)
+                    && !value.is_null()
+                {
+                    docs.push(RawDocument {
+                        line,
+                        value,
+                        item_lines: std::mem::take(&mut item_lines),
+                    });
                 }
                 continue;
             }
@@ -286,10 +286,10 @@ fn plain(text: &str) -> Value {
     if let Some(n) = integer(text) {
         return Value::Number(n);
     }
-    if is_float(text) {
-        if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
-            return Value::Number(n);
-        }
+    if is_float(text)
+        && let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64)
+    {
+        return Value::Number(n);
     }
     Value::String(text.to_string())
 }
@@ -312,10 +312,10 @@ fn integer(text: &str) -> Option<Number> {
         if digits.len() > 1 && digits.starts_with('0') {
             return None;
         }
-        if let Ok(v) = digits.parse::<u64>() {
-            if !negative {
-                return Some(Number::from(v));
-            }
+        if let Ok(v) = digits.parse::<u64>()
+            && !negative
+        {
+            return Some(Number::from(v));
         }
         digits.parse::<i64>().ok()
     } else {

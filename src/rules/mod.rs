@@ -6,6 +6,7 @@ mod config_changed;
 mod duplicate_identity;
 mod overwrite;
 mod parse_error;
+mod render_error;
 
 use crate::classify::ChangeSet;
 use crate::config::Config;
@@ -46,6 +47,7 @@ pub trait Rule: Sync {
 /// Every rule, in report order.
 pub static RULES: &[&dyn Rule] = &[
     &parse_error::ParseError,
+    &render_error::RenderError,
     &duplicate_identity::DuplicateIdentity,
     &overwrite::OverwriteDisguisedAsAddition,
     &config_changed::ConfigChanged,

@@ -1,0 +1,498 @@
+//! Running renders in child processes: our jsonnet sandbox child (parent side of its pipe
+//! protocol) and the kustomize and helm binaries on a temporary export of the target's inputs.
+//!
+//! kustomize and helm run without plugins, exec functions or helm inflation (none of the flags
+//! enabling them is passed, and their plugin folders point at nothing), with a cleared
+//! environment whose proxies point at a closed local port (no network), and under the same
+//! timeout, memory and output limits as jsonnet.
+
+use std::collections::{BTreeSet, HashSet};
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use git2::Oid;
+use serde_json::Value;
+
+use super::jsonnet::{Failure, Request};
+use super::sandbox::{self, Confinement, Frame};
+use super::{Limits, RenderFailure, RenderedDoc, Resolution, RevisionFiles, Target};
+use crate::revision::RevisionError;
+
+/// File names that make a folder a kustomization, in kustomize's order of preference.
+pub(crate) const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A render result with every input path looked at and its blob (`None`: absent).
+type Rendered<T> = (T, Vec<(String, Option<Oid>)>);
+
+/// Evaluates one jsonnet entry point in the sandboxed child, answering its file requests from
+/// the revision only.
+pub(crate) fn run_jsonnet(
+    program: &Path,
+    files: &RevisionFiles<'_>,
+    request: &Request,
+    limits: Limits,
+) -> Result<Rendered<Result<Value, Failure>>, RevisionError> {
+    let mut deps = Vec::new();
+    let at_entry = |message: String| Failure {
+        path: request.entry.clone(),
+        line: 1,
+        column: 1,
+        message,
+    };
+    let mut command = Command::new(program);
+    command
+        .arg("__render-jsonnet")
+        .arg("--memory-bytes")
+        .arg(limits.memory_bytes.to_string())
+        .arg("--cpu-seconds")
+        .arg(sandbox::cpu_seconds(&limits).to_string())
+        .env_clear()
+        .current_dir("/");
+    let mut child = match sandbox::spawn(&mut command, limits, Confinement::SelfApplied) {
+        Ok(child) => child,
+        Err(e) => {
+            let message = format!(
+                "cannot start the jsonnet sandbox ({}): {e}",
+                program.display()
+            );
+            return Ok((Err(at_entry(message)), deps));
+        }
+    };
+    let (Some(mut to_child), Some(mut from_child)) =
+        (child.child.stdin.take(), child.child.stdout.take())
+    else {
+        child.kill();
+        child.finish();
+        return Ok((Err(at_entry("sandbox pipes missing".into())), deps));
+    };
+    let payload = serde_json::to_vec(request).map_err(|e| RevisionError::Read {
+        revision: files.label().to_string(),
+        path: request.entry.clone(),
+        message: format!("cannot encode the render request: {e}"),
+    })?;
+    let mut result: Option<Result<Value, Failure>> = None;
+    if sandbox::write_frame(&mut to_child, &Frame::Request(payload)).is_ok() {
+        loop {
+            let frame = match sandbox::read_frame(&mut from_child, limits.output_bytes + 4096) {
+                Ok(frame) => frame,
+                Err(e) if e.kind() == std::io::ErrorKind::FileTooLarge => {
+                    child.kill();
+                    result = Some(Err(at_entry(format!(
+                        "output above the limit of {} MiB (render_limits.output_mib)",
+                        limits.output_bytes >> 20
+                    ))));
+                    break;
+                }
+                // The child died: the finish below says why.
+                Err(_) => break,
+            };
+            match frame {
+                Frame::Read(payload) => {
+                    let candidates: Vec<String> = match serde_json::from_slice(&payload) {
+                        Ok(c) => c,
+                        Err(_) => {
+                            child.kill();
+                            result =
+                                Some(Err(at_entry("malformed request from the sandbox".into())));
+                            break;
+                        }
+                    };
+                    let answer = answer(files, &candidates, &mut deps)?;
+                    if sandbox::write_frame(&mut to_child, &answer).is_err() {
+                        break;
+                    }
+                }
+                Frame::Output(json) => {
+                    result =
+                        Some(serde_json::from_slice(&json).map_err(|e| {
+                            at_entry(format!("the evaluator's output is not JSON: {e}"))
+                        }));
+                    break;
+                }
+                Frame::Failed(json) => {
+                    result = Some(Err(serde_json::from_slice(&json).unwrap_or_else(|e| {
+                        at_entry(format!("malformed failure from the sandbox: {e}"))
+                    })));
+                    break;
+                }
+                other => {
+                    child.kill();
+                    result = Some(Err(at_entry(format!(
+                        "unexpected message from the sandbox: {other:?}"
+                    ))));
+                    break;
+                }
+            }
+        }
+    }
+    drop(to_child);
+    let finished = child.finish();
+    if !finished.stderr.is_empty() {
+        tracing::debug!(
+            entry = request.entry,
+            stderr = finished.stderr,
+            "jsonnet stderr"
+        );
+    }
+    let result = match result {
+        Some(result) => result,
+        None => Err(at_entry(finished.describe("jsonnet evaluation"))),
+    };
+    Ok((result, deps))
+}
+
+/// The answer to an import question: the first candidate found, or the first refusal.
+fn answer(
+    files: &RevisionFiles<'_>,
+    candidates: &[String],
+    deps: &mut Vec<(String, Option<Oid>)>,
+) -> Result<Frame, RevisionError> {
+    for candidate in candidates {
+        match files.resolve(candidate, deps)? {
+            Resolution::Found { path, bytes } => {
+                return Ok(Frame::Found(sandbox::encode_found(&path, &bytes)));
+            }
+            Resolution::Refused(reason) => return Ok(Frame::Refused(reason.into_bytes())),
+            Resolution::Missing => {}
+        }
+    }
+    Ok(Frame::Missing)
+}
+
+/// Renders a kustomization folder with `kustomize build` (or `kubectl kustomize`).
+pub(crate) fn render_kustomize(
+    files: &RevisionFiles<'_>,
+    target: &Target,
+    limits: Limits,
+) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
+    let mut inputs = BTreeSet::new();
+    kustomize_inputs(files, &target.name, &mut inputs, &mut HashSet::new())?;
+    let tool = match find_tool("kustomize") {
+        Some(path) => Some((path, vec!["build".to_string()])),
+        None => find_tool("kubectl").map(|path| (path, vec!["kustomize".to_string()])),
+    };
+    let Some((program, mut args)) = tool else {
+        let deps = input_deps(files, &inputs)?;
+        return Ok((
+            Err(failure(
+                target,
+                "cannot render: neither `kustomize` nor `kubectl` is installed (looked in PATH)"
+                    .into(),
+            )),
+            deps,
+        ));
+    };
+    args.push(target.name.clone());
+    run_tool(files, target, &inputs, &program, &args, limits)
+}
+
+/// Renders a chart folder with `helm template`.
+pub(crate) fn render_helm(
+    files: &RevisionFiles<'_>,
+    target: &Target,
+    values: &[String],
+    release: &str,
+    limits: Limits,
+) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
+    let inputs: BTreeSet<String> = files
+        .files_under(&target.name)
+        .into_iter()
+        .map(|e| e.path.clone())
+        .collect();
+    let Some(program) = find_tool("helm") else {
+        let deps = input_deps(files, &inputs)?;
+        return Ok((
+            Err(failure(
+                target,
+                "cannot render: `helm` is not installed (looked in PATH)".into(),
+            )),
+            deps,
+        ));
+    };
+    let dir_name = target.name.rsplit('/').next().unwrap_or(&target.name);
+    let mut args = vec![
+        "template".to_string(),
+        release.replace("{dir}", dir_name),
+        target.name.clone(),
+    ];
+    for file in values {
+        args.push("--values".into());
+        args.push(format!("{}/{file}", target.name));
+    }
+    run_tool(files, target, &inputs, &program, &args, limits)
+}
+
+fn failure(target: &Target, message: String) -> RenderFailure {
+    RenderFailure {
+        target: target.name.clone(),
+        path: target.entry.clone(),
+        line: 1,
+        column: 1,
+        message,
+    }
+}
+
+fn input_deps(
+    files: &RevisionFiles<'_>,
+    inputs: &BTreeSet<String>,
+) -> Result<Vec<(String, Option<Oid>)>, RevisionError> {
+    inputs
+        .iter()
+        .map(|path| Ok((path.clone(), files.oid(path)?)))
+        .collect()
+}
+
+/// Exports the inputs to a temporary folder and runs the tool there.
+fn run_tool(
+    files: &RevisionFiles<'_>,
+    target: &Target,
+    inputs: &BTreeSet<String>,
+    program: &Path,
+    args: &[String],
+    limits: Limits,
+) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
+    let tool = program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut deps = Vec::new();
+    let workdir = match tempfile::Builder::new()
+        .prefix("clobbercheck-render-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            let message = format!("cannot create a temporary folder: {e}");
+            return Ok((Err(failure(target, message)), input_deps(files, inputs)?));
+        }
+    };
+    let tree = workdir.path().join("tree");
+    let home = workdir.path().join("home");
+    for path in inputs {
+        let bytes = match files.resolve(path, &mut deps)? {
+            Resolution::Found { bytes, .. } => bytes,
+            Resolution::Missing => continue,
+            Resolution::Refused(reason) => {
+                tracing::warn!(target = target.name, path, reason, "input not exported");
+                continue;
+            }
+        };
+        let dest = tree.join(path);
+        let written = dest
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&dest, bytes));
+        if let Err(e) = written {
+            let message = format!("cannot export {path} to a temporary folder: {e}");
+            return Ok((Err(failure(target, message)), deps));
+        }
+    }
+    if let Err(e) =
+        std::fs::create_dir_all(tree.join(&target.name)).and(std::fs::create_dir_all(&home))
+    {
+        let message = format!("cannot prepare a temporary folder: {e}");
+        return Ok((Err(failure(target, message)), deps));
+    }
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(&tree)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env("KUBECONFIG", "/dev/null")
+        .env("KUSTOMIZE_PLUGIN_HOME", "/nonexistent")
+        .env("HELM_PLUGINS", "/nonexistent")
+        .env("HELM_CACHE_HOME", home.join("helm-cache"))
+        .env("HELM_CONFIG_HOME", home.join("helm-config"))
+        .env("HELM_DATA_HOME", home.join("helm-data"))
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_SSH_COMMAND", "/bin/false")
+        .env("GIT_ALLOW_PROTOCOL", "file")
+        .env("NO_PROXY", "")
+        .env("no_proxy", "");
+    for proxy in [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env(proxy, "http://127.0.0.1:9");
+    }
+    let mut child = match sandbox::spawn(&mut command, limits, Confinement::PreExec) {
+        Ok(child) => child,
+        Err(e) => {
+            let message = format!("cannot run {}: {e}", program.display());
+            return Ok((Err(failure(target, message)), deps));
+        }
+    };
+    drop(child.child.stdin.take());
+    let mut output = Vec::new();
+    let mut too_large = false;
+    if let Some(stdout) = child.child.stdout.take() {
+        let cap = limits.output_bytes;
+        let read = stdout.take(cap + 1).read_to_end(&mut output);
+        if read.is_ok() && output.len() as u64 > cap {
+            too_large = true;
+            child.kill();
+        }
+    }
+    let finished = child.finish();
+    let what = format!("`{tool} {}`", args.join(" "));
+    if too_large {
+        let message = format!(
+            "{what}: output above the limit of {} MiB (render_limits.output_mib)",
+            limits.output_bytes >> 20
+        );
+        return Ok((Err(failure(target, message)), deps));
+    }
+    if !finished.success() || finished.timed_out {
+        return Ok((Err(failure(target, finished.describe(&what))), deps));
+    }
+    let name = format!("{} ({tool} output)", target.name);
+    let docs = match crate::manifest::split::split(&name, &output) {
+        Ok(docs) => docs,
+        Err(e) => {
+            let message = format!(
+                "{what} printed output that does not parse at line {}: {}",
+                e.line, e.message
+            );
+            return Ok((Err(failure(target, message)), deps));
+        }
+    };
+    let docs = docs
+        .into_iter()
+        .map(|doc| RenderedDoc {
+            path: target.entry.clone(),
+            line: 1,
+            value: doc.value,
+        })
+        .collect();
+    Ok((Ok(docs), deps))
+}
+
+/// The files a kustomization reads: its whole folder, and the local files and folders its
+/// kustomization names (resources, bases, components, patches, generator files), recursively.
+/// Remote resources are left out: without network they fail, and kustomize says so.
+fn kustomize_inputs(
+    files: &RevisionFiles<'_>,
+    dir: &str,
+    out: &mut BTreeSet<String>,
+    visited: &mut HashSet<String>,
+) -> Result<(), RevisionError> {
+    if !visited.insert(dir.to_string()) {
+        return Ok(());
+    }
+    for entry in files.files_under(dir) {
+        out.insert(entry.path.clone());
+    }
+    let mut deps = Vec::new();
+    let kustomization = KUSTOMIZATION_FILES.iter().find_map(|name| {
+        let path = format!("{dir}/{name}");
+        files.oid(&path).ok().flatten().map(|_| path)
+    });
+    let Some(path) = kustomization else {
+        return Ok(());
+    };
+    let Resolution::Found { bytes, .. } = files.resolve(&path, &mut deps)? else {
+        return Ok(());
+    };
+    let Ok(docs) = crate::manifest::split::split(&path, &bytes) else {
+        // kustomize reports the syntax error itself.
+        return Ok(());
+    };
+    let mut references = Vec::new();
+    for doc in &docs {
+        collect_references(&doc.value, &mut references);
+    }
+    for reference in references {
+        if reference.contains("://")
+            || reference.starts_with("github.com/")
+            || reference.starts_with("git@")
+        {
+            continue;
+        }
+        let reference = reference
+            .split_once('=')
+            .map_or(reference.as_str(), |(_, path)| path);
+        let Some(parts) = super::normalize(&format!("{dir}/{reference}")) else {
+            continue;
+        };
+        let joined = parts.join("/");
+        if files.oid(&joined)?.is_some() {
+            out.insert(joined);
+        } else if !files.files_under(&joined).is_empty() {
+            kustomize_inputs(files, &joined, out, visited)?;
+        }
+    }
+    Ok(())
+}
+
+/// Local paths a kustomization names.
+fn collect_references(value: &Value, out: &mut Vec<String>) {
+    let strings = |v: &Value, out: &mut Vec<String>| {
+        if let Some(items) = v.as_array() {
+            out.extend(items.iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    };
+    for key in [
+        "resources",
+        "bases",
+        "components",
+        "crds",
+        "patchesStrategicMerge",
+        "configurations",
+        "transformers",
+        "generators",
+        "validators",
+    ] {
+        if let Some(v) = value.get(key) {
+            strings(v, out);
+        }
+    }
+    for key in ["patches", "patchesJson6902", "replacements"] {
+        if let Some(items) = value.get(key).and_then(Value::as_array) {
+            out.extend(
+                items
+                    .iter()
+                    .filter_map(|i| i.get("path").and_then(Value::as_str))
+                    .map(str::to_string),
+            );
+        }
+    }
+    for key in ["configMapGenerator", "secretGenerator"] {
+        if let Some(items) = value.get(key).and_then(Value::as_array) {
+            for item in items {
+                for field in ["files", "envs"] {
+                    if let Some(v) = item.get(field) {
+                        strings(v, out);
+                    }
+                }
+                if let Some(env) = item.get("env").and_then(Value::as_str) {
+                    out.push(env.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// The first executable named `name` in our own `PATH`.
+fn find_tool(name: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| {
+            candidate
+                .metadata()
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
