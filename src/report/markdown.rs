@@ -13,8 +13,21 @@ use crate::classify::Change;
 use crate::finding::Finding;
 
 /// The default templates, by name.
-pub const TEMPLATES: &[(&str, &str)] =
-    &[("report.md.j2", include_str!("../../templates/report.md.j2"))];
+pub const TEMPLATES: &[(&str, &str)] = &[
+    ("report.md.j2", include_str!("../../templates/report.md.j2")),
+    (
+        "check-title.j2",
+        include_str!("../../templates/check-title.j2"),
+    ),
+    (
+        "check-summary.md.j2",
+        include_str!("../../templates/check-summary.md.j2"),
+    ),
+    (
+        "check-text.md.j2",
+        include_str!("../../templates/check-text.md.j2"),
+    ),
+];
 
 /// Why a template could not be rendered; names the template.
 #[derive(Debug, thiserror::Error)]

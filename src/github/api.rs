@@ -1,0 +1,300 @@
+//! The calls the server makes for a pull request: the `clobbercheck` check run, the review, the
+//! summary comment, and the Acknowledge button.
+//!
+//! Each create first looks for what an earlier, interrupted attempt may have left (the check run
+//! by `external_id`, the review and comment by hidden markers), so retries and restarts edit
+//! instead of duplicating.
+
+use serde_json::{Value, json};
+
+use super::client::{GitHubError, Installation};
+use super::output::{
+    CheckRunOutput, MAX_OUTPUT, ReviewPlan, SUMMARY_MARKER, review_marker, truncate,
+};
+
+/// The check run's name: stable, since a required status check is matched by it.
+pub const CHECK_NAME: &str = "clobbercheck";
+/// The Acknowledge button's identifier, as `check_run.requested_action` reports it.
+pub const ACKNOWLEDGE_ACTION: &str = "acknowledge";
+/// Annotations per request GitHub accepts.
+pub const ANNOTATIONS_PER_REQUEST: usize = 50;
+
+/// The permissions that may acknowledge a failed check.
+const WRITERS: &[&str] = &["admin", "maintain", "write"];
+
+fn actions() -> Value {
+    json!([{
+        "label": "Acknowledge",
+        "description": "Accept these overwrites as intended",
+        "identifier": ACKNOWLEDGE_ACTION,
+    }])
+}
+
+fn id_of(value: &Value, path: &str) -> Result<u64, GitHubError> {
+    value
+        .get("id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| GitHubError::Decode {
+            method: reqwest::Method::POST,
+            path: path.to_string(),
+            message: "no id in the answer".into(),
+        })
+}
+
+impl Installation {
+    /// This App's `clobbercheck` check run on `head_sha` with `external_id`, if one exists.
+    pub async fn find_check_run(
+        &self,
+        repo: &str,
+        head_sha: &str,
+        external_id: &str,
+    ) -> Result<Option<Value>, GitHubError> {
+        let runs = self
+            .get_all(
+                &format!(
+                    "/repos/{repo}/commits/{head_sha}/check-runs?check_name={CHECK_NAME}&filter=all"
+                ),
+                Some("check_runs"),
+            )
+            .await?;
+        let app_id = self.github().app_id();
+        Ok(runs.into_iter().find(|run| {
+            run.get("external_id").and_then(Value::as_str) == Some(external_id)
+                && run
+                    .pointer("/app/id")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|id| id == app_id)
+        }))
+    }
+
+    /// Marks the check `in_progress`, reusing the run an earlier attempt created; returns its id.
+    pub async fn start_check_run(
+        &self,
+        repo: &str,
+        head_sha: &str,
+        external_id: &str,
+    ) -> Result<u64, GitHubError> {
+        let path = format!("/repos/{repo}/check-runs");
+        if let Some(run) = self.find_check_run(repo, head_sha, external_id).await? {
+            let id = id_of(&run, &path)?;
+            self.patch(
+                &format!("/repos/{repo}/check-runs/{id}"),
+                &json!({"status": "in_progress"}),
+            )
+            .await?;
+            return Ok(id);
+        }
+        let body = json!({
+            "name": CHECK_NAME,
+            "head_sha": head_sha,
+            "external_id": external_id,
+            "status": "in_progress",
+            "output": {"title": "Comparing objects", "summary": "clobbercheck is comparing base and head object by object."},
+        });
+        let run = self
+            .create_once(&path, &body, || {
+                self.find_check_run(repo, head_sha, external_id)
+            })
+            .await?;
+        id_of(&run, &path)
+    }
+
+    /// Completes the check run with its output, sending annotations in batches of 50.
+    pub async fn complete_check_run(
+        &self,
+        repo: &str,
+        id: u64,
+        output: &CheckRunOutput,
+    ) -> Result<(), GitHubError> {
+        let path = format!("/repos/{repo}/check-runs/{id}");
+        let batches: Vec<&[_]> = if output.annotations.is_empty() {
+            vec![&[]]
+        } else {
+            output.annotations.chunks(ANNOTATIONS_PER_REQUEST).collect()
+        };
+        let last = batches.len() - 1;
+        for (i, batch) in batches.into_iter().enumerate() {
+            let mut body = json!({
+                "output": {
+                    "title": output.title,
+                    "summary": output.summary,
+                    "text": output.text,
+                    "annotations": batch,
+                },
+            });
+            if i == last {
+                body["status"] = json!("completed");
+                body["conclusion"] = json!(output.conclusion);
+                body["actions"] = if output.conclusion == "failure" {
+                    actions()
+                } else {
+                    json!([])
+                };
+            }
+            self.patch(&path, &body).await?;
+        }
+        Ok(())
+    }
+
+    /// Completes the check run as a failure saying why clobbercheck could not run.
+    pub async fn fail_check_run(
+        &self,
+        repo: &str,
+        id: u64,
+        title: &str,
+        summary: &str,
+    ) -> Result<(), GitHubError> {
+        self.patch(
+            &format!("/repos/{repo}/check-runs/{id}"),
+            &json!({
+                "status": "completed",
+                "conclusion": "failure",
+                "output": {"title": title, "summary": truncate(summary, MAX_OUTPUT)},
+            }),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Handles an Acknowledge click: if `login` may write to the repository and the run failed,
+    /// the run becomes `success` naming who acknowledged it. Returns whether it changed.
+    pub async fn acknowledge(
+        &self,
+        repo: &str,
+        check_run_id: u64,
+        login: &str,
+    ) -> Result<bool, GitHubError> {
+        let permission = match self
+            .get(&format!("/repos/{repo}/collaborators/{login}/permission"))
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) if e.status() == Some(404) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        let role = permission.get("role_name").and_then(Value::as_str);
+        let level = permission.get("permission").and_then(Value::as_str);
+        if !WRITERS
+            .iter()
+            .any(|w| Some(*w) == role || Some(*w) == level)
+        {
+            tracing::info!(
+                repo,
+                check_run_id,
+                login,
+                "acknowledge refused: no write permission"
+            );
+            return Ok(false);
+        }
+        let path = format!("/repos/{repo}/check-runs/{check_run_id}");
+        let run = self.get(&path).await?;
+        if run.get("name").and_then(Value::as_str) != Some(CHECK_NAME)
+            || run.get("conclusion").and_then(Value::as_str) != Some("failure")
+        {
+            return Ok(false);
+        }
+        let previous = run
+            .pointer("/output/summary")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let summary = truncate(
+            &format!("acknowledged by @{login}\n\n{previous}"),
+            MAX_OUTPUT,
+        );
+        self.patch(
+            &path,
+            &json!({
+                "status": "completed",
+                "conclusion": "success",
+                "output": {"title": format!("Acknowledged by @{login}"), "summary": summary},
+                "actions": [],
+            }),
+        )
+        .await?;
+        tracing::info!(repo, check_run_id, login, "check run acknowledged");
+        Ok(true)
+    }
+
+    async fn find_review(
+        &self,
+        repo: &str,
+        number: u64,
+        head_sha: &str,
+    ) -> Result<Option<Value>, GitHubError> {
+        let marker = review_marker(head_sha);
+        let reviews = self
+            .get_all(&format!("/repos/{repo}/pulls/{number}/reviews"), None)
+            .await?;
+        Ok(reviews.into_iter().find(|r| {
+            r.get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| b.contains(&marker))
+        }))
+    }
+
+    /// Posts the review for `head_sha` unless one was posted already; returns whether it posted.
+    pub async fn post_review(
+        &self,
+        repo: &str,
+        number: u64,
+        head_sha: &str,
+        plan: &ReviewPlan,
+    ) -> Result<bool, GitHubError> {
+        if self.find_review(repo, number, head_sha).await?.is_some() {
+            return Ok(false);
+        }
+        let body = json!({
+            "commit_id": head_sha,
+            "event": "COMMENT",
+            "body": plan.body,
+            "comments": plan.comments,
+        });
+        self.create_once(
+            &format!("/repos/{repo}/pulls/{number}/reviews"),
+            &body,
+            || self.find_review(repo, number, head_sha),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    async fn find_summary_comment(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Option<Value>, GitHubError> {
+        let comments = self
+            .get_all(&format!("/repos/{repo}/issues/{number}/comments"), None)
+            .await?;
+        Ok(comments.into_iter().find(|c| {
+            c.get("body")
+                .and_then(Value::as_str)
+                .is_some_and(|b| b.contains(SUMMARY_MARKER))
+        }))
+    }
+
+    /// Edits the PR's summary comment in place, creating it the first time.
+    pub async fn upsert_summary_comment(
+        &self,
+        repo: &str,
+        number: u64,
+        body: &str,
+    ) -> Result<(), GitHubError> {
+        let payload = json!({"body": body});
+        if let Some(existing) = self.find_summary_comment(repo, number).await? {
+            let id = id_of(&existing, "issue comments")?;
+            if existing.get("body").and_then(Value::as_str) != Some(body) {
+                self.patch(&format!("/repos/{repo}/issues/comments/{id}"), &payload)
+                    .await?;
+            }
+            return Ok(());
+        }
+        self.create_once(
+            &format!("/repos/{repo}/issues/{number}/comments"),
+            &payload,
+            || self.find_summary_comment(repo, number),
+        )
+        .await?;
+        Ok(())
+    }
+}

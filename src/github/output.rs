@@ -1,0 +1,481 @@
+//! What the server publishes for one analysis, computed without touching the network: the check
+//! run's conclusion, title, summary, text and annotations, the review, and the summary comment.
+//!
+//! Kept pure so the size rules of DESIGN.md §5 are unit-tested: every text stays within GitHub's
+//! limits by summarising first and cutting detail with a visible note, review comments only target
+//! lines inside the PR diff, and Secret values never leave the analysis.
+
+use minijinja::Environment;
+use serde::Serialize;
+use serde_json::Value;
+use similar::TextDiff;
+
+use crate::analysis::Analysis;
+use crate::classify::{Change, ObjectChange};
+use crate::finding::{Finding, Severity};
+use crate::report::Report;
+use crate::report::markdown::{self, TemplateError};
+
+/// GitHub's limit on a check run's title, summary and text, in characters.
+pub const MAX_OUTPUT: usize = 65_535;
+/// GitHub's limit on a review or comment body, in characters.
+pub const MAX_BODY: usize = 65_536;
+/// Rules whose findings get an inline review comment: the ones a reviewer must see on the line.
+pub const INLINE_RULES: &[&str] = &["overwrite-disguised-as-addition", "duplicate-identity"];
+/// The hidden marker that finds the summary comment again.
+pub const SUMMARY_MARKER: &str = "<!-- clobbercheck:summary -->";
+
+/// The marker of the review for one head commit, so a re-run posts no second review.
+pub fn review_marker(head_sha: &str) -> String {
+    format!("<!-- clobbercheck:review {head_sha} -->")
+}
+
+/// One check-run annotation, as the API takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Annotation {
+    pub path: String,
+    pub start_line: usize,
+    pub end_line: usize,
+    pub annotation_level: &'static str,
+    pub title: String,
+    pub message: String,
+}
+
+/// The completed check run's content.
+#[derive(Debug, Clone)]
+pub struct CheckRunOutput {
+    /// `failure` when any error-severity finding exists, else `success`.
+    pub conclusion: &'static str,
+    pub title: String,
+    pub summary: String,
+    pub text: String,
+    pub annotations: Vec<Annotation>,
+}
+
+/// One inline review comment, on a head line inside the diff.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewComment {
+    pub path: String,
+    pub line: usize,
+    pub side: &'static str,
+    pub body: String,
+}
+
+/// The PR review: inline comments where the line is in the diff, the rest in the body.
+#[derive(Debug, Clone)]
+pub struct ReviewPlan {
+    pub body: String,
+    pub comments: Vec<ReviewComment>,
+}
+
+/// Everything published for one analysis.
+#[derive(Debug, Clone)]
+pub struct Publication {
+    pub check: CheckRunOutput,
+    /// `None` when there is no overwrite or duplicate to point at.
+    pub review: Option<ReviewPlan>,
+    /// The summary comment's body, marker included.
+    pub comment: String,
+}
+
+#[derive(Serialize)]
+struct FindingView<'a> {
+    severity: &'static str,
+    rule: &'a str,
+    location: String,
+    object: Option<String>,
+    message: &'a str,
+}
+
+#[derive(Serialize)]
+struct DiffView {
+    change: &'static str,
+    id: String,
+    location: String,
+    diff: String,
+}
+
+fn location(f: &Finding) -> String {
+    match (&f.path, f.line) {
+        (Some(p), Some(l)) => format!("{p}:{l}"),
+        (Some(p), None) => p.clone(),
+        _ => String::new(),
+    }
+}
+
+fn render(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String, TemplateError> {
+    env.get_template(name)
+        .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
+        .map_err(|e| TemplateError {
+            name: name.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Cuts `text` to at most `limit` characters, ending with a visible note when it had to.
+pub fn truncate(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let note = "\n\n_… truncated to stay within GitHub's size limit; run `clobbercheck check` for the full report._";
+    let keep = limit.saturating_sub(note.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(note);
+    out
+}
+
+/// Renders with as many of `total` items as fit in `limit` characters (the template is told how
+/// many were left out), then cuts as a last resort.
+fn fit(
+    total: usize,
+    limit: usize,
+    render: impl Fn(usize) -> Result<String, TemplateError>,
+) -> Result<String, TemplateError> {
+    let fits = |s: &str| s.chars().count() <= limit;
+    let full = render(total)?;
+    if fits(&full) {
+        return Ok(full);
+    }
+    let (mut lo, mut hi) = (0, total);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&render(mid)?) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(truncate(&render(lo)?, limit))
+}
+
+/// Builds everything to publish for `analysis` of the PR at `head_sha`.
+pub fn publication(
+    analysis: &Analysis,
+    head_sha: &str,
+    env: &Environment<'_>,
+) -> Result<Publication, TemplateError> {
+    let report = &analysis.report;
+    Ok(Publication {
+        check: check_run(report, analysis, env)?,
+        review: review(analysis, head_sha),
+        comment: truncate(
+            &format!("{SUMMARY_MARKER}\n{}", markdown::render(report, env)?),
+            MAX_BODY,
+        ),
+    })
+}
+
+fn check_run(
+    report: &Report,
+    analysis: &Analysis,
+    env: &Environment<'_>,
+) -> Result<CheckRunOutput, TemplateError> {
+    let failed = report.failed();
+    let count = |rule: &str| {
+        report
+            .findings
+            .iter()
+            .filter(|f| f.rule == rule && f.severity == Severity::Error)
+            .count()
+    };
+    let title = render(
+        env,
+        "check-title.j2",
+        serde_json::json!({
+            "failed": failed,
+            "s": report.summary,
+            "overwrites": count("overwrite-disguised-as-addition"),
+            "duplicates": count("duplicate-identity"),
+        }),
+    )?;
+    let findings: Vec<FindingView<'_>> = report
+        .findings
+        .iter()
+        .map(|f| FindingView {
+            severity: f.severity.as_str(),
+            rule: f.rule,
+            location: location(f),
+            object: f.id.as_ref().map(ToString::to_string),
+            message: &f.message,
+        })
+        .collect();
+    let summary = fit(findings.len(), MAX_OUTPUT, |n| {
+        render(
+            env,
+            "check-summary.md.j2",
+            serde_json::json!({
+                "report": {"summary": report.summary},
+                "failed": failed,
+                "findings": &findings[..n],
+                "omitted": findings.len() - n,
+            }),
+        )
+    })?;
+    let (diffs, not_computed) = object_diffs(analysis, MAX_OUTPUT);
+    let text = fit(diffs.len(), MAX_OUTPUT, |n| {
+        render(
+            env,
+            "check-text.md.j2",
+            serde_json::json!({
+                "diffs": &diffs[..n],
+                "omitted": diffs.len() - n + not_computed,
+                "base": report.base,
+                "head": report.head,
+            }),
+        )
+    })?;
+    let annotations = report
+        .findings
+        .iter()
+        .filter_map(|f| {
+            let (path, line) = (f.path.clone()?, f.line?);
+            Some(Annotation {
+                path,
+                start_line: line,
+                end_line: line,
+                annotation_level: match f.severity {
+                    Severity::Error => "failure",
+                    Severity::Warning => "warning",
+                    Severity::Notice => "notice",
+                },
+                title: truncate(
+                    &match &f.id {
+                        Some(id) => format!("{}: {id}", f.rule),
+                        None => f.rule.to_string(),
+                    },
+                    255,
+                ),
+                message: truncate(&f.message, MAX_BODY - 1),
+            })
+        })
+        .collect();
+    Ok(CheckRunOutput {
+        conclusion: if failed { "failure" } else { "success" },
+        title: truncate(title.trim(), 1000),
+        summary,
+        text,
+        annotations,
+    })
+}
+
+/// Unified diffs of the changed objects, findings' objects first, computed until their total
+/// exceeds `budget` characters; returns them and how many changed objects were not computed.
+fn object_diffs(analysis: &Analysis, budget: usize) -> (Vec<DiffView>, usize) {
+    let report = &analysis.report;
+    let flagged: std::collections::HashSet<_> = report
+        .findings
+        .iter()
+        .filter_map(|f| f.id.as_ref())
+        .collect();
+    let mut changed: Vec<&ObjectChange> = report
+        .objects
+        .objects
+        .iter()
+        .filter(|o| o.change != Change::Unchanged)
+        .collect();
+    changed.sort_by_key(|o| {
+        let rank = match o.change {
+            Change::Modified => 1,
+            Change::Added => 2,
+            Change::Deleted | Change::Unchanged => 3,
+        };
+        (!flagged.contains(&o.id), rank)
+    });
+    let mut out = Vec::new();
+    let mut used = 0;
+    for (i, object) in changed.iter().enumerate() {
+        if used > budget {
+            return (out, changed.len() - i);
+        }
+        let view = object_diff(object);
+        used += view.diff.len() + view.id.len() + 32;
+        out.push(view);
+    }
+    (out, 0)
+}
+
+fn object_diff(object: &ObjectChange) -> DiffView {
+    let base = object.effective_base().map(|d| d.value.as_ref());
+    let head = object.effective_head().map(|d| d.value.as_ref());
+    let secret = object.id.group.is_empty() && object.id.kind == "Secret";
+    let yaml = |value: Option<&Value>, other: Option<&Value>, side: Side| -> String {
+        let Some(value) = value else {
+            return String::new();
+        };
+        let shown = if secret {
+            redact_secret(value, other, side)
+        } else {
+            value.clone()
+        };
+        serde_saphyr::to_string(&shown).unwrap_or_else(|e| format!("# cannot show: {e}\n"))
+    };
+    let old = yaml(base, head, Side::Base);
+    let new = yaml(head, base, Side::Head);
+    let diff = TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header("base", "head")
+        .to_string();
+    let location = object
+        .effective_head()
+        .or(object.effective_base())
+        .map(|d| format!("{}:{}", d.path, d.line))
+        .unwrap_or_default();
+    DiffView {
+        change: object.change.as_str(),
+        id: object.id.to_string(),
+        location,
+        diff: diff.trim_end().replace("```", "`\u{200b}``"),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Base,
+    Head,
+}
+
+/// A Secret with every `data`/`stringData` value replaced by a placeholder saying only whether
+/// it differs from the other side, and without `last-applied-configuration` (which repeats them).
+fn redact_secret(value: &Value, other: Option<&Value>, side: Side) -> Value {
+    let mut shown = value.clone();
+    for field in ["data", "stringData"] {
+        let theirs = other.and_then(|o| o.get(field));
+        if let Some(Value::Object(map)) = shown.get_mut(field) {
+            for (key, v) in map.iter_mut() {
+                let same = theirs.and_then(|t| t.get(key)) == Some(&*v);
+                let placeholder = match (same, side) {
+                    (true, _) => "(value hidden)",
+                    (false, Side::Base) => "(value hidden: old)",
+                    (false, Side::Head) => "(value hidden: new)",
+                };
+                *v = Value::String(placeholder.into());
+            }
+        }
+    }
+    if let Some(Value::Object(annotations)) = shown
+        .get_mut("metadata")
+        .and_then(|m| m.get_mut("annotations"))
+        && let Some(v) = annotations.get_mut("kubectl.kubernetes.io/last-applied-configuration")
+    {
+        *v = Value::String("(value hidden)".into());
+    }
+    shown
+}
+
+/// The review: every overwrite and duplicate finding inline where its head line is in the PR
+/// diff (so GitHub cannot answer 422), in the body otherwise.
+fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
+    let mut comments = Vec::new();
+    let mut elsewhere = Vec::new();
+    for f in &analysis.report.findings {
+        if !INLINE_RULES.contains(&f.rule) {
+            continue;
+        }
+        let text = format!(
+            "**clobbercheck `{}`** ({}): {}",
+            f.rule,
+            f.severity.as_str(),
+            f.message
+        );
+        match (&f.path, f.line) {
+            (Some(path), Some(line)) if analysis.diff.in_hunk(path, line) => {
+                comments.push(ReviewComment {
+                    path: path.clone(),
+                    line,
+                    side: "RIGHT",
+                    body: truncate(&text, MAX_BODY),
+                });
+            }
+            _ => elsewhere.push(format!("- `{}`: {text}", location(f))),
+        }
+    }
+    if comments.is_empty() && elsewhere.is_empty() {
+        return None;
+    }
+    let mut body = format!(
+        "{}\n**clobbercheck** found {} definition(s) that replace existing objects.",
+        review_marker(head_sha),
+        comments.len() + elsewhere.len()
+    );
+    if !comments.is_empty() {
+        body.push_str(&format!(
+            " {} are commented on their lines below.",
+            comments.len()
+        ));
+    }
+    if !elsewhere.is_empty() {
+        body.push_str("\n\nOn lines outside this pull request's diff:\n\n");
+        body.push_str(&elsewhere.join("\n"));
+    }
+    Some(ReviewPlan {
+        body: truncate(&body, MAX_BODY),
+        comments,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_values_are_hidden_and_changed_keys_named() {
+        let base = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
+            "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}});
+        let head = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"password": "c3dvcmRmaXNo", "user": "YWRtaW4="},
+            "stringData": {"token": "plain-text-token"}});
+        let old = serde_saphyr::to_string(&redact_secret(&base, Some(&head), Side::Base)).unwrap();
+        let new = serde_saphyr::to_string(&redact_secret(&head, Some(&base), Side::Head)).unwrap();
+        for secret in [
+            "aHVudGVyMg==",
+            "c3dvcmRmaXNo",
+            "YWRtaW4=",
+            "plain-text-token",
+        ] {
+            assert!(
+                !old.contains(secret) && !new.contains(secret),
+                "{old}\n{new}"
+            );
+        }
+        assert!(old.contains("password: \"(value hidden: old)\""), "{old}");
+        assert!(new.contains("password: \"(value hidden: new)\""), "{new}");
+        assert!(new.contains("token"), "{new}");
+        let diff = TextDiff::from_lines(&old, &new).unified_diff().to_string();
+        assert!(diff.contains("-  password"), "{diff}");
+        assert!(
+            !diff.contains("-  user") && !diff.contains("+  user"),
+            "{diff}"
+        );
+    }
+
+    #[test]
+    fn truncate_keeps_the_limit_and_says_so() {
+        let long = "x".repeat(MAX_OUTPUT * 2);
+        let cut = truncate(&long, MAX_OUTPUT);
+        assert_eq!(cut.chars().count(), MAX_OUTPUT);
+        assert!(cut.contains("truncated"));
+        assert_eq!(truncate("short", MAX_OUTPUT), "short");
+    }
+
+    #[test]
+    fn fit_drops_items_and_reports_how_many() {
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!("item {i:04} {}", "y".repeat(90)))
+            .collect();
+        let out = fit(items.len(), 10_000, |n| {
+            Ok(format!(
+                "{}\nomitted {}",
+                items[..n].join("\n"),
+                items.len() - n
+            ))
+        })
+        .unwrap();
+        assert!(out.chars().count() <= 10_000);
+        assert!(out.contains("omitted 9"), "{}", &out[out.len() - 40..]);
+        assert!(!out.contains("truncated"));
+    }
+}

@@ -1,0 +1,485 @@
+//! The embedded queue: one SQLite database file in the data directory.
+//!
+//! WAL journal with `synchronous=FULL`, so a delivery answered 202 is on disk. One server owns
+//! the file: opening it returns jobs left `running` by a killed process to the queue at once
+//! (a shared backend would rely on lease expiry instead).
+
+use std::path::Path;
+use std::sync::{Mutex, mpsc};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use super::{Claimed, Enqueued, Finished, Job, Queue, QueueError};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS deliveries (
+    id TEXT PRIMARY KEY,
+    event TEXT NOT NULL,
+    received_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    delivery TEXT NOT NULL,
+    supersede_key TEXT,
+    head_sha TEXT,
+    payload TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    run_after INTEGER NOT NULL,
+    lease_until INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
+CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
+";
+
+/// The SQLite [`Queue`].
+pub struct SqliteQueue {
+    conn: Mutex<Connection>,
+    /// Deliveries waiting to be stored; whoever holds the connection next stores them all in
+    /// one transaction (group commit: one fsync for a burst of deliveries, not one each).
+    pending: Mutex<Vec<Pending>>,
+}
+
+struct Pending {
+    delivery: String,
+    event: String,
+    jobs: Vec<Job>,
+    reply: mpsc::Sender<Result<Enqueued, QueueError>>,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+fn ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+fn db_error(
+    operation: &'static str,
+    job: Option<i64>,
+) -> impl FnOnce(rusqlite::Error) -> QueueError {
+    move |e| QueueError::Database {
+        operation,
+        job,
+        message: e.to_string(),
+    }
+}
+
+impl SqliteQueue {
+    /// Opens (creating if needed) the database at `path` and returns interrupted jobs to the
+    /// queue.
+    pub fn open(path: &Path) -> Result<Self, QueueError> {
+        let open_error = |e: rusqlite::Error| QueueError::Open {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let conn = Connection::open(path).map_err(open_error)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_error)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_error)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_error)?;
+        conn.execute_batch(SCHEMA).map_err(open_error)?;
+        conn.execute(
+            "UPDATE jobs SET state = 'queued', lease_until = NULL WHERE state = 'running'",
+            [],
+        )
+        .map_err(open_error)?;
+        Ok(Self {
+            conn: Mutex::new(conn),
+            pending: Mutex::new(Vec::new()),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl Queue for SqliteQueue {
+    fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError> {
+        let (reply, answer) = mpsc::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(Pending {
+                delivery: delivery.to_string(),
+                event: event.to_string(),
+                jobs: jobs.to_vec(),
+                reply,
+            });
+        {
+            let mut conn = self.lock();
+            let batch =
+                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+            if !batch.is_empty() {
+                store_batch(&mut conn, batch);
+            }
+        }
+        answer.recv().unwrap_or_else(|_| {
+            Err(QueueError::Database {
+                operation: "enqueue",
+                job: None,
+                message: "the storing thread went away".into(),
+            })
+        })
+    }
+
+    fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error("claim", None))?;
+        let now = now_ms();
+        let row: Option<(i64, String, u32, String)> = tx
+            .query_row(
+                "SELECT id, delivery, attempts, payload FROM jobs
+                 WHERE (state = 'queued' AND run_after <= ?1)
+                    OR (state = 'running' AND lease_until < ?1)
+                 ORDER BY id LIMIT 1",
+                params![now],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+            )
+            .optional()
+            .map_err(db_error("claim", None))?;
+        let Some((id, delivery, attempts, payload)) = row else {
+            return Ok(None);
+        };
+        tx.execute(
+            "UPDATE jobs SET state = 'running', lease_until = ?2, attempts = attempts + 1
+             WHERE id = ?1",
+            params![id, now + ms(lease)],
+        )
+        .map_err(db_error("claim", Some(id)))?;
+        tx.commit().map_err(db_error("claim", Some(id)))?;
+        let job = serde_json::from_str(&payload).map_err(|e| QueueError::Payload {
+            job: id,
+            message: e.to_string(),
+        })?;
+        Ok(Some(Claimed {
+            id,
+            delivery,
+            attempts,
+            job,
+        }))
+    }
+
+    fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "UPDATE jobs SET lease_until = ?2 WHERE id = ?1 AND state = 'running'",
+                params![id, now_ms() + ms(lease)],
+            )
+            .map_err(db_error("heartbeat", Some(id)))?;
+        Ok(())
+    }
+
+    fn finish(&self, id: i64, how: Finished, error: Option<&str>) -> Result<(), QueueError> {
+        let state = match how {
+            Finished::Done => "done",
+            Finished::Superseded => "superseded",
+            Finished::Failed => "failed",
+        };
+        self.lock()
+            .execute(
+                "UPDATE jobs SET state = ?2, lease_until = NULL, last_error = ?3 WHERE id = ?1",
+                params![id, state, error],
+            )
+            .map_err(db_error("finish", Some(id)))?;
+        Ok(())
+    }
+
+    fn retry(&self, id: i64, delay: Duration, error: &str) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "UPDATE jobs SET state = 'queued', lease_until = NULL, run_after = ?2,
+                 last_error = ?3 WHERE id = ?1",
+                params![id, now_ms() + ms(delay), error],
+            )
+            .map_err(db_error("retry", Some(id)))?;
+        Ok(())
+    }
+
+    fn is_superseded(&self, id: i64) -> Result<bool, QueueError> {
+        let newer: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT newer.id FROM jobs AS job JOIN jobs AS newer
+                   ON newer.supersede_key = job.supersede_key AND newer.id > job.id
+                  AND newer.head_sha != job.head_sha AND newer.state != 'superseded'
+                 WHERE job.id = ?1 LIMIT 1",
+                params![id],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db_error("is_superseded", Some(id)))?;
+        Ok(newer.is_some())
+    }
+
+    fn depth(&self) -> Result<u64, QueueError> {
+        let n: i64 = self
+            .lock()
+            .query_row(
+                "SELECT COUNT(*) FROM jobs WHERE state IN ('queued', 'running')",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db_error("depth", None))?;
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn prune(&self, age: Duration) -> Result<u64, QueueError> {
+        let cutoff = now_ms() - ms(age);
+        let conn = self.lock();
+        let jobs = conn
+            .execute(
+                "DELETE FROM jobs WHERE state IN ('done', 'superseded', 'failed')
+                 AND created_at < ?1",
+                params![cutoff],
+            )
+            .map_err(db_error("prune", None))?;
+        let deliveries = conn
+            .execute(
+                "DELETE FROM deliveries WHERE received_at < ?1
+                 AND id NOT IN (SELECT delivery FROM jobs)",
+                params![cutoff],
+            )
+            .map_err(db_error("prune", None))?;
+        Ok((jobs + deliveries) as u64)
+    }
+}
+
+/// Stores a batch of deliveries in one transaction and answers each.
+fn store_batch(conn: &mut Connection, batch: Vec<Pending>) {
+    let stored = (|| {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error("enqueue", None))?;
+        let mut results = Vec::with_capacity(batch.len());
+        for p in &batch {
+            results.push(enqueue_in(&tx, &p.delivery, &p.event, &p.jobs)?);
+        }
+        tx.commit().map_err(db_error("enqueue", None))?;
+        Ok::<_, QueueError>(results)
+    })();
+    match stored {
+        Ok(results) => {
+            for (p, result) in batch.into_iter().zip(results) {
+                let _ = p.reply.send(Ok(result));
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for p in batch {
+                let _ = p.reply.send(Err(QueueError::Database {
+                    operation: "enqueue",
+                    job: None,
+                    message: message.clone(),
+                }));
+            }
+        }
+    }
+}
+
+/// Stores one delivery and its jobs inside `tx`.
+fn enqueue_in(
+    tx: &Transaction<'_>,
+    delivery: &str,
+    event: &str,
+    jobs: &[Job],
+) -> Result<Enqueued, QueueError> {
+    let now = now_ms();
+    let inserted = tx
+        .execute(
+            "INSERT OR IGNORE INTO deliveries (id, event, received_at) VALUES (?1, ?2, ?3)",
+            params![delivery, event, now],
+        )
+        .map_err(db_error("enqueue", None))?;
+    if inserted == 0 {
+        return Ok(Enqueued::Duplicate);
+    }
+    let mut queued = 0;
+    for job in jobs {
+        let key = job.supersede_key();
+        let head = job.head_sha();
+        if let (Some(key), Some(head)) = (&key, head) {
+            tx.execute(
+                "UPDATE jobs SET state = 'superseded'
+                     WHERE supersede_key = ?1 AND state = 'queued' AND head_sha != ?2",
+                params![key, head],
+            )
+            .map_err(db_error("enqueue", None))?;
+            let pending: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM jobs WHERE supersede_key = ?1 AND head_sha = ?2
+                         AND state IN ('queued', 'running') LIMIT 1",
+                    params![key, head],
+                    |row| row.get(0),
+                )
+                .optional()
+                .map_err(db_error("enqueue", None))?;
+            if pending.is_some() {
+                continue;
+            }
+        }
+        let payload = serde_json::to_string(job).map_err(|e| QueueError::Database {
+            operation: "enqueue",
+            job: None,
+            message: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO jobs (delivery, supersede_key, head_sha, payload, state, run_after,
+                 created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
+            params![delivery, key, head, payload, now],
+        )
+        .map_err(db_error("enqueue", None))?;
+        queued += 1;
+    }
+    Ok(Enqueued::Queued { jobs: queued })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::PullRequestJob;
+
+    fn pr(number: u64, head: &str) -> Job {
+        Job::Analyze(PullRequestJob {
+            repo: "o/r".into(),
+            clone_url: "http://x/o/r.git".into(),
+            installation_id: 1,
+            number,
+            base_sha: "b".into(),
+            base_ref: "main".into(),
+            head_sha: head.into(),
+            head_ref: "feature".into(),
+            fork: false,
+        })
+    }
+
+    fn queue() -> (tempfile::TempDir, SqliteQueue) {
+        let dir = tempfile::tempdir().unwrap();
+        let q = SqliteQueue::open(&dir.path().join("queue.db")).unwrap();
+        (dir, q)
+    }
+
+    #[test]
+    fn redelivery_is_stored_once() {
+        let (_dir, q) = queue();
+        assert_eq!(
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
+        assert_eq!(
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Duplicate
+        );
+        assert_eq!(q.depth().unwrap(), 1);
+    }
+
+    #[test]
+    fn concurrent_deliveries_are_all_stored_and_a_redelivery_in_the_same_burst_once() {
+        let (_dir, q) = queue();
+        let q = std::sync::Arc::new(q);
+        let threads: Vec<_> = (0..40)
+            .map(|i| {
+                let q = std::sync::Arc::clone(&q);
+                std::thread::spawn(move || {
+                    let delivery = format!("d{}", i % 20);
+                    q.enqueue(&delivery, "pull_request", &[pr(i % 20, "a")])
+                        .unwrap()
+                })
+            })
+            .collect();
+        let results: Vec<Enqueued> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        let duplicates = results
+            .iter()
+            .filter(|r| **r == Enqueued::Duplicate)
+            .count();
+        assert_eq!(duplicates, 20);
+        assert_eq!(q.depth().unwrap(), 20);
+    }
+
+    #[test]
+    fn newer_head_supersedes_queued_job_and_same_head_merges() {
+        let (_dir, q) = queue();
+        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+        q.enqueue("d2", "pull_request", &[pr(1, "b")]).unwrap();
+        assert_eq!(
+            q.enqueue("d3", "check_suite", &[pr(1, "b")]).unwrap(),
+            Enqueued::Queued { jobs: 0 }
+        );
+        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(claimed.job, pr(1, "b"));
+        assert!(q.claim(Duration::from_secs(60)).unwrap().is_none());
+    }
+
+    #[test]
+    fn running_job_learns_it_was_superseded() {
+        let (_dir, q) = queue();
+        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert!(!q.is_superseded(claimed.id).unwrap());
+        q.enqueue("d2", "pull_request", &[pr(1, "b")]).unwrap();
+        assert!(q.is_superseded(claimed.id).unwrap());
+    }
+
+    #[test]
+    fn interrupted_job_is_claimed_again_after_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        {
+            let q = SqliteQueue::open(&path).unwrap();
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+            q.claim(Duration::from_secs(600)).unwrap().unwrap();
+            assert!(q.claim(Duration::from_secs(600)).unwrap().is_none());
+        }
+        let q = SqliteQueue::open(&path).unwrap();
+        let again = q.claim(Duration::from_secs(600)).unwrap().unwrap();
+        assert_eq!(again.attempts, 1);
+    }
+
+    #[test]
+    fn prune_forgets_only_old_finished_work() {
+        let (_dir, q) = queue();
+        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+        q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap();
+        let first = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        q.finish(first.id, Finished::Done, None).unwrap();
+        assert_eq!(q.prune(Duration::from_secs(3600)).unwrap(), 0);
+        std::thread::sleep(Duration::from_millis(5));
+        // The finished job and its delivery go; the queued one and its delivery stay.
+        assert_eq!(q.prune(Duration::ZERO).unwrap(), 2);
+        assert_eq!(q.depth().unwrap(), 1);
+        assert_eq!(
+            q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap(),
+            Enqueued::Duplicate
+        );
+        assert_eq!(
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
+    }
+
+    #[test]
+    fn retry_waits_for_its_delay() {
+        let (_dir, q) = queue();
+        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        q.retry(claimed.id, Duration::from_secs(3600), "boom")
+            .unwrap();
+        assert!(q.claim(Duration::from_secs(60)).unwrap().is_none());
+        assert_eq!(q.depth().unwrap(), 1);
+        q.finish(claimed.id, Finished::Failed, Some("boom"))
+            .unwrap();
+        assert_eq!(q.depth().unwrap(), 0);
+    }
+}

@@ -1,0 +1,110 @@
+//! Prometheus metrics of the server, served as text at `GET /metrics`.
+//!
+//! Operators need to see whether deliveries arrive, whether jobs succeed, how deep the queue is,
+//! how long jobs take and how GitHub answers; these five families say exactly that.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+type Labels = Vec<(String, String)>;
+
+/// Every metric the server exports, registered once and shared by routes, workers and the
+/// GitHub client.
+pub struct Metrics {
+    registry: Registry,
+    deliveries: Family<Labels, Counter>,
+    jobs: Family<Labels, Counter>,
+    queue_depth: Gauge,
+    job_duration: Histogram,
+    api_calls: Family<Labels, Counter>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::default();
+        let deliveries = Family::<Labels, Counter>::default();
+        let jobs = Family::<Labels, Counter>::default();
+        let queue_depth = Gauge::default();
+        let job_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
+        let api_calls = Family::<Labels, Counter>::default();
+        registry.register(
+            "clobbercheck_deliveries",
+            "Webhook deliveries received, by event and outcome",
+            deliveries.clone(),
+        );
+        registry.register(
+            "clobbercheck_jobs",
+            "Jobs finished, by kind and outcome",
+            jobs.clone(),
+        );
+        registry.register(
+            "clobbercheck_queue_depth",
+            "Jobs waiting or running",
+            queue_depth.clone(),
+        );
+        registry.register(
+            "clobbercheck_job_duration_seconds",
+            "Time from claiming a job to finishing it",
+            job_duration.clone(),
+        );
+        registry.register(
+            "clobbercheck_github_api_calls",
+            "GitHub API responses, by HTTP status (\"error\" when no response came)",
+            api_calls.clone(),
+        );
+        Self {
+            registry,
+            deliveries,
+            jobs,
+            queue_depth,
+            job_duration,
+            api_calls,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts one webhook delivery; `outcome` is `queued`, `duplicate`, `ignored` or `rejected`.
+    pub fn delivery(&self, event: &str, outcome: &str) {
+        self.deliveries
+            .get_or_create(&vec![
+                ("event".to_string(), event.to_string()),
+                ("outcome".to_string(), outcome.to_string()),
+            ])
+            .inc();
+    }
+
+    /// Counts one finished job and records how long it ran.
+    pub fn job(&self, kind: &str, outcome: &str, duration: Duration) {
+        self.jobs
+            .get_or_create(&vec![
+                ("kind".to_string(), kind.to_string()),
+                ("outcome".to_string(), outcome.to_string()),
+            ])
+            .inc();
+        self.job_duration.observe(duration.as_secs_f64());
+    }
+
+    /// Counts one GitHub API answer (`status` is the HTTP code, or `error`).
+    pub fn api_call(&self, status: &str) {
+        self.api_calls
+            .get_or_create(&vec![("status".to_string(), status.to_string())])
+            .inc();
+    }
+
+    /// The Prometheus text exposition, with the queue depth measured by the caller just before.
+    pub fn render(&self, queue_depth: u64) -> String {
+        self.queue_depth
+            .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}

@@ -1,0 +1,432 @@
+//! `clobbercheck serve`: the GitHub App (DESIGN.md §4.4).
+//!
+//! Routes receive and queue; workers fetch, analyse and publish. The environment is the contract:
+//! [`Settings::from_env`] reads it, [`app`] builds the router (tests drive it without a socket),
+//! and [`run`] puts it all together.
+
+pub mod metrics;
+pub mod setup;
+pub mod webhook;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Notify;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::fetch::RepoCache;
+use crate::github::{AppCredentials, GitHub, GitHubError, RetryPolicy, Secret};
+use crate::queue::{Queue, QueueError, SqliteQueue};
+use crate::report::markdown::{self, TemplateError};
+use crate::snapshot::ParseCache;
+use metrics::Metrics;
+
+/// GitHub's largest webhook payload; larger bodies are answered 413.
+pub const MAX_PAYLOAD: usize = 25 * 1024 * 1024;
+/// The file the manifest flow writes the App's credentials to, inside the data directory.
+pub const CREDENTIALS_FILE: &str = "app-credentials.json";
+
+/// Why the server could not start; names the setting or file concerned.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("{name}: {message}")]
+    Setting { name: &'static str, message: String },
+    #[error("{path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: String, message: String },
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+}
+
+/// The App's identity and webhook secret, from the environment or the manifest flow's file.
+#[derive(Clone, Serialize, Deserialize)]
+pub struct AppSecrets {
+    pub app_id: u64,
+    pub private_key: String,
+    pub webhook_secret: String,
+}
+
+impl std::fmt::Debug for AppSecrets {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppSecrets")
+            .field("app_id", &self.app_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Everything `serve` reads from its environment (DESIGN.md §4.4, plus tuning knobs).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None` until the App is registered: the server then shows the setup page.
+    pub secrets: Option<AppSecrets>,
+    pub api_url: String,
+    pub listen: String,
+    pub data_dir: PathBuf,
+    pub database: PathBuf,
+    /// Jobs run at once.
+    pub workers: usize,
+    /// Upper bound of the repository cache on disk.
+    pub cache_max_bytes: u64,
+    /// Directory overriding the embedded templates.
+    pub templates: Option<PathBuf>,
+    /// A job is tried this many times before its check run reports the failure.
+    pub max_attempts: u32,
+    /// Delay before a job's first retry; doubles each time.
+    pub retry_delay: Duration,
+    /// Retry rules of single GitHub calls.
+    pub api_retry: RetryPolicy,
+    /// Public base URL for the App manifest; by default taken from the request's Host.
+    pub public_url: Option<String>,
+}
+
+impl Settings {
+    /// Reads the settings from the process environment.
+    pub fn from_env() -> Result<Self, ServerError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    }
+
+    /// Reads the settings through `get`, so tests need not touch the process environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ServerError> {
+        fn parse<T: std::str::FromStr>(
+            name: &'static str,
+            value: Option<String>,
+            default: T,
+        ) -> Result<T, ServerError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            match value {
+                None => Ok(default),
+                Some(v) => v.parse().map_err(|e: T::Err| ServerError::Setting {
+                    name,
+                    message: format!("'{v}': {e}"),
+                }),
+            }
+        }
+        let data_dir =
+            PathBuf::from(get("CLOBBERCHECK_DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database = match get("CLOBBERCHECK_DATABASE_URL") {
+            None => data_dir.join("queue.sqlite"),
+            Some(url) => match url
+                .strip_prefix("sqlite://")
+                .or(url.strip_prefix("sqlite:"))
+            {
+                Some(path) => PathBuf::from(path),
+                None => {
+                    return Err(ServerError::Setting {
+                        name: "CLOBBERCHECK_DATABASE_URL",
+                        message: format!(
+                            "'{url}': only sqlite: URLs are supported by this build (e.g. sqlite://{}/queue.sqlite)",
+                            data_dir.display()
+                        ),
+                    });
+                }
+            },
+        };
+        let private_key = match (
+            get("CLOBBERCHECK_PRIVATE_KEY"),
+            get("CLOBBERCHECK_PRIVATE_KEY_PATH"),
+        ) {
+            (Some(pem), _) => Some(pem),
+            (None, Some(path)) => {
+                Some(
+                    std::fs::read_to_string(&path).map_err(|e| ServerError::Setting {
+                        name: "CLOBBERCHECK_PRIVATE_KEY_PATH",
+                        message: format!("cannot read {path}: {e}"),
+                    })?,
+                )
+            }
+            (None, None) => None,
+        };
+        let app_id = get("CLOBBERCHECK_APP_ID");
+        let secret = get("CLOBBERCHECK_WEBHOOK_SECRET");
+        let secrets = match (app_id, private_key, secret) {
+            (Some(id), Some(private_key), Some(webhook_secret)) => Some(AppSecrets {
+                app_id: parse("CLOBBERCHECK_APP_ID", Some(id), 0)?,
+                private_key,
+                webhook_secret,
+            }),
+            (None, None, None) => read_credentials(&data_dir.join(CREDENTIALS_FILE))?,
+            _ => {
+                return Err(ServerError::Setting {
+                    name: "CLOBBERCHECK_APP_ID",
+                    message: "set CLOBBERCHECK_APP_ID, CLOBBERCHECK_PRIVATE_KEY (or _PATH) and CLOBBERCHECK_WEBHOOK_SECRET together, or none of them to use the setup page".into(),
+                });
+            }
+        };
+        let api_retry = RetryPolicy {
+            base_delay: Duration::from_millis(parse(
+                "CLOBBERCHECK_API_RETRY_MS",
+                get("CLOBBERCHECK_API_RETRY_MS"),
+                1000,
+            )?),
+            ..RetryPolicy::default()
+        };
+        Ok(Self {
+            secrets,
+            api_url: get("CLOBBERCHECK_GITHUB_API_URL")
+                .unwrap_or_else(|| "https://api.github.com".into()),
+            listen: get("CLOBBERCHECK_LISTEN").unwrap_or_else(|| "0.0.0.0:3000".into()),
+            database,
+            workers: parse("CLOBBERCHECK_WORKERS", get("CLOBBERCHECK_WORKERS"), 2)?.max(1),
+            cache_max_bytes: parse(
+                "CLOBBERCHECK_CACHE_MAX_BYTES",
+                get("CLOBBERCHECK_CACHE_MAX_BYTES"),
+                5 * 1024 * 1024 * 1024,
+            )?,
+            templates: get("CLOBBERCHECK_TEMPLATES").map(PathBuf::from),
+            max_attempts: parse(
+                "CLOBBERCHECK_MAX_ATTEMPTS",
+                get("CLOBBERCHECK_MAX_ATTEMPTS"),
+                5,
+            )?
+            .max(1),
+            retry_delay: Duration::from_millis(parse(
+                "CLOBBERCHECK_RETRY_MS",
+                get("CLOBBERCHECK_RETRY_MS"),
+                30_000,
+            )?),
+            api_retry,
+            public_url: get("CLOBBERCHECK_PUBLIC_URL"),
+            data_dir,
+        })
+    }
+}
+
+fn read_credentials(path: &Path) -> Result<Option<AppSecrets>, ServerError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(ServerError::File {
+                path: path.to_path_buf(),
+                message: e.to_string(),
+            });
+        }
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| ServerError::File {
+            path: path.to_path_buf(),
+            message: format!("not valid App credentials: {e}"),
+        })
+}
+
+/// A registered App: what verifies deliveries and talks to GitHub.
+pub struct Configured {
+    pub webhook_secret: Secret,
+    pub github: Arc<GitHub>,
+}
+
+/// Shared by routes and workers.
+pub struct Shared {
+    pub settings: Settings,
+    app: RwLock<Option<Arc<Configured>>>,
+    pub queue: Arc<dyn Queue>,
+    pub metrics: Arc<Metrics>,
+    /// Wakes idle workers when a job is queued.
+    pub wake: Notify,
+    pub cache: RepoCache,
+    pub templates: Environment<'static>,
+    /// Setup state values handed out by `/`, checked by `/setup`.
+    pub setup_states: std::sync::Mutex<Vec<String>>,
+    /// Parsed blobs per repository, shared by its jobs: consecutive PRs share almost every blob.
+    parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
+}
+
+/// Repositories whose parsed blobs are kept; the least recently used beyond this is dropped.
+const PARSE_CACHE_REPOS: usize = 4;
+/// Parsed blobs kept per repository before its cache starts afresh (bounds memory).
+const PARSE_CACHE_BLOBS: usize = 100_000;
+
+impl Shared {
+    /// The parse cache of `repo`, most recently used first; bounded in repositories and blobs.
+    pub fn parse_cache(&self, repo: &str) -> Arc<ParseCache> {
+        let mut caches = self.parse_caches.lock().unwrap_or_else(|p| p.into_inner());
+        let cache = match caches.iter().position(|(name, _)| name == repo) {
+            Some(i) => caches.remove(i).1,
+            None => Arc::new(ParseCache::default()),
+        };
+        let cache = if cache.len() > PARSE_CACHE_BLOBS {
+            Arc::new(ParseCache::default())
+        } else {
+            cache
+        };
+        caches.insert(0, (repo.to_string(), Arc::clone(&cache)));
+        caches.truncate(PARSE_CACHE_REPOS);
+        cache
+    }
+}
+
+/// The server state: a cheap clone of an `Arc`.
+#[derive(Clone)]
+pub struct AppState(pub Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    /// Builds the state: templates, cache, and the App if its credentials are known.
+    pub fn new(settings: Settings, queue: Arc<dyn Queue>) -> Result<Self, ServerError> {
+        let metrics = Arc::new(Metrics::default());
+        let templates = markdown::environment(settings.templates.as_deref())?;
+        let cache = RepoCache::new(settings.data_dir.join("repos"), settings.cache_max_bytes);
+        let state = AppState(Arc::new(Shared {
+            app: RwLock::new(None),
+            queue,
+            metrics,
+            wake: Notify::new(),
+            cache,
+            templates,
+            setup_states: std::sync::Mutex::new(Vec::new()),
+            parse_caches: std::sync::Mutex::new(Vec::new()),
+            settings,
+        }));
+        if let Some(secrets) = state.settings.secrets.clone() {
+            state.configure(&secrets)?;
+        }
+        Ok(state)
+    }
+
+    /// Installs the App's credentials (at start, or live after the manifest flow).
+    pub fn configure(&self, secrets: &AppSecrets) -> Result<(), ServerError> {
+        let credentials = AppCredentials::from_pem(secrets.app_id, secrets.private_key.as_bytes())?;
+        let github = GitHub::new(
+            &self.settings.api_url,
+            credentials,
+            Arc::clone(&self.metrics),
+            self.settings.api_retry,
+        )?;
+        *self.app.write().unwrap_or_else(|p| p.into_inner()) = Some(Arc::new(Configured {
+            webhook_secret: Secret::new(secrets.webhook_secret.clone()),
+            github: Arc::new(github),
+        }));
+        tracing::info!(app_id = secrets.app_id, "github app configured");
+        Ok(())
+    }
+
+    /// The App, once registered.
+    pub fn configured(&self) -> Option<Arc<Configured>> {
+        self.app.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// The router: `fn app(state) -> Router`, so tests can drive it with `oneshot`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/webhook", post(webhook::receive))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
+        .route("/", get(setup::index))
+        .route("/setup", get(setup::callback))
+        .layer(DefaultBodyLimit::max(MAX_PAYLOAD))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
+        .with_state(state)
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
+    let queue = Arc::clone(&state.queue);
+    let depth = tokio::task::spawn_blocking(move || queue.depth())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(depth),
+    )
+}
+
+/// Runs the server until SIGINT or SIGTERM: opens the queue, starts the workers, serves.
+pub async fn run(settings: Settings) -> Result<(), ServerError> {
+    std::fs::create_dir_all(&settings.data_dir).map_err(|e| ServerError::File {
+        path: settings.data_dir.clone(),
+        message: e.to_string(),
+    })?;
+    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&settings.database)?);
+    let listen = settings.listen.clone();
+    let workers = settings.workers;
+    let state = AppState::new(settings, queue)?;
+    for n in 0..workers {
+        tokio::spawn(worker::run(state.clone(), n));
+    }
+    tokio::spawn(prune(Arc::clone(&state.queue)));
+    let listen_error = |e: std::io::Error| ServerError::Listen {
+        addr: listen.clone(),
+        message: e.to_string(),
+    };
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(listen_error)?;
+    let addr: Option<SocketAddr> = listener.local_addr().ok();
+    tracing::info!(
+        ?addr,
+        configured = state.configured().is_some(),
+        "listening"
+    );
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown())
+        .await
+        .map_err(listen_error)
+}
+
+/// How long finished jobs and delivery ids are kept (GitHub lets users redeliver for 3 days).
+const KEEP_FINISHED: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// Prunes the queue hourly.
+async fn prune(queue: Arc<dyn Queue>) {
+    loop {
+        let q = Arc::clone(&queue);
+        match tokio::task::spawn_blocking(move || q.prune(KEEP_FINISHED)).await {
+            Ok(Ok(removed)) => tracing::debug!(removed, "queue pruned"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot prune the queue"),
+            Err(e) => tracing::warn!(error = %e, "prune task failed"),
+        }
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    }
+}
+
+async fn shutdown() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(_) => {
+            let _ = ctrl_c.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,481 @@
+//! `POST /webhook`: verify, parse, queue, answer — in that order, and nothing more.
+//!
+//! The signature is checked on the raw bytes in constant time before anything else; the payload
+//! is read with `serde_path_to_error`, so a malformed one names the field; the answer is 202 only
+//! once the jobs are durably queued (GitHub delivers once and expects an answer within 10 s).
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use sha2::Sha256;
+
+use super::AppState;
+use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
+use crate::queue::{AcknowledgeJob, Enqueued, Job, PullRequestJob};
+
+/// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
+/// constant time.
+pub fn verify_signature(secret: &[u8], header: Option<&str>, body: &[u8]) -> bool {
+    let Some(hex_digest) = header.and_then(|h| h.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Ok(expected) = hex::decode(hex_digest) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// The events the App acts on; everything else is acknowledged and ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event {
+    PullRequest,
+    CheckSuite,
+    CheckRun,
+    Installation,
+    Ping,
+    Other,
+}
+
+impl Event {
+    /// Maps `X-GitHub-Event`.
+    pub fn from_header(name: &str) -> Self {
+        match name {
+            "pull_request" => Event::PullRequest,
+            "check_suite" => Event::CheckSuite,
+            "check_run" => Event::CheckRun,
+            "installation" => Event::Installation,
+            "ping" => Event::Ping,
+            _ => Event::Other,
+        }
+    }
+}
+
+/// Why a payload of a handled event could not be read; names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum PayloadError {
+    #[error("{event} payload: at {path}: {message}")]
+    Field {
+        event: &'static str,
+        path: String,
+        message: String,
+    },
+    #[error("{event} payload has no installation.id; is it from the App's webhook?")]
+    NoInstallation { event: &'static str },
+}
+
+#[derive(Deserialize)]
+struct Repository {
+    full_name: String,
+    clone_url: String,
+}
+
+#[derive(Deserialize)]
+struct InstallationRef {
+    id: u64,
+}
+
+#[derive(Deserialize)]
+struct RepoRef {
+    full_name: Option<String>,
+    id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct Branch {
+    sha: String,
+    #[serde(rename = "ref")]
+    name: String,
+    repo: Option<RepoRef>,
+}
+
+#[derive(Deserialize)]
+struct PullRequest {
+    head: Branch,
+    base: Branch,
+}
+
+#[derive(Deserialize)]
+struct PullRequestEvent {
+    action: String,
+    number: u64,
+    pull_request: PullRequest,
+    repository: Repository,
+    installation: Option<InstallationRef>,
+    changes: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct PrRef {
+    number: u64,
+    head: Branch,
+    base: Branch,
+}
+
+#[derive(Deserialize)]
+struct CheckSuite {
+    head_sha: String,
+    pull_requests: Vec<PrRef>,
+}
+
+#[derive(Deserialize)]
+struct CheckSuiteEvent {
+    action: String,
+    check_suite: CheckSuite,
+    repository: Repository,
+    installation: Option<InstallationRef>,
+}
+
+#[derive(Deserialize)]
+struct CheckRun {
+    id: u64,
+    name: String,
+    head_sha: String,
+    pull_requests: Vec<PrRef>,
+}
+
+#[derive(Deserialize)]
+struct RequestedAction {
+    identifier: String,
+}
+
+#[derive(Deserialize)]
+struct Sender {
+    login: String,
+}
+
+#[derive(Deserialize)]
+struct CheckRunEvent {
+    action: String,
+    check_run: CheckRun,
+    requested_action: Option<RequestedAction>,
+    sender: Sender,
+    repository: Repository,
+    installation: Option<InstallationRef>,
+}
+
+#[derive(Deserialize)]
+struct InstallationEvent {
+    action: String,
+    installation: InstallationRef,
+}
+
+fn read<T: DeserializeOwned>(event: &'static str, body: &[u8]) -> Result<T, PayloadError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| PayloadError::Field {
+        event,
+        path: e.path().to_string(),
+        message: e.inner().to_string(),
+    })
+}
+
+fn installation(
+    event: &'static str,
+    installation: Option<InstallationRef>,
+) -> Result<u64, PayloadError> {
+    installation
+        .map(|i| i.id)
+        .ok_or(PayloadError::NoInstallation { event })
+}
+
+/// The jobs a delivery asks for (none for events and actions the App does not act on).
+pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
+    match event {
+        Event::PullRequest => {
+            let e: PullRequestEvent = read("pull_request", body)?;
+            let wanted = match e.action.as_str() {
+                "opened" | "synchronize" | "reopened" | "ready_for_review" => true,
+                "edited" => e.changes.as_ref().is_some_and(|c| c.get("base").is_some()),
+                _ => false,
+            };
+            if !wanted {
+                return Ok(Vec::new());
+            }
+            let installation_id = installation("pull_request", e.installation)?;
+            let fork = e
+                .pull_request
+                .head
+                .repo
+                .as_ref()
+                .and_then(|r| r.full_name.as_deref())
+                != Some(e.repository.full_name.as_str());
+            Ok(vec![Job::Analyze(PullRequestJob {
+                repo: e.repository.full_name,
+                clone_url: e.repository.clone_url,
+                installation_id,
+                number: e.number,
+                base_sha: e.pull_request.base.sha,
+                base_ref: e.pull_request.base.name,
+                head_sha: e.pull_request.head.sha,
+                head_ref: e.pull_request.head.name,
+                fork,
+            })])
+        }
+        Event::CheckSuite => {
+            let e: CheckSuiteEvent = read("check_suite", body)?;
+            if !matches!(e.action.as_str(), "requested" | "rerequested") {
+                return Ok(Vec::new());
+            }
+            let installation_id = installation("check_suite", e.installation)?;
+            Ok(pr_jobs(
+                &e.repository,
+                installation_id,
+                &e.check_suite.head_sha,
+                e.check_suite.pull_requests,
+            ))
+        }
+        Event::CheckRun => {
+            let e: CheckRunEvent = read("check_run", body)?;
+            if e.check_run.name != CHECK_NAME {
+                return Ok(Vec::new());
+            }
+            match e.action.as_str() {
+                "rerequested" => {
+                    let installation_id = installation("check_run", e.installation)?;
+                    Ok(pr_jobs(
+                        &e.repository,
+                        installation_id,
+                        &e.check_run.head_sha,
+                        e.check_run.pull_requests,
+                    ))
+                }
+                "requested_action"
+                    if e.requested_action.as_ref().map(|a| a.identifier.as_str())
+                        == Some(ACKNOWLEDGE_ACTION) =>
+                {
+                    let installation_id = installation("check_run", e.installation)?;
+                    Ok(vec![Job::Acknowledge(AcknowledgeJob {
+                        repo: e.repository.full_name,
+                        installation_id,
+                        check_run_id: e.check_run.id,
+                        login: e.sender.login,
+                    })])
+                }
+                _ => Ok(Vec::new()),
+            }
+        }
+        Event::Installation => {
+            let e: InstallationEvent = read("installation", body)?;
+            tracing::info!(
+                action = e.action,
+                installation = e.installation.id,
+                "installation event"
+            );
+            Ok(Vec::new())
+        }
+        Event::Ping | Event::Other => Ok(Vec::new()),
+    }
+}
+
+fn pr_jobs(
+    repository: &Repository,
+    installation_id: u64,
+    head_sha: &str,
+    prs: Vec<PrRef>,
+) -> Vec<Job> {
+    prs.into_iter()
+        .map(|pr| {
+            let fork = match (
+                pr.head.repo.as_ref().and_then(|r| r.id),
+                pr.base.repo.as_ref().and_then(|r| r.id),
+            ) {
+                (Some(head), Some(base)) => head != base,
+                _ => false,
+            };
+            Job::Analyze(PullRequestJob {
+                repo: repository.full_name.clone(),
+                clone_url: repository.clone_url.clone(),
+                installation_id,
+                number: pr.number,
+                base_sha: pr.base.sha,
+                base_ref: pr.base.name,
+                head_sha: head_sha.to_string(),
+                head_ref: pr.head.name,
+                fork,
+            })
+        })
+        .collect()
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The webhook route.
+pub async fn receive(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let event_name = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let Some(app) = state.configured() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the App is not set up yet: open / on this server\n".into(),
+        );
+    };
+    if !verify_signature(
+        app.webhook_secret.expose().as_bytes(),
+        header(&headers, "x-hub-signature-256"),
+        &body,
+    ) {
+        state.metrics.delivery(&event_name, "rejected");
+        tracing::warn!(
+            event = event_name,
+            "delivery with a bad or missing signature"
+        );
+        return (StatusCode::UNAUTHORIZED, "bad signature\n".into());
+    }
+    let Some(delivery) = header(&headers, "x-github-delivery").map(String::from) else {
+        state.metrics.delivery(&event_name, "rejected");
+        return (
+            StatusCode::BAD_REQUEST,
+            "missing X-GitHub-Delivery\n".into(),
+        );
+    };
+    let jobs = match jobs(Event::from_header(&event_name), &body) {
+        Ok(jobs) => jobs,
+        Err(e) => {
+            state.metrics.delivery(&event_name, "rejected");
+            tracing::warn!(delivery, error = %e, "unreadable payload");
+            return (StatusCode::BAD_REQUEST, format!("{e}\n"));
+        }
+    };
+    if jobs.is_empty() {
+        state.metrics.delivery(&event_name, "ignored");
+        return (StatusCode::ACCEPTED, "ignored\n".into());
+    }
+    let queue = Arc::clone(&state.queue);
+    let (d, e) = (delivery.clone(), event_name.clone());
+    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
+    match stored {
+        Ok(Ok(Enqueued::Queued { jobs })) => {
+            state.metrics.delivery(&event_name, "queued");
+            tracing::info!(delivery, event = event_name, jobs, "delivery queued");
+            state.wake.notify_waiters();
+            (StatusCode::ACCEPTED, "queued\n".into())
+        }
+        Ok(Ok(Enqueued::Duplicate)) => {
+            state.metrics.delivery(&event_name, "duplicate");
+            tracing::info!(delivery, "redelivery of a stored delivery; processed once");
+            (StatusCode::ACCEPTED, "duplicate delivery\n".into())
+        }
+        Ok(Err(e)) => {
+            tracing::error!(delivery, error = %e, "cannot queue delivery");
+            (StatusCode::SERVICE_UNAVAILABLE, "cannot queue now\n".into())
+        }
+        Err(e) => {
+            tracing::error!(delivery, error = %e, "queue task failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "cannot queue now\n".into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_test_vector() {
+        let body = b"Hello, World!";
+        let secret = b"It's a Secret to Everybody";
+        let good = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+        assert!(verify_signature(secret, Some(good), body));
+        assert!(!verify_signature(secret, Some(good), b"Hello, World?"));
+        assert!(!verify_signature(b"other", Some(good), body));
+        assert!(!verify_signature(secret, None, body));
+        assert!(!verify_signature(secret, Some(&good[7..]), body));
+    }
+
+    fn corpus(name: &str) -> serde_json::Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/corpus/github-webhooks")
+            .join(name);
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn corpus_pull_request_becomes_an_analysis() {
+        let payload = corpus("pull_request.ready_for_review.with-installation.payload.json");
+        let jobs = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap()).unwrap();
+        let [Job::Analyze(pr)] = jobs.as_slice() else {
+            panic!("{jobs:?}")
+        };
+        assert_eq!(pr.head_sha, payload["pull_request"]["head"]["sha"]);
+        assert_eq!(pr.repo, payload["repository"]["full_name"]);
+        assert!(!pr.fork);
+    }
+
+    #[test]
+    fn closed_and_labeled_are_ignored_and_bad_fields_are_named() {
+        for name in [
+            "pull_request.closed.payload.json",
+            "pull_request.labeled.payload.json",
+        ] {
+            let body = serde_json::to_vec(&corpus(name)).unwrap();
+            assert!(jobs(Event::PullRequest, &body).unwrap().is_empty());
+        }
+        let mut payload = corpus("pull_request.opened.payload.json");
+        payload["pull_request"]["head"]["sha"] = serde_json::json!(42);
+        let err = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("pull_request.head.sha"), "{err}");
+    }
+
+    #[test]
+    fn edited_counts_only_with_a_base_change() {
+        let mut payload = corpus("pull_request.ready_for_review.with-installation.payload.json");
+        payload["action"] = "edited".into();
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert!(jobs(Event::PullRequest, &body).unwrap().is_empty());
+        payload["changes"] = serde_json::json!({"base": {"ref": {"from": "old"}}});
+        let body = serde_json::to_vec(&payload).unwrap();
+        assert_eq!(jobs(Event::PullRequest, &body).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn check_events_from_the_corpus() {
+        let body = |v: &serde_json::Value| serde_json::to_vec(v).unwrap();
+        // A push with no pull request: nothing to analyse.
+        let suite = corpus("check_suite.requested.payload.json");
+        assert!(jobs(Event::CheckSuite, &body(&suite)).unwrap().is_empty());
+        // Another App's check run is not ours to re-run or acknowledge.
+        let mut action = corpus("check_run.requested_action.payload.json");
+        assert!(jobs(Event::CheckRun, &body(&action)).unwrap().is_empty());
+        action["check_run"]["name"] = CHECK_NAME.into();
+        assert!(jobs(Event::CheckRun, &body(&action)).unwrap().is_empty());
+        action["requested_action"]["identifier"] = ACKNOWLEDGE_ACTION.into();
+        let acks = jobs(Event::CheckRun, &body(&action)).unwrap();
+        let [Job::Acknowledge(ack)] = acks.as_slice() else {
+            panic!("one acknowledge job expected")
+        };
+        assert_eq!(ack.check_run_id, action["check_run"]["id"]);
+        assert_eq!(ack.login, action["sender"]["login"]);
+        // A re-run of our check run re-analyses its pull requests with their base.
+        let mut rerun = action.clone();
+        rerun["action"] = "rerequested".into();
+        let reruns = jobs(Event::CheckRun, &body(&rerun)).unwrap();
+        let [Job::Analyze(pr)] = reruns.as_slice() else {
+            panic!("one analysis expected")
+        };
+        assert_eq!(pr.number, 26764);
+        assert_eq!(pr.base_sha, "45eee468647309e9e6cdb2a88a3b460a59771fef");
+        assert_eq!(pr.head_sha, rerun["check_run"]["head_sha"]);
+        assert!(!pr.fork);
+        let installation = corpus("installation.created.payload.json");
+        assert!(
+            jobs(Event::Installation, &body(&installation))
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
