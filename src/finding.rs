@@ -35,3 +35,14 @@ pub struct Finding {
     pub line: Option<usize>,
     pub message: String,
 }
+
+impl Finding {
+    /// `path:line`, `path`, or empty: how every report names where a finding is.
+    pub fn location(&self) -> String {
+        match (&self.path, self.line) {
+            (Some(p), Some(l)) => format!("{p}:{l}"),
+            (Some(p), None) => p.clone(),
+            _ => String::new(),
+        }
+    }
+}

@@ -12,9 +12,9 @@ use similar::TextDiff;
 
 use crate::analysis::Analysis;
 use crate::classify::{Change, ObjectChange};
-use crate::finding::{Finding, Severity};
+use crate::finding::Severity;
 use crate::report::Report;
-use crate::report::markdown::{self, TemplateError};
+use crate::report::markdown::{self, FindingView, TemplateError};
 
 /// GitHub's limit on a check run's title, summary and text, in characters.
 pub const MAX_OUTPUT: usize = 65_535;
@@ -79,28 +79,11 @@ pub struct Publication {
 }
 
 #[derive(Serialize)]
-struct FindingView<'a> {
-    severity: &'static str,
-    rule: &'a str,
-    location: String,
-    object: Option<String>,
-    message: &'a str,
-}
-
-#[derive(Serialize)]
 struct DiffView {
     change: &'static str,
     id: String,
     location: String,
     diff: String,
-}
-
-fn location(f: &Finding) -> String {
-    match (&f.path, f.line) {
-        (Some(p), Some(l)) => format!("{p}:{l}"),
-        (Some(p), None) => p.clone(),
-        _ => String::new(),
-    }
 }
 
 fn render(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String, TemplateError> {
@@ -188,17 +171,7 @@ fn check_run(
             "duplicates": count("duplicate-identity"),
         }),
     )?;
-    let findings: Vec<FindingView<'_>> = report
-        .findings
-        .iter()
-        .map(|f| FindingView {
-            severity: f.severity.as_str(),
-            rule: f.rule,
-            location: location(f),
-            object: f.id.as_ref().map(ToString::to_string),
-            message: &f.message,
-        })
-        .collect();
+    let findings: Vec<FindingView<'_>> = report.findings.iter().map(FindingView::from).collect();
     let summary = fit(findings.len(), MAX_OUTPUT, |n| {
         render(
             env,
@@ -387,7 +360,7 @@ fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
                     body: truncate(&text, MAX_BODY),
                 });
             }
-            _ => elsewhere.push(format!("- `{}`: {text}", location(f))),
+            _ => elsewhere.push(format!("- `{}`: {text}", f.location())),
         }
     }
     if comments.is_empty() && elsewhere.is_empty() {

@@ -70,8 +70,9 @@ struct View<'a> {
     deleted: Vec<ObjectView>,
 }
 
+/// A finding as every Markdown template sees it (this report, the check run, the review).
 #[derive(Serialize)]
-struct FindingView<'a> {
+pub struct FindingView<'a> {
     severity: &'static str,
     rule: &'a str,
     location: String,
@@ -94,15 +95,17 @@ struct SilencedView<'a> {
     reason: &'a str,
 }
 
+impl<'a> From<&'a Finding> for FindingView<'a> {
+    fn from(f: &'a Finding) -> Self {
+        finding_view(f)
+    }
+}
+
 fn finding_view(f: &Finding) -> FindingView<'_> {
     FindingView {
         severity: f.severity.as_str(),
         rule: f.rule,
-        location: match (&f.path, f.line) {
-            (Some(p), Some(l)) => format!("{p}:{l}"),
-            (Some(p), None) => p.clone(),
-            _ => String::new(),
-        },
+        location: f.location(),
         object: f.id.as_ref().map(ToString::to_string),
         message: &f.message,
         hint: super::hint(f.rule),

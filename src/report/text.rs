@@ -156,11 +156,7 @@ fn finding(out: &mut String, style: &Style, f: &Finding) {
         Severity::Warning => style.paint("1;33", "warning"),
         Severity::Notice => style.paint("1;36", "notice "),
     };
-    let location = match (&f.path, f.line) {
-        (Some(p), Some(l)) => format!("{p}:{l}"),
-        (Some(p), None) => p.clone(),
-        _ => String::new(),
-    };
+    let location = f.location();
     let _ = writeln!(
         out,
         "  {level} {} [{}]",
