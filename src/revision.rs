@@ -6,7 +6,7 @@
 //! for directory files) so that identical blobs on the two sides are parsed once.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use git2::{ObjectType, Oid, Repository};
 
@@ -63,6 +63,8 @@ pub struct GitRevision {
     label: String,
     repo: Mutex<Repository>,
     tree: Oid,
+    /// The listing, made once: configuration loading, snapshot and rendering all ask for it.
+    listing: OnceLock<Vec<FileEntry>>,
 }
 
 impl GitRevision {
@@ -91,6 +93,7 @@ impl GitRevision {
             label: rev.to_string(),
             repo: Mutex::new(repo),
             tree,
+            listing: OnceLock::new(),
         })
     }
 
@@ -107,6 +110,16 @@ impl Revision for GitRevision {
     }
 
     fn files(&self) -> Result<Vec<FileEntry>, RevisionError> {
+        cached(&self.listing, || self.list())
+    }
+
+    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+        self.read_blob(entry)
+    }
+}
+
+impl GitRevision {
+    fn list(&self) -> Result<Vec<FileEntry>, RevisionError> {
         let repo = self.lock();
         let list_error = |e: git2::Error| RevisionError::List {
             revision: self.label.clone(),
@@ -152,7 +165,7 @@ impl Revision for GitRevision {
         Ok(out)
     }
 
-    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+    fn read_blob(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
         let repo = self.lock();
         let read_error = |message: String| RevisionError::Read {
             revision: self.label.clone(),
@@ -184,6 +197,8 @@ impl Revision for GitRevision {
 pub struct DirRevision {
     label: String,
     root: PathBuf,
+    /// The walk, made once, so every reader of this side sees the same files.
+    listing: OnceLock<Vec<FileEntry>>,
 }
 
 impl DirRevision {
@@ -192,6 +207,7 @@ impl DirRevision {
         Self {
             label: label.to_string(),
             root: root.to_path_buf(),
+            listing: OnceLock::new(),
         }
     }
 }
@@ -202,6 +218,16 @@ impl Revision for DirRevision {
     }
 
     fn files(&self) -> Result<Vec<FileEntry>, RevisionError> {
+        cached(&self.listing, || self.walk())
+    }
+
+    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+        self.read_file(entry)
+    }
+}
+
+impl DirRevision {
+    fn walk(&self) -> Result<Vec<FileEntry>, RevisionError> {
         let mut out = Vec::new();
         let walker = ignore::WalkBuilder::new(&self.root)
             .hidden(false)
@@ -243,7 +269,7 @@ impl Revision for DirRevision {
         Ok(out)
     }
 
-    fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
+    fn read_file(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
         let full = self.root.join(&entry.path);
         let read = match entry.kind {
             EntryKind::Symlink => std::fs::read_link(&full)
@@ -266,4 +292,16 @@ pub fn open_side(spec: &str, repo: &Path) -> Result<Box<dyn Revision>, RevisionE
         return Ok(Box::new(DirRevision::new(as_dir, spec)));
     }
     Ok(Box::new(GitRevision::open(repo, spec)?))
+}
+
+/// Returns the listing made by `list` on first use; an error is returned and not cached.
+fn cached(
+    cell: &OnceLock<Vec<FileEntry>>,
+    list: impl FnOnce() -> Result<Vec<FileEntry>, RevisionError>,
+) -> Result<Vec<FileEntry>, RevisionError> {
+    if let Some(files) = cell.get() {
+        return Ok(files.clone());
+    }
+    let files = list()?;
+    Ok(cell.get_or_init(|| files).clone())
 }
