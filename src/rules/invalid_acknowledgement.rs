@@ -8,7 +8,7 @@
 //! Example: `clobbercheck.dev/allow: overwite`.
 //! Fix: use `overwrite`, `delete` or a rule id, comma-separated; correct or remove the entry.
 
-use super::{Context, Rule, RuleInfo};
+use super::{Context, Rule, RuleInfo, finding_at};
 use crate::acknowledge::{ANNOTATION, annotation_words, rules_for};
 use crate::finding::{Finding, Severity};
 
@@ -43,13 +43,12 @@ impl Rule for InvalidAcknowledgement {
                 if unknown.is_empty() && !words.is_empty() {
                     continue;
                 }
-                out.push(Finding {
-                    rule: INFO.id,
+                out.push(finding_at(
+                    &INFO,
                     severity,
-                    id: Some(object.id.clone()),
-                    path: Some(def.path.clone()),
-                    line: Some(def.line),
-                    message: format!(
+                    &object.id,
+                    def,
+                    format!(
                         "{} has the annotation {ANNOTATION} with {}, which acknowledges nothing. \
                          Use overwrite, delete or a rule id (known: {}).",
                         object.id,
@@ -60,7 +59,7 @@ impl Rule for InvalidAcknowledgement {
                         },
                         crate::rules::known_ids().join(", ")
                     ),
-                });
+                ));
             }
         }
         let source = ctx.config.source.as_deref().unwrap_or("configuration");

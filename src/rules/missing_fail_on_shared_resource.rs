@@ -9,7 +9,7 @@
 //! Example: `syncPolicy: {automated: {prune: true}}` with no `syncOptions`.
 //! Fix: add `FailOnSharedResource=true` to `spec.syncPolicy.syncOptions`.
 
-use super::{Context, Rule, RuleInfo};
+use super::{Context, Rule, RuleInfo, finding_at};
 use crate::argocd;
 use crate::finding::{Finding, Severity};
 
@@ -57,19 +57,18 @@ impl Rule for MissingFailOnSharedResource {
             if has {
                 continue;
             }
-            out.push(Finding {
-                rule: INFO.id,
+            out.push(finding_at(
+                &INFO,
                 severity,
-                id: Some(object.id.clone()),
-                path: Some(def.path.clone()),
-                line: Some(def.line),
-                message: format!(
+                &object.id,
+                def,
+                format!(
                     "{} has no sync option {OPTION}: Argo CD will apply objects another \
                      Application already manages, and the two will overwrite (and may prune) \
                      each other's objects. Add {OPTION} to spec.syncPolicy.syncOptions.",
                     object.id
                 ),
-            });
+            ));
         }
     }
 }

@@ -12,7 +12,7 @@
 //! Example: `kind: Namespace` with no annotations under an automated-prune Application's path.
 //! Fix: add `argocd.argoproj.io/sync-options: Prune=false` to its annotations.
 
-use super::{Context, Rule, RuleInfo};
+use super::{Context, Rule, RuleInfo, finding_at};
 use crate::argocd;
 use crate::finding::{Finding, Severity};
 
@@ -76,20 +76,19 @@ impl Rule for MissingPruneFalse {
             } else {
                 format!(" (its sync options are: {})", options.join(","))
             };
-            out.push(Finding {
-                rule: INFO.id,
+            out.push(finding_at(
+                &INFO,
                 severity,
-                id: Some(object.id.clone()),
-                path: Some(def.path.clone()),
-                line: Some(def.line),
-                message: format!(
+                &object.id,
+                def,
+                format!(
                     "{} is {managed} without the sync option Prune=false{written}: if it ever \
                      leaves the rendered output, a pruning sync deletes it from the cluster.\
                      {cascade} Add the annotation {}: Prune=false.",
                     object.id,
                     argocd::SYNC_OPTIONS
                 ),
-            });
+            ));
         }
     }
 }

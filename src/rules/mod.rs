@@ -146,3 +146,21 @@ pub(crate) fn describe(def: &crate::classify::Definition) -> String {
         _ => at(&def.path, def.line),
     }
 }
+
+/// A finding about one object at one of its definitions: the shape most rules report.
+pub(crate) fn finding_at(
+    info: &RuleInfo,
+    severity: Severity,
+    id: &crate::manifest::Identity,
+    def: &crate::classify::Definition,
+    message: String,
+) -> Finding {
+    Finding {
+        rule: info.id,
+        severity,
+        id: Some(id.clone()),
+        path: Some(def.path.clone()),
+        line: Some(def.line),
+        message,
+    }
+}

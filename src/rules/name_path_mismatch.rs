@@ -12,7 +12,7 @@
 //! Example: an Application named `app01-cluster01` deploying `env/cluster01/app02`.
 //! Fix: rename the object as the convention says (or move it to the folder its name belongs to).
 
-use super::{Context, Rule, RuleInfo};
+use super::{Context, Rule, RuleInfo, finding_at};
 use crate::argocd::Application;
 use crate::finding::{Finding, Severity};
 use crate::naming::Captures;
@@ -77,13 +77,12 @@ impl Rule for NamePathMismatch {
                     if expected == object.id.name {
                         continue;
                     }
-                    out.push(Finding {
-                        rule: INFO.id,
+                    out.push(finding_at(
+                        &INFO,
                         severity,
-                        id: Some(object.id.clone()),
-                        path: Some(def.path.clone()),
-                        line: Some(def.line),
-                        message: format!(
+                        &object.id,
+                        def,
+                        format!(
                             "{} {relation} {path}, where the naming convention '{}' → '{}' \
                              expects the name '{expected}'. A name that belongs to another \
                              folder gives this definition another object's identity, and \
@@ -92,7 +91,7 @@ impl Rule for NamePathMismatch {
                             convention.path.as_str(),
                             convention.name_template(),
                         ),
-                    });
+                    ));
                     break;
                 }
             }

@@ -8,7 +8,7 @@
 //! definition instead of adding a new one. When the base definition is removed in the same PR,
 //! the replacement is visible in the diff (a move) and is not reported.
 
-use super::{Context, Rule, RuleInfo, describe};
+use super::{Context, Rule, RuleInfo, describe, finding_at};
 use crate::classify::Change;
 use crate::finding::{Finding, Severity};
 
@@ -55,20 +55,19 @@ impl Rule for OverwriteDisguisedAsAddition {
                         describe(object.head.last().unwrap_or(def))
                     )
                 };
-                out.push(Finding {
-                    rule: INFO.id,
+                out.push(finding_at(
+                    &INFO,
                     severity,
-                    id: Some(object.id.clone()),
-                    path: Some(def.path.clone()),
-                    line: Some(def.line),
-                    message: format!(
+                    &object.id,
+                    def,
+                    format!(
                         "{} looks like an addition, but this object already exists in base at {}. \
                          {effect} Give the new object its own name, or edit the existing \
                          definition if replacing it is intended.",
                         object.id,
                         existing.join(", "),
                     ),
-                });
+                ));
             }
         }
     }

@@ -8,7 +8,7 @@
 //! Fix: set `reclaimPolicy: Retain` (StorageClass) or `persistentVolumeReclaimPolicy: Retain`
 //! (PersistentVolume), and clean up released volumes deliberately.
 
-use super::{Context, Rule, RuleInfo};
+use super::{Context, Rule, RuleInfo, finding_at};
 use crate::finding::{Finding, Severity};
 
 pub struct ReclaimPolicyDelete;
@@ -54,18 +54,17 @@ impl Rule for ReclaimPolicyDelete {
                 ("StorageClass", None) => format!("{field} is not set, so it defaults to Delete"),
                 _ => continue,
             };
-            out.push(Finding {
-                rule: INFO.id,
+            out.push(finding_at(
+                &INFO,
                 severity,
-                id: Some(object.id.clone()),
-                path: Some(def.path.clone()),
-                line: Some(def.line),
-                message: format!(
+                &object.id,
+                def,
+                format!(
                     "{}: {what}: when a claim on this storage is deleted, by mistake included, \
                      the volume and its data are deleted with it. Set {field}: Retain.",
                     object.id
                 ),
-            });
+            ));
         }
     }
 }

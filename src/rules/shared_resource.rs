@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use super::{Context, Rule, RuleInfo, describe, touched};
+use super::{Context, Rule, RuleInfo, describe, finding_at, touched};
 use crate::argocd::{Application, Applications};
 use crate::finding::{Finding, Severity};
 
@@ -95,13 +95,12 @@ impl Rule for SharedResource {
             };
             let apps: Vec<String> = owners.iter().map(|a| a.describe()).collect();
             let defs: Vec<String> = object.head.iter().map(describe).collect();
-            out.push(Finding {
-                rule: INFO.id,
+            out.push(finding_at(
+                &INFO,
                 severity,
-                id: Some(object.id.clone()),
-                path: Some(at.path.clone()),
-                line: Some(at.line),
-                message: format!(
+                &object.id,
+                at,
+                format!(
                     "{} (defined at {}) is deployed by {} Argo CD Applications: {}. Each sync \
                      of one overwrites the other's version, and when either stops deploying it \
                      or is deleted with its finalizer, the object is pruned for both; Argo CD \
@@ -112,7 +111,7 @@ impl Rule for SharedResource {
                     owners.len(),
                     apps.join("; "),
                 ),
-            });
+            ));
         }
     }
 }

@@ -18,7 +18,7 @@
 
 use serde_json::Value;
 
-use super::{Context, Rule, RuleInfo, at};
+use super::{Context, Rule, RuleInfo, at, finding_at};
 use crate::argocd;
 use crate::classify::{Change, Definition, ObjectChange};
 use crate::finding::{Finding, Severity};
@@ -87,20 +87,19 @@ impl Rule for StatefulDeletion {
                         .is_some_and(|h| similar_content(&h.value, &base.value))
             });
             if let Some(why) = unreadable(ctx, base) {
-                out.push(Finding {
-                    rule: INFO.id,
-                    severity: Severity::Notice,
-                    id: Some(object.id.clone()),
-                    path: Some(base.path.clone()),
-                    line: Some(base.line),
-                    message: format!(
+                out.push(finding_at(
+                    &INFO,
+                    Severity::Notice,
+                    &object.id,
+                    base,
+                    format!(
                         "{} (base {}) is missing from head because {why}, so whether this PR \
                          deletes it cannot be told. If the fixed file no longer defines it: \
                          {consequence}",
                         object.id,
                         at(&base.path, base.line),
                     ),
-                });
+                ));
                 continue;
             }
             let severity = if protected {
