@@ -456,3 +456,18 @@ fn list_documents_are_expanded_with_item_lines() {
         "{got:?}"
     );
 }
+
+#[test]
+fn symlinked_files_are_not_read_as_manifests() {
+    let repo = GitRepo::new();
+    repo.commit_files("base", &[("a.yaml", Some(&deployment("a", "x:1")))]);
+    std::os::unix::fs::symlink("a.yaml", repo.path().join("link.yaml")).unwrap();
+    repo.commit("head adds a symlink to a.yaml");
+    for head in ["HEAD", "."] {
+        let (status, report) = check_json(&repo, "HEAD~1", head);
+        assert_eq!(status, 0, "{head}: {report}");
+        let a = object_change(&report, "a");
+        assert_eq!(a["head"].as_array().unwrap().len(), 1, "{head}: {report}");
+        assert_eq!(a["head"][0]["path"], "a.yaml");
+    }
+}

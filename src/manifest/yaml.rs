@@ -81,31 +81,25 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
             column: span.start.col() + 1,
             message,
         };
-        if doc_line.is_none()
-            && matches!(
-                event,
-                Event::Scalar(..)
-                    | Event::SequenceStart(..)
-                    | Event::MappingStart(..)
-                    | Event::Alias(_)
-            )
-        {
+        let starts_node = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::SequenceStart(..)
+                | Event::MappingStart(..)
+                | Event::Alias(_)
+        );
+        if doc_line.is_none() && starts_node {
             doc_line = Some(line);
         }
         // The start line of each element of the root mapping's `items` sequence.
         if stack.len() == 2
-            && matches!(
-                event,
-                Event::Scalar(..)
-                    | Event::SequenceStart(..)
-                    | Event::MappingStart(..)
-                    | Event::Alias(_)
-            )
+            && starts_node
             && matches!(&stack[0], Frame::Map { key: Some(k), .. } if k == "items")
             && matches!(&stack[1], Frame::Seq { .. })
         {
             item_lines.push(line);
         }
+        let mut plain_merge = false;
         let (value, anchor) = match event {
             Event::StreamStart | Event::StreamEnd => continue,
             Event::DocumentStart(..) => {
@@ -141,6 +135,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
             }
             Event::Scalar(text, style, anchor, tag) => {
                 nodes += 1;
+                // Only a plain `<<` key merges; a quoted one is an ordinary key.
+                plain_merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
                 let tag_suffix = tag.as_ref().map(|t| t.suffix().to_string());
                 (scalar(&text, style, tag_suffix.as_deref()), anchor)
             }
@@ -198,7 +194,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 ..
             }) => match key.take() {
                 None => {
-                    *merge_key = value.as_str() == Some("<<") && is_plain_merge(&value);
+                    *merge_key = plain_merge;
                     *key = Some(key_string(value));
                 }
                 Some(k) => {
@@ -212,10 +208,6 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
         }
     }
     Ok(docs)
-}
-
-fn is_plain_merge(value: &Value) -> bool {
-    value.as_str() == Some("<<")
 }
 
 /// Merge sources fill in keys the mapping does not set itself; earlier sources win.
@@ -371,6 +363,8 @@ mod tests {
     fn merge_keys_explicit_wins_earlier_source_wins() {
         let v = one("a: &a {x: 1, y: 1}\nb: &b {y: 2, z: 2}\nc:\n  <<: [*a, *b]\n  x: 9\n");
         assert_eq!(v["c"], json!({"x": 9, "y": 1, "z": 2}));
+        let quoted = one("a: &a {x: 1}\nc:\n  \"<<\": *a\n");
+        assert_eq!(quoted["c"], json!({"<<": {"x": 1}}));
     }
 
     #[test]
