@@ -41,6 +41,18 @@ pub(crate) fn run_jsonnet(
         column: 1,
         message,
     };
+    // The child opens no files, but its working directory is still where a bug would look
+    // first: an empty folder only the server's user can enter, removed afterwards.
+    let workdir = match tempfile::Builder::new()
+        .prefix("clobbercheck-jsonnet-")
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            let message = format!("cannot create a temporary folder for the jsonnet sandbox: {e}");
+            return Ok((Err(at_entry(message)), deps));
+        }
+    };
     let mut command = Command::new(program);
     command
         .arg("__render-jsonnet")
@@ -51,7 +63,7 @@ pub(crate) fn run_jsonnet(
         .env_clear()
         // mimalloc's up-front address reservations would count against RLIMIT_AS.
         .env(crate::alloc::SYSTEM_ALLOCATOR_ENV, "1")
-        .current_dir("/");
+        .current_dir(workdir.path());
     let mut child = match sandbox::spawn(&mut command, limits, Confinement::SelfApplied) {
         Ok(child) => child,
         Err(e) => {
@@ -131,6 +143,7 @@ pub(crate) fn run_jsonnet(
     }
     drop(to_child);
     let finished = child.finish();
+    drop(workdir);
     if !finished.stderr.is_empty() {
         tracing::debug!(
             entry = request.entry,

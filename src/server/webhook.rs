@@ -177,6 +177,26 @@ fn read<T: DeserializeOwned>(event: &'static str, body: &[u8]) -> Result<T, Payl
     })
 }
 
+/// Refuses a `repository.full_name` that is not `owner/name` in GitHub's characters: it becomes
+/// part of API paths and of the cache folder's name, so it must not carry `/..`, `?` or `#`.
+fn check_repository(event: &'static str, repository: &Repository) -> Result<(), PayloadError> {
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match repository.full_name.split_once('/') {
+        Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(()),
+        _ => Err(PayloadError::Field {
+            event,
+            path: "repository.full_name".into(),
+            message: format!("'{}' is not owner/name", repository.full_name),
+        }),
+    }
+}
+
 fn installation(
     event: &'static str,
     installation: Option<InstallationRef>,
@@ -199,6 +219,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if !wanted {
                 return Ok(Vec::new());
             }
+            check_repository("pull_request", &e.repository)?;
             let installation_id = installation("pull_request", e.installation)?;
             let fork = e
                 .pull_request
@@ -224,6 +245,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if !matches!(e.action.as_str(), "requested" | "rerequested") {
                 return Ok(Vec::new());
             }
+            check_repository("check_suite", &e.repository)?;
             let installation_id = installation("check_suite", e.installation)?;
             Ok(pr_jobs(
                 &e.repository,
@@ -237,6 +259,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if e.check_run.name != CHECK_NAME {
                 return Ok(Vec::new());
             }
+            check_repository("check_run", &e.repository)?;
             match e.action.as_str() {
                 "rerequested" => {
                     let installation_id = installation("check_run", e.installation)?;
@@ -429,6 +452,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pull_request.head.sha"), "{err}");
+        let mut payload = corpus("pull_request.opened.payload.json");
+        payload["installation"] = serde_json::json!({"id": 1});
+        for bad in ["acme", "acme/../../app", "acme/x?y", "/x", "acme/"] {
+            payload["repository"]["full_name"] = bad.into();
+            let err = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("repository.full_name"), "{bad}: {err}");
+        }
     }
 
     #[test]
