@@ -45,6 +45,7 @@ pub(crate) fn run_jsonnet(
     // first: an empty folder only the server's user can enter, removed afterwards.
     let workdir = match tempfile::Builder::new()
         .prefix("clobbercheck-jsonnet-")
+        .permissions(private_dir())
         .tempdir()
     {
         Ok(dir) => dir,
@@ -275,6 +276,7 @@ fn run_tool(
     let mut deps = Vec::new();
     let workdir = match tempfile::Builder::new()
         .prefix("clobbercheck-render-")
+        .permissions(private_dir())
         .tempdir()
     {
         Ok(dir) => dir,
@@ -497,6 +499,12 @@ fn collect_references(value: &Value, out: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// Mode of the render folders: the revision's files (Secrets included) are no one else's to read.
+fn private_dir() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
 }
 
 /// The first executable named `name` in our own `PATH`.
