@@ -275,65 +275,89 @@ async fn truncated_or_malformed_bodies_are_refused_and_nothing_is_stored() {
     );
 }
 
+/// Posts a 200 MiB body to the webhook over a raw connection, with its length declared or
+/// chunked, and returns the answer's head and how many body bytes had been sent when it came.
+fn post_oversized(addr: &str, chunked: bool) -> (String, u64) {
+    const TOTAL: u64 = 200 * 1024 * 1024;
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .unwrap();
+    let length = if chunked {
+        "Transfer-Encoding: chunked".to_string()
+    } else {
+        format!("Content-Length: {TOTAL}")
+    };
+    write!(
+        stream,
+        "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nX-GitHub-Event: pull_request\r\n\
+         X-GitHub-Delivery: d-huge\r\nX-Hub-Signature-256: sha256=00\r\n\
+         Content-Type: application/json\r\n{length}\r\n\r\n"
+    )
+    .unwrap();
+    let sent = Arc::new(AtomicU64::new(0));
+    let counter = Arc::clone(&sent);
+    let mut writer = stream.try_clone().unwrap();
+    let writing = std::thread::spawn(move || {
+        let data = vec![b' '; 1 << 20];
+        let mut chunk = Vec::new();
+        if chunked {
+            chunk.extend_from_slice(format!("{:x}\r\n", data.len()).as_bytes());
+        }
+        chunk.extend_from_slice(&data);
+        if chunked {
+            chunk.extend_from_slice(b"\r\n");
+        }
+        while counter.load(Ordering::SeqCst) < TOTAL {
+            if writer.write_all(&chunk).is_err() {
+                break;
+            }
+            counter.fetch_add(data.len() as u64, Ordering::SeqCst);
+        }
+    });
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no answer: {e}"),
+        }
+    }
+    let sent_at_answer = sent.load(Ordering::SeqCst);
+    let _ = stream.shutdown(Shutdown::Both);
+    writing.join().unwrap();
+    (String::from_utf8_lossy(&head).into_owned(), sent_at_answer)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_oversized_body_is_answered_413_before_it_is_all_sent() {
     let w = World::new().await;
     let server = w.server(&[]).await;
     let addr = server.url.trim_start_matches("http://").to_string();
-    let declared: u64 = 200 * 1024 * 1024;
-    let sent = Arc::new(AtomicU64::new(0));
-    let counter = Arc::clone(&sent);
-    let (head, sent_at_answer) = tokio::task::spawn_blocking(move || {
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(60)))
+    for chunked in [false, true] {
+        let to = addr.clone();
+        let (head, sent) = tokio::task::spawn_blocking(move || post_oversized(&to, chunked))
+            .await
             .unwrap();
-        write!(
-            stream,
-            "POST /webhook HTTP/1.1\r\nHost: {addr}\r\nX-GitHub-Event: pull_request\r\n\
-             X-GitHub-Delivery: d-huge\r\nX-Hub-Signature-256: sha256=00\r\n\
-             Content-Type: application/json\r\nContent-Length: {declared}\r\n\r\n"
-        )
-        .unwrap();
-        let mut writer = stream.try_clone().unwrap();
-        let writing = std::thread::spawn(move || {
-            let chunk = vec![b' '; 1 << 20];
-            while counter.load(Ordering::SeqCst) < declared {
-                if writer.write_all(&chunk).is_err() {
-                    break;
-                }
-                counter.fetch_add(chunk.len() as u64, Ordering::SeqCst);
-            }
-        });
-        let mut head = Vec::new();
-        let mut buf = [0u8; 4096];
-        while !head.windows(4).any(|w| w == b"\r\n\r\n") {
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => head.extend_from_slice(&buf[..n]),
-                Err(e) => panic!("no answer: {e}"),
-            }
-        }
-        let sent_at_answer = sent.load(Ordering::SeqCst);
-        let _ = stream.shutdown(Shutdown::Both);
-        writing.join().unwrap();
-        (String::from_utf8_lossy(&head).into_owned(), sent_at_answer)
-    })
-    .await
-    .unwrap();
-    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
-    assert!(
-        sent_at_answer < declared / 2,
-        "answered only after {sent_at_answer} of {declared} bytes"
-    );
-    let rss = peak_rss_kib(server.pid());
-    println!(
-        "oversized body: 413 after {} MiB of a declared {} MiB; server peak RSS {} MiB",
-        sent_at_answer >> 20,
-        declared >> 20,
-        rss >> 10
-    );
-    assert!(rss < 150 * 1024, "peak RSS {rss} KiB");
+        assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+        let rss = peak_rss_kib(server.pid());
+        println!(
+            "oversized body ({}): 413 after {} MiB of 200 MiB were sent; server peak RSS {} MiB",
+            if chunked {
+                "chunked"
+            } else {
+                "declared length"
+            },
+            sent >> 20,
+            rss >> 10
+        );
+        // A declared length over the limit is refused before the body is read (what was sent
+        // sits in socket buffers); a chunked one as soon as it passes 25 MiB.
+        let bound = if chunked { 100 << 20 } else { 25 << 20 };
+        assert!(sent < bound, "answered only after {sent} bytes");
+        assert!(rss < 150 * 1024, "peak RSS {rss} KiB");
+    }
     assert!(w.fake.inner().log.is_empty());
     assert_eq!(
         server
@@ -537,7 +561,10 @@ async fn a_thousand_deliveries_in_a_second_are_all_answered_and_coalesce() {
         peak_rss_kib(server.pid()) >> 10
     );
     assert_eq!(queued, 1000, "{metrics}");
-    assert!(done + superseded <= 2 * PRS, "{metrics}");
+    // Deliveries of a head already queued or running join its job; one arriving after its
+    // analysis finished asks again (as a re-request does), so a head may run more than once —
+    // but the work stays on the order of the pushes, not of the deliveries.
+    assert!(done + superseded <= 4 * PRS, "{metrics}");
     assert!(done >= PRS, "{metrics}");
     let inner = w.fake.inner();
     for (_, second) in &heads {
@@ -547,6 +574,10 @@ async fn a_thousand_deliveries_in_a_second_are_all_answered_and_coalesce() {
             .filter(|c| &c.head_sha == second)
             .collect();
         assert_eq!(runs.len(), 1, "one check run per head");
+    }
+    for (first, _) in &heads {
+        let runs = inner.check_runs.iter().filter(|c| &c.head_sha == first);
+        assert!(runs.count() <= 1, "at most one check run per head");
     }
     assert!(inner.violations.is_empty(), "{:?}", inner.violations);
     assert!(inner.check_runs.iter().all(|c| c.status == "completed"));

@@ -264,12 +264,17 @@ pub struct Shared {
     pub wake: Notify,
     pub cache: RepoCache,
     pub templates: Environment<'static>,
+    /// Deliveries being stored at once; the rest wait here, on the async side, instead of each
+    /// holding a blocking thread (a burst of 1,000 would otherwise start hundreds of them).
+    pub storing: tokio::sync::Semaphore,
     /// Setup state values handed out by `/`, checked by `/setup`.
     pub setup_states: std::sync::Mutex<Vec<String>>,
     /// Parsed blobs per repository, shared by its jobs: consecutive PRs share almost every blob.
     parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
 }
 
+/// Deliveries stored at once; the queue commits whatever is pending together, so a few suffice.
+const STORING: usize = 16;
 /// Repositories whose parsed blobs are kept; the least recently used beyond this is dropped.
 const PARSE_CACHE_REPOS: usize = 4;
 /// Parsed blobs kept per repository before its cache starts afresh (bounds memory).
@@ -326,6 +331,7 @@ impl AppState {
             wake: Notify::new(),
             cache,
             templates,
+            storing: tokio::sync::Semaphore::new(STORING),
             setup_states: std::sync::Mutex::new(Vec::new()),
             parse_caches: std::sync::Mutex::new(Vec::new()),
             settings,

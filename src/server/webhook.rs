@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
-use super::AppState;
+use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
 use crate::queue::{AcknowledgeJob, Enqueued, Job, PullRequestJob};
 
@@ -332,13 +332,55 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// The body, read up to [`MAX_PAYLOAD`]: a larger declared length is refused before a byte of
+/// it is read, a longer stream as soon as it passes the limit.
+async fn body_within_limit(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode, String)> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("payload above {MAX_PAYLOAD} bytes\n"),
+        )
+    };
+    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_PAYLOAD as u64) {
+        return Err(too_large());
+    }
+    let mut body = body;
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(frame) =
+        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
+    {
+        let frame = frame.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}\n"),
+            )
+        })?;
+        if let Ok(data) = frame.into_data() {
+            if out.len() + data.len() > MAX_PAYLOAD {
+                return Err(too_large());
+            }
+            out.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
 /// The webhook route.
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> (StatusCode, String) {
     let event_name = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let body = match body_within_limit(&headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            state.metrics.delivery(&event_name, "rejected");
+            tracing::warn!(event = event_name, status = %refusal.0, "delivery body refused");
+            return refusal;
+        }
+    };
     let Some(app) = state.configured() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -376,6 +418,9 @@ pub async fn receive(
         state.metrics.delivery(&event_name, "ignored");
         return (StatusCode::ACCEPTED, "ignored\n".into());
     }
+    let Ok(_storing) = state.storing.acquire().await else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
+    };
     let queue = Arc::clone(&state.queue);
     let (d, e) = (delivery.clone(), event_name.clone());
     let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
