@@ -332,8 +332,48 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// How much of a refused body is still read (and discarded) after the 413 is sent, and for how
+/// long: a client that writes its whole body before reading the answer (most HTTP libraries do)
+/// then sees the 413 instead of a broken pipe, while a body of any size costs no memory and at
+/// most this much reading.
+const LINGER_BYTES: u64 = 2 * MAX_PAYLOAD as u64;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
+    loop {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
+/// Reads the rest of a refused body in the background, discarding it, within the linger bounds.
+fn linger(mut body: Body) {
+    tokio::spawn(async move {
+        let drained = tokio::time::timeout(LINGER_TIME, async {
+            let mut read = 0u64;
+            while let Some(Ok(data)) = next_data(&mut body).await {
+                read += data.len() as u64;
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+            read
+        })
+        .await;
+        tracing::debug!(?drained, "refused body drained");
+    });
+}
+
 /// The body, read up to [`MAX_PAYLOAD`]: a larger declared length is refused before a byte of
-/// it is read, a longer stream as soon as it passes the limit.
+/// it is kept, a longer stream as soon as it passes the limit; memory never holds more.
 async fn body_within_limit(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode, String)> {
     let too_large = || {
         (
@@ -343,25 +383,23 @@ async fn body_within_limit(headers: &HeaderMap, body: Body) -> Result<Bytes, (St
     };
     let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|len| len > MAX_PAYLOAD as u64) {
+        linger(body);
         return Err(too_large());
     }
     let mut body = body;
     let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
-    while let Some(frame) =
-        std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await
-    {
-        let frame = frame.map_err(|e| {
+    while let Some(data) = next_data(&mut body).await {
+        let data = data.map_err(|e| {
             (
                 StatusCode::BAD_REQUEST,
                 format!("cannot read the body: {e}\n"),
             )
         })?;
-        if let Ok(data) = frame.into_data() {
-            if out.len() + data.len() > MAX_PAYLOAD {
-                return Err(too_large());
-            }
-            out.extend_from_slice(&data);
+        if out.len() + data.len() > MAX_PAYLOAD {
+            linger(body);
+            return Err(too_large());
         }
+        out.extend_from_slice(&data);
     }
     Ok(Bytes::from(out))
 }
