@@ -466,6 +466,12 @@ async fn a_thousand_deliveries_in_a_second_are_all_answered_and_coalesce() {
             (first, second)
         })
         .collect();
+    // The first fetches are slow, as real ones are, so the burst arrives while jobs run: the
+    // deliveries of a running or queued head join its job, a newer head supersedes it.
+    let mut slow = Fault::status("GET", "/info/refs", 200);
+    slow.delay = Some(Duration::from_secs(5));
+    slow.times = 2;
+    w.fake.fault(slow);
     let server = w.server(&[]).await;
     let mut waves: Vec<Vec<(String, Vec<u8>)>> = vec![Vec::new(), Vec::new()];
     for (pr, (first, second)) in heads.iter().enumerate() {
@@ -561,10 +567,11 @@ async fn a_thousand_deliveries_in_a_second_are_all_answered_and_coalesce() {
         peak_rss_kib(server.pid()) >> 10
     );
     assert_eq!(queued, 1000, "{metrics}");
-    // Deliveries of a head already queued or running join its job; one arriving after its
-    // analysis finished asks again (as a re-request does), so a head may run more than once —
-    // but the work stays on the order of the pushes, not of the deliveries.
-    assert!(done + superseded <= 4 * PRS, "{metrics}");
+    assert!(
+        sent_in < Duration::from_secs(5),
+        "the burst outlasted the slow fetches"
+    );
+    assert!(done + superseded <= 2 * PRS, "{metrics}");
     assert!(done >= PRS, "{metrics}");
     let inner = w.fake.inner();
     for (_, second) in &heads {
