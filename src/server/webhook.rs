@@ -456,9 +456,8 @@ pub async fn receive(
         state.metrics.delivery(&event_name, "ignored");
         return (StatusCode::ACCEPTED, "ignored\n".into());
     }
-    let Ok(_storing) = state.storing.acquire().await else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".into());
-    };
+    // The semaphore is never closed, so this always holds a permit.
+    let _storing = state.storing.acquire().await.ok();
     let queue = Arc::clone(&state.queue);
     let (d, e) = (delivery.clone(), event_name.clone());
     let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
