@@ -35,6 +35,8 @@ pub enum FetchError {
         url: String,
         allowed: String,
     },
+    #[error("{repo}: the git host has no repository at {url} (404)")]
+    NotFound { repo: String, url: String },
     #[error("{repo}: commit {sha} not found after fetching {refs:?}")]
     MissingCommit {
         repo: String,
@@ -242,9 +244,18 @@ impl RepoCache {
         tracing::info!(repo = repo_name, ?refs, "fetching");
         remote
             .fetch(&refspecs, Some(&mut options), None)
-            .map_err(|e| FetchError::Fetch {
-                repo: repo_name.to_string(),
-                message: e.message().replace(request.token.expose(), "***"),
+            .map_err(|e| {
+                // Not there (or not visible to the installation) stays so: not worth retrying.
+                if e.class() == git2::ErrorClass::Http && e.message().contains("404") {
+                    return FetchError::NotFound {
+                        repo: repo_name.to_string(),
+                        url: request.clone_url.to_string(),
+                    };
+                }
+                FetchError::Fetch {
+                    repo: repo_name.to_string(),
+                    message: e.message().replace(request.token.expose(), "***"),
+                }
             })
     }
 

@@ -408,15 +408,48 @@ async fn unknown_installation_or_repository_fail_once_and_the_server_goes_on() {
             .0,
         202
     );
+    // A repository the API knows but git does not have.
+    let missing = PrSpec {
+        repo: "acme/missing",
+        clone_url: w.fake.clone_url("acme/missing"),
+        ..w.spec(5, &base, &head, "add-app02")
+    };
+    assert_eq!(
+        server
+            .deliver("pull_request", "d-missing", &pr_payload("opened", &missing))
+            .await
+            .0,
+        202
+    );
     wait_log(&server, "installations/999/access_tokens: 404").await;
     wait_log(&server, "repos/acme/unknown").await;
+    wait_log(&server, "no repository at").await;
+    let missing_run = w.fake.completed(&head).await;
+    assert_eq!(missing_run.repo, "acme/missing");
+    assert_eq!(missing_run.conclusion.as_deref(), Some("failure"));
+    assert!(
+        missing_run.summary.contains("no repository at")
+            && missing_run.summary.contains("acme/missing.git"),
+        "{}",
+        missing_run.summary
+    );
     // The server goes on with other deliveries.
     let good = pr_payload("opened", &w.spec(4, &base, &head, "add-app02"));
     assert_eq!(server.deliver("pull_request", "d-good", &good).await.0, 202);
-    assert_eq!(
-        w.fake.completed(&head).await.conclusion.as_deref(),
-        Some("success")
-    );
+    w.fake
+        .wait_for("the good PR's check run", |i| {
+            i.check_runs
+                .iter()
+                .any(|c| c.repo == REPO && c.status == "completed")
+        })
+        .await;
+    let good_run = w
+        .fake
+        .check_runs_for(&head)
+        .into_iter()
+        .find(|c| c.repo == REPO)
+        .unwrap();
+    assert_eq!(good_run.conclusion.as_deref(), Some("success"));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let metrics = server.metrics().await;
     assert_eq!(
@@ -425,7 +458,7 @@ async fn unknown_installation_or_repository_fail_once_and_the_server_goes_on() {
             "clobbercheck_jobs_total",
             &["kind=\"analyze\"", "outcome=\"failed\""]
         ),
-        2,
+        3,
         "{metrics}"
     );
     assert_eq!(
@@ -443,7 +476,7 @@ async fn unknown_installation_or_repository_fail_once_and_the_server_goes_on() {
     );
     let log = server.log();
     let failed: Vec<&str> = log.lines().filter(|l| l.contains("job failed")).collect();
-    assert_eq!(failed.len(), 2, "{log}");
+    assert_eq!(failed.len(), 3, "{log}");
     assert!(
         failed.iter().any(|l| l.contains("installations/999")),
         "{log}"
