@@ -2,7 +2,10 @@
 //!
 //! A job fetches only what it needs (the base branch and the PR head, or `refs/pull/<n>/head`
 //! for forks) over HTTPS with the installation token given through a credentials callback, so the
-//! token is never written to `.git/config` or a URL. Fetches into one repository are serialised;
+//! token is never written to `.git/config` or a URL. The token goes only to the configured git
+//! host: a clone URL (it comes from the webhook payload) whose scheme, host or port differ is
+//! refused before any connection, the credentials callback checks the URL it is asked for
+//! again, and off-site redirects are not followed. Fetches into one repository are serialised;
 //! analyses read concurrently. The total size is bounded: after a fetch, the least recently used
 //! repositories that no job is reading are deleted until the cache fits.
 
@@ -12,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use git2::{AutotagOption, Cred, FetchOptions, Oid, RemoteCallbacks, Repository};
+use git2::{AutotagOption, Cred, FetchOptions, Oid, RemoteCallbacks, RemoteRedirect, Repository};
+use reqwest::Url;
 
 use crate::github::Secret;
 
@@ -23,6 +27,16 @@ pub enum FetchError {
     Cache { repo: String, message: String },
     #[error("fetching {repo}: {message}")]
     Fetch { repo: String, message: String },
+    #[error(
+        "{repo}: refusing to fetch from {url}: only {allowed} is trusted with the installation token (CLOBBERCHECK_GIT_URL)"
+    )]
+    ForeignHost {
+        repo: String,
+        url: String,
+        allowed: String,
+    },
+    #[error("{repo}: the git host has no repository at {url} (404)")]
+    NotFound { repo: String, url: String },
     #[error("{repo}: commit {sha} not found after fetching {refs:?}")]
     MissingCommit {
         repo: String,
@@ -51,10 +65,11 @@ struct Slot {
     readers: AtomicUsize,
 }
 
-/// The set of cache repositories, bounded to `max_bytes` on disk.
+/// The set of cache repositories, bounded to `max_bytes` on disk, fetched from one git host.
 pub struct RepoCache {
     root: PathBuf,
     max_bytes: u64,
+    origin: Url,
     slots: Mutex<HashMap<String, Arc<Slot>>>,
 }
 
@@ -80,11 +95,13 @@ impl Drop for CachedRepo {
 const LAST_USED: &str = "clobbercheck-last-used";
 
 impl RepoCache {
-    /// A cache under `root` (created on first use) holding at most `max_bytes`.
-    pub fn new(root: PathBuf, max_bytes: u64) -> Self {
+    /// A cache under `root` (created on first use) holding at most `max_bytes`, fetching only
+    /// from the scheme, host and port of `origin` (the configured git host).
+    pub fn new(root: PathBuf, max_bytes: u64, origin: Url) -> Self {
         Self {
             root,
             max_bytes,
+            origin,
             slots: Mutex::new(HashMap::new()),
         }
     }
@@ -110,6 +127,13 @@ impl RepoCache {
     /// Makes both commits available in the repository's cache and returns it, marked in use.
     pub fn checkout(&self, request: &FetchRequest<'_>) -> Result<CachedRepo, FetchError> {
         let repo = request.repo;
+        if !same_origin(&self.origin, request.clone_url) {
+            return Err(FetchError::ForeignHost {
+                repo: repo.to_string(),
+                url: request.clone_url.to_string(),
+                allowed: origin_of(&self.origin),
+            });
+        }
         let slot = {
             let mut slots = self.lock();
             let slot = Arc::clone(slots.entry(repo.to_string()).or_default());
@@ -195,7 +219,17 @@ impl RepoCache {
                 })?;
         let mut tries = 0;
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|_url, _user, _allowed| {
+        callbacks.credentials(|url, _user, _allowed| {
+            if !same_origin(&self.origin, url) {
+                tracing::error!(
+                    repo = repo_name,
+                    url,
+                    "credentials asked for another host; refused"
+                );
+                return Err(git2::Error::from_str(
+                    "credentials asked for a host other than the configured git host",
+                ));
+            }
             tries += 1;
             if tries > 2 {
                 return Err(git2::Error::from_str("the installation token was refused"));
@@ -205,13 +239,23 @@ impl RepoCache {
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(callbacks)
+            .follow_redirects(RemoteRedirect::None)
             .download_tags(AutotagOption::None);
         tracing::info!(repo = repo_name, ?refs, "fetching");
         remote
             .fetch(&refspecs, Some(&mut options), None)
-            .map_err(|e| FetchError::Fetch {
-                repo: repo_name.to_string(),
-                message: e.message().replace(request.token.expose(), "***"),
+            .map_err(|e| {
+                // Not there (or not visible to the installation) stays so: not worth retrying.
+                if e.class() == git2::ErrorClass::Http && e.message().contains("404") {
+                    return FetchError::NotFound {
+                        repo: repo_name.to_string(),
+                        url: request.clone_url.to_string(),
+                    };
+                }
+                FetchError::Fetch {
+                    repo: repo_name.to_string(),
+                    message: e.message().replace(request.token.expose(), "***"),
+                }
             })
     }
 
@@ -255,6 +299,28 @@ impl RepoCache {
                 Err(e) => tracing::warn!(path = %path.display(), error = %e, "cannot evict"),
             }
         }
+    }
+}
+
+/// Whether `url` has the scheme, host and port of `origin`, and carries no user name or
+/// password of its own.
+fn same_origin(origin: &Url, url: &str) -> bool {
+    let Ok(url) = Url::parse(url) else {
+        return false;
+    };
+    url.username().is_empty()
+        && url.password().is_none()
+        && url.scheme() == origin.scheme()
+        && url.host_str() == origin.host_str()
+        && url.port_or_known_default() == origin.port_or_known_default()
+}
+
+/// `scheme://host[:port]` of a URL, for messages.
+fn origin_of(url: &Url) -> String {
+    match (url.host_str(), url.port()) {
+        (Some(host), Some(port)) => format!("{}://{host}:{port}", url.scheme()),
+        (Some(host), None) => format!("{}://{host}", url.scheme()),
+        _ => format!("{}://", url.scheme()),
     }
 }
 
@@ -329,10 +395,14 @@ mod tests {
             .map(|name| {
                 let dir = tmp.path().join("src").join(name);
                 let sha = source(&dir, 400_000);
-                (dir.display().to_string(), sha)
+                (format!("file://{}", dir.display()), sha)
             })
             .collect();
-        let cache = RepoCache::new(tmp.path().join("cache"), 1_000_000);
+        let cache = RepoCache::new(
+            tmp.path().join("cache"),
+            1_000_000,
+            Url::parse("file:///").unwrap(),
+        );
         let a = cache
             .checkout(&request("o/a", &urls[0].0, &urls[0].1, &token))
             .unwrap();
@@ -355,5 +425,42 @@ mod tests {
             .checkout(&request("o/a", &urls[0].0, &urls[0].1, &token))
             .unwrap();
         assert!(again.path().join("objects").exists());
+    }
+
+    #[test]
+    fn clone_urls_must_have_the_configured_scheme_host_and_port() {
+        let origin = Url::parse("https://ghe.corp").unwrap();
+        assert!(same_origin(&origin, "https://ghe.corp/acme/gitops.git"));
+        assert!(same_origin(&origin, "https://GHE.corp:443/acme/gitops.git"));
+        for foreign in [
+            "https://elsewhere.example/acme/gitops.git",
+            "http://ghe.corp/acme/gitops.git",
+            "https://ghe.corp:8443/acme/gitops.git",
+            "https://ghe.corp.evil.example/acme/gitops.git",
+            "https://user:pw@ghe.corp/acme/gitops.git",
+            "/srv/git/acme/gitops.git",
+            "not a url",
+        ] {
+            assert!(!same_origin(&origin, foreign), "{foreign}");
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = RepoCache::new(tmp.path().join("cache"), 1 << 20, origin);
+        let token = Secret::new("ghs_never_sent");
+        let sha = "0".repeat(40);
+        let err = cache
+            .checkout(&request(
+                "acme/gitops",
+                "https://elsewhere.example/acme/gitops.git",
+                &sha,
+                &token,
+            ))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("elsewhere.example") && err.contains("https://ghe.corp"),
+            "{err}"
+        );
+        assert!(!tmp.path().join("cache").exists(), "nothing was created");
     }
 }

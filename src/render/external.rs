@@ -41,6 +41,19 @@ pub(crate) fn run_jsonnet(
         column: 1,
         message,
     };
+    // The child opens no files, but its working directory is still where a bug would look
+    // first: an empty folder only the server's user can enter, removed afterwards.
+    let workdir = match tempfile::Builder::new()
+        .prefix("clobbercheck-jsonnet-")
+        .permissions(private_dir())
+        .tempdir()
+    {
+        Ok(dir) => dir,
+        Err(e) => {
+            let message = format!("cannot create a temporary folder for the jsonnet sandbox: {e}");
+            return Ok((Err(at_entry(message)), deps));
+        }
+    };
     let mut command = Command::new(program);
     command
         .arg("__render-jsonnet")
@@ -51,7 +64,7 @@ pub(crate) fn run_jsonnet(
         .env_clear()
         // mimalloc's up-front address reservations would count against RLIMIT_AS.
         .env(crate::alloc::SYSTEM_ALLOCATOR_ENV, "1")
-        .current_dir("/");
+        .current_dir(workdir.path());
     let mut child = match sandbox::spawn(&mut command, limits, Confinement::SelfApplied) {
         Ok(child) => child,
         Err(e) => {
@@ -131,6 +144,7 @@ pub(crate) fn run_jsonnet(
     }
     drop(to_child);
     let finished = child.finish();
+    drop(workdir);
     if !finished.stderr.is_empty() {
         tracing::debug!(
             entry = request.entry,
@@ -262,6 +276,7 @@ fn run_tool(
     let mut deps = Vec::new();
     let workdir = match tempfile::Builder::new()
         .prefix("clobbercheck-render-")
+        .permissions(private_dir())
         .tempdir()
     {
         Ok(dir) => dir,
@@ -484,6 +499,12 @@ fn collect_references(value: &Value, out: &mut Vec<String>) {
             }
         }
     }
+}
+
+/// Mode of the render folders: the revision's files (Secrets included) are no one else's to read.
+fn private_dir() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::Permissions::from_mode(0o700)
 }
 
 /// The first executable named `name` in our own `PATH`.

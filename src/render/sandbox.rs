@@ -1,7 +1,9 @@
 //! Running untrusted renders where they can be stopped.
 //!
 //! Every render (our own jsonnet child, kustomize, helm) runs as a child process in its own
-//! process group, with a cleared environment, `RLIMIT_AS` (memory), `RLIMIT_CPU` (a backstop),
+//! process group, with a cleared environment (nothing of the server's: no installation token, no
+//! private key, no webhook secret), a working directory of its own (the temporary export of the
+//! revision for tools, an empty private folder for jsonnet), `RLIMIT_AS` (memory), `RLIMIT_CPU` (a backstop),
 //! no core dumps, and a wall-clock watchdog that kills the whole group at the timeout. Output is
 //! read with a size cap and stderr is kept bounded. Whatever the child does — loop forever,
 //! allocate without end, overflow its stack — the parent sees a dead child and reports a

@@ -75,6 +75,9 @@ pub struct Settings {
     /// `None` until the App is registered: the server then shows the setup page.
     pub secrets: Option<AppSecrets>,
     pub api_url: String,
+    /// Where repositories are cloned from: the only host the installation token is sent to for
+    /// git. `CLOBBERCHECK_GIT_URL`, by default GitHub's web address for `api_url`.
+    pub git_url: String,
     pub listen: String,
     pub data_dir: PathBuf,
     pub database: PathBuf,
@@ -143,14 +146,7 @@ impl Settings {
             get("CLOBBERCHECK_PRIVATE_KEY_PATH"),
         ) {
             (Some(pem), _) => Some(pem),
-            (None, Some(path)) => {
-                Some(
-                    std::fs::read_to_string(&path).map_err(|e| ServerError::Setting {
-                        name: "CLOBBERCHECK_PRIVATE_KEY_PATH",
-                        message: format!("cannot read {path}: {e}"),
-                    })?,
-                )
-            }
+            (None, Some(path)) => Some(read_private(Path::new(&path))?),
             (None, None) => None,
         };
         let app_id = get("CLOBBERCHECK_APP_ID");
@@ -169,6 +165,8 @@ impl Settings {
                 });
             }
         };
+        let api_url =
+            get("CLOBBERCHECK_GITHUB_API_URL").unwrap_or_else(|| "https://api.github.com".into());
         let api_retry = RetryPolicy {
             base_delay: Duration::from_millis(parse(
                 "CLOBBERCHECK_API_RETRY_MS",
@@ -179,8 +177,8 @@ impl Settings {
         };
         Ok(Self {
             secrets,
-            api_url: get("CLOBBERCHECK_GITHUB_API_URL")
-                .unwrap_or_else(|| "https://api.github.com".into()),
+            git_url: get("CLOBBERCHECK_GIT_URL").unwrap_or_else(|| setup::web_url(&api_url)),
+            api_url,
             listen: get("CLOBBERCHECK_LISTEN").unwrap_or_else(|| "0.0.0.0:3000".into()),
             database,
             workers: parse("CLOBBERCHECK_WORKERS", get("CLOBBERCHECK_WORKERS"), 2)?.max(1),
@@ -208,17 +206,40 @@ impl Settings {
     }
 }
 
-fn read_credentials(path: &Path) -> Result<Option<AppSecrets>, ServerError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(ServerError::File {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            });
-        }
+/// Reads a file holding the App's private key, refusing it (as ssh does) when its mode lets the
+/// group or others read it: a key others can read is no longer the App's alone. The mode is
+/// taken from the opened file, so it is the file actually read.
+pub fn read_private(path: &Path) -> Result<String, ServerError> {
+    use std::io::Read;
+    use std::os::unix::fs::PermissionsExt;
+    let error = |message: String| ServerError::File {
+        path: path.to_path_buf(),
+        message,
     };
+    let mut file = std::fs::File::open(path).map_err(|e| error(format!("cannot read: {e}")))?;
+    let mode = file
+        .metadata()
+        .map_err(|e| error(format!("cannot read: {e}")))?
+        .permissions()
+        .mode();
+    if mode & 0o077 != 0 {
+        return Err(error(format!(
+            "holds the App's private key but has mode {:04o}, readable by group or others; \
+             refusing to use it: chmod 600 it",
+            mode & 0o7777
+        )));
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)
+        .map_err(|e| error(format!("cannot read: {e}")))?;
+    Ok(text)
+}
+
+fn read_credentials(path: &Path) -> Result<Option<AppSecrets>, ServerError> {
+    if !path.exists() {
+        return Ok(None);
+    }
+    let text = read_private(path)?;
     serde_json::from_str(&text)
         .map(Some)
         .map_err(|e| ServerError::File {
@@ -243,12 +264,17 @@ pub struct Shared {
     pub wake: Notify,
     pub cache: RepoCache,
     pub templates: Environment<'static>,
+    /// Deliveries being stored at once; the rest wait here, on the async side, instead of each
+    /// holding a blocking thread (a burst of 1,000 would otherwise start hundreds of them).
+    pub storing: tokio::sync::Semaphore,
     /// Setup state values handed out by `/`, checked by `/setup`.
     pub setup_states: std::sync::Mutex<Vec<String>>,
     /// Parsed blobs per repository, shared by its jobs: consecutive PRs share almost every blob.
     parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
 }
 
+/// Deliveries stored at once; the queue commits whatever is pending together, so a few suffice.
+const STORING: usize = 16;
 /// Repositories whose parsed blobs are kept; the least recently used beyond this is dropped.
 const PARSE_CACHE_REPOS: usize = 4;
 /// Parsed blobs kept per repository before its cache starts afresh (bounds memory).
@@ -289,7 +315,15 @@ impl AppState {
     pub fn new(settings: Settings, queue: Arc<dyn Queue>) -> Result<Self, ServerError> {
         let metrics = Arc::new(Metrics::default());
         let templates = markdown::environment(settings.templates.as_deref())?;
-        let cache = RepoCache::new(settings.data_dir.join("repos"), settings.cache_max_bytes);
+        let origin = reqwest::Url::parse(&settings.git_url).map_err(|e| ServerError::Setting {
+            name: "CLOBBERCHECK_GIT_URL",
+            message: format!("'{}': {e}", settings.git_url),
+        })?;
+        let cache = RepoCache::new(
+            settings.data_dir.join("repos"),
+            settings.cache_max_bytes,
+            origin,
+        );
         let state = AppState(Arc::new(Shared {
             app: RwLock::new(None),
             queue,
@@ -297,6 +331,7 @@ impl AppState {
             wake: Notify::new(),
             cache,
             templates,
+            storing: tokio::sync::Semaphore::new(STORING),
             setup_states: std::sync::Mutex::new(Vec::new()),
             parse_caches: std::sync::Mutex::new(Vec::new()),
             settings,

@@ -7,7 +7,7 @@
 //! 0600 and used at once, without a restart.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -211,6 +211,8 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
                 .truncate(true)
                 .mode(0o600)
                 .open(&path)?;
+            // `mode` applies only when the file is created: an older file keeps its mode.
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
             file.write_all(&bytes)?;
             file.sync_all()
         });

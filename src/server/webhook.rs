@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use sha2::Sha256;
 
-use super::AppState;
+use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
 use crate::queue::{AcknowledgeJob, Enqueued, Job, PullRequestJob};
 
@@ -177,6 +177,26 @@ fn read<T: DeserializeOwned>(event: &'static str, body: &[u8]) -> Result<T, Payl
     })
 }
 
+/// Refuses a `repository.full_name` that is not `owner/name` in GitHub's characters: it becomes
+/// part of API paths and of the cache folder's name, so it must not carry `/..`, `?` or `#`.
+fn check_repository(event: &'static str, repository: &Repository) -> Result<(), PayloadError> {
+    let valid_part = |part: &str| {
+        !part.is_empty()
+            && !part.starts_with('.')
+            && part
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    };
+    match repository.full_name.split_once('/') {
+        Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(()),
+        _ => Err(PayloadError::Field {
+            event,
+            path: "repository.full_name".into(),
+            message: format!("'{}' is not owner/name", repository.full_name),
+        }),
+    }
+}
+
 fn installation(
     event: &'static str,
     installation: Option<InstallationRef>,
@@ -199,6 +219,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if !wanted {
                 return Ok(Vec::new());
             }
+            check_repository("pull_request", &e.repository)?;
             let installation_id = installation("pull_request", e.installation)?;
             let fork = e
                 .pull_request
@@ -224,6 +245,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if !matches!(e.action.as_str(), "requested" | "rerequested") {
                 return Ok(Vec::new());
             }
+            check_repository("check_suite", &e.repository)?;
             let installation_id = installation("check_suite", e.installation)?;
             Ok(pr_jobs(
                 &e.repository,
@@ -237,6 +259,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             if e.check_run.name != CHECK_NAME {
                 return Ok(Vec::new());
             }
+            check_repository("check_run", &e.repository)?;
             match e.action.as_str() {
                 "rerequested" => {
                     let installation_id = installation("check_run", e.installation)?;
@@ -309,13 +332,93 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
+/// How much of a refused body is still read (and discarded) after the 413 is sent, and for how
+/// long: a client that writes its whole body before reading the answer (most HTTP libraries do)
+/// then sees the 413 instead of a broken pipe, while a body of any size costs no memory and at
+/// most this much reading.
+const LINGER_BYTES: u64 = 2 * MAX_PAYLOAD as u64;
+const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
+    loop {
+        let frame =
+            std::future::poll_fn(|cx| std::pin::Pin::new(&mut *body).poll_frame(cx)).await?;
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    return Some(Ok(data));
+                }
+            }
+            Err(e) => return Some(Err(e)),
+        }
+    }
+}
+
+/// Reads the rest of a refused body in the background, discarding it, within the linger bounds.
+fn linger(mut body: Body) {
+    tokio::spawn(async move {
+        let drained = tokio::time::timeout(LINGER_TIME, async {
+            let mut read = 0u64;
+            while let Some(Ok(data)) = next_data(&mut body).await {
+                read += data.len() as u64;
+                if read > LINGER_BYTES {
+                    break;
+                }
+            }
+            read
+        })
+        .await;
+        tracing::debug!(?drained, "refused body drained");
+    });
+}
+
+/// The body, read up to [`MAX_PAYLOAD`]: a larger declared length is refused before a byte of
+/// it is kept, a longer stream as soon as it passes the limit; memory never holds more.
+async fn body_within_limit(headers: &HeaderMap, body: Body) -> Result<Bytes, (StatusCode, String)> {
+    let too_large = || {
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("payload above {MAX_PAYLOAD} bytes\n"),
+        )
+    };
+    let declared = header(headers, "content-length").and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > MAX_PAYLOAD as u64) {
+        linger(body);
+        return Err(too_large());
+    }
+    let mut body = body;
+    let mut out = Vec::with_capacity(declared.unwrap_or(0) as usize);
+    while let Some(data) = next_data(&mut body).await {
+        let data = data.map_err(|e| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}\n"),
+            )
+        })?;
+        if out.len() + data.len() > MAX_PAYLOAD {
+            linger(body);
+            return Err(too_large());
+        }
+        out.extend_from_slice(&data);
+    }
+    Ok(Bytes::from(out))
+}
+
 /// The webhook route.
 pub async fn receive(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> (StatusCode, String) {
     let event_name = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let body = match body_within_limit(&headers, body).await {
+        Ok(body) => body,
+        Err(refusal) => {
+            state.metrics.delivery(&event_name, "rejected");
+            tracing::warn!(event = event_name, status = %refusal.0, "delivery body refused");
+            return refusal;
+        }
+    };
     let Some(app) = state.configured() else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -353,6 +456,8 @@ pub async fn receive(
         state.metrics.delivery(&event_name, "ignored");
         return (StatusCode::ACCEPTED, "ignored\n".into());
     }
+    // The semaphore is never closed, so this always holds a permit.
+    let _storing = state.storing.acquire().await.ok();
     let queue = Arc::clone(&state.queue);
     let (d, e) = (delivery.clone(), event_name.clone());
     let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
@@ -429,6 +534,15 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("pull_request.head.sha"), "{err}");
+        let mut payload = corpus("pull_request.opened.payload.json");
+        payload["installation"] = serde_json::json!({"id": 1});
+        for bad in ["acme", "acme/../../app", "acme/x?y", "/x", "acme/"] {
+            payload["repository"]["full_name"] = bad.into();
+            let err = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("repository.full_name"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -59,6 +59,9 @@ impl JobError {
         match self {
             JobError::Analysis(e) => format!("clobbercheck could not analyse this pull request:\n\n```\n{e}\n```"),
             JobError::Template(e) => format!("a report template of this server is broken:\n\n```\n{e}\n```"),
+            JobError::Fetch(e @ (FetchError::ForeignHost { .. } | FetchError::NotFound { .. })) => {
+                format!("{e}.")
+            }
             JobError::Fetch(FetchError::MissingCommit { sha, .. }) => {
                 format!("commit `{sha}` could not be fetched from the repository.")
             }
