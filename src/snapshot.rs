@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
+use crate::manifest::yaml::YamlWarning;
 use crate::manifest::{ObjectHead, Origin, RenderedObject};
 use crate::render::{RenderCache, RenderFailure, Target, render_revision};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
@@ -99,6 +100,9 @@ pub struct Snapshot {
     /// targets in `sources:` order.
     pub objects: Vec<RenderedObject>,
     pub problems: Vec<Problem>,
+    /// Warnings of the YAML reader (duplicate keys, YAML 1.1 readings) by file path, for the
+    /// rules that judge the definitions holding them.
+    pub warnings: HashMap<String, Vec<YamlWarning>>,
     /// Render targets of this revision (`sources:`), to tell targets the PR adds.
     pub targets: Vec<Target>,
     /// Targets that could not be rendered; their objects are unknown.
@@ -166,15 +170,22 @@ impl Snapshot {
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
         let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(selected.len());
+        let mut warnings = HashMap::new();
         for (path, oid) in selected {
             let parsed = cache
                 .get(oid, path.ends_with(".json"))
                 .expect("every selected blob was parsed above");
-            if let Err(error) = parsed.as_ref() {
-                problems.push(Problem::Parse {
+            match parsed.as_ref() {
+                Err(error) => problems.push(Problem::Parse {
                     path: path.clone(),
                     error: error.clone(),
-                });
+                }),
+                Ok(docs) if docs.iter().any(|d| !d.warnings.is_empty()) => {
+                    let found: Vec<YamlWarning> =
+                        docs.iter().flat_map(|d| d.warnings.clone()).collect();
+                    warnings.insert(path.clone(), found);
+                }
+                Ok(_) => {}
             }
             documents.push((path, parsed));
         }
@@ -209,6 +220,7 @@ impl Snapshot {
             files,
             objects,
             problems,
+            warnings,
             targets: rendered.targets,
             render_errors: rendered.failures,
         })
