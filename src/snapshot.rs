@@ -80,16 +80,86 @@ pub enum Problem {
     Parse { path: String, error: SplitError },
     /// The file is larger than `max_file_size` and was not read.
     TooLarge { path: String, size: u64, limit: u64 },
+    /// A selected name is a symlink: not followed, as `kubectl apply -R` does not (the target,
+    /// when short enough to show, is what the link says, never read through it).
+    Symlink {
+        path: String,
+        target: Option<String>,
+    },
+    /// A git submodule: another repository's commit, whose files are not read.
+    Submodule { path: String },
+    /// A selected file whose name is not valid UTF-8 (`path` is lossy): not read.
+    NonUtf8Name { path: String },
+    /// A git tree entry no checkout could write (`..`, `.`, empty, `/` in it): not read.
+    InvalidName { path: String },
 }
 
 impl Problem {
     /// The repository path the problem concerns.
     pub fn path(&self) -> &str {
         match self {
-            Problem::Parse { path, .. } | Problem::TooLarge { path, .. } => path,
+            Problem::Parse { path, .. }
+            | Problem::TooLarge { path, .. }
+            | Problem::Symlink { path, .. }
+            | Problem::Submodule { path }
+            | Problem::NonUtf8Name { path }
+            | Problem::InvalidName { path } => path,
         }
     }
+
+    /// Whether the problem hides objects that may exist (a file that could not be read), rather
+    /// than something the user should know (a symlink or submodule that is not followed).
+    pub fn hides_objects(&self) -> bool {
+        !matches!(self, Problem::Symlink { .. } | Problem::Submodule { .. })
+    }
+
+    /// The line a finding about the problem points at, and what to say about it.
+    pub fn describe(&self) -> (usize, String) {
+        match self {
+        Problem::Parse { error, .. } => (
+            error.line,
+            format!("cannot parse: {} (column {})", error.message, error.column),
+        ),
+        Problem::TooLarge { size, limit, .. } => (
+            1,
+            format!(
+                "file is {size} bytes, above max_file_size ({limit} bytes): not read, objects in it are not checked"
+            ),
+        ),
+        Problem::Symlink { target, .. } => (
+            1,
+            format!(
+                "symlink{}: not followed (as kubectl apply -R does not); its target is checked only \
+                 where it is itself a selected file of the repository",
+                target
+                    .as_ref()
+                    .map(|t| format!(" to {t}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Problem::Submodule { .. } => (
+            1,
+            "git submodule: another repository's commit, not read; objects it holds are not checked"
+                .into(),
+        ),
+        Problem::NonUtf8Name { .. } => (
+            1,
+            "the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes): not read, \
+             objects in it are not checked; rename it"
+                .into(),
+        ),
+        Problem::InvalidName { .. } => (
+            1,
+            "git tree entry with a name no checkout can write (empty, `.`, `..`, or holding `/`): \
+             not read, objects under it are not checked"
+                .into(),
+        ),
+    }
+    }
 }
+
+/// Longest symlink target shown in a finding; longer ones are not read at all.
+const SHOWN_SYMLINK_TARGET: u64 = 4096;
 
 /// Everything one revision defines.
 pub struct Snapshot {
@@ -123,6 +193,30 @@ impl Snapshot {
         let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
         let mut selected: Vec<(String, Oid)> = Vec::new();
         for entry in entries {
+            let selected_name =
+                config.selects(&entry.path) && !rendered.consumed.contains(&entry.path);
+            let unread = match entry.kind {
+                EntryKind::File => None,
+                EntryKind::Symlink if !selected_name => None,
+                EntryKind::Symlink => Some(Problem::Symlink {
+                    path: entry.path.clone(),
+                    target: (entry.size <= SHOWN_SYMLINK_TARGET)
+                        .then(|| revision.read(&entry).ok())
+                        .flatten()
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+                }),
+                EntryKind::Submodule => Some(Problem::Submodule {
+                    path: entry.path.clone(),
+                }),
+                EntryKind::NonUtf8Name if !selected_name => None,
+                EntryKind::NonUtf8Name => Some(Problem::NonUtf8Name {
+                    path: entry.path.clone(),
+                }),
+                EntryKind::InvalidName => Some(Problem::InvalidName {
+                    path: entry.path.clone(),
+                }),
+            };
+            problems.extend(unread);
             let wanted = entry.kind == EntryKind::File
                 && config.selects(&entry.path)
                 && !rendered.consumed.contains(&entry.path);
