@@ -219,20 +219,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let cache = ParseCache::default();
             let snapshot = Snapshot::load(revision.as_ref(), &config, &cache)?;
             for problem in &snapshot.problems {
-                match problem {
-                    Problem::Parse { path, error } => eprintln!(
-                        "clobbercheck: parse-error: {path}:{}:{}: {}",
-                        error.line, error.column, error.message
-                    ),
-                    Problem::TooLarge { path, size, limit } => eprintln!(
-                        "clobbercheck: {path}: {size} bytes, above max_file_size ({limit}): not read"
-                    ),
-                }
+                let (line, message) = problem.describe();
+                eprintln!("clobbercheck: {}:{line}: {message}", problem.path());
             }
             for failure in &snapshot.render_errors {
                 eprintln!("clobbercheck: render-error: {failure}");
             }
-            let incomplete = !snapshot.problems.is_empty() || !snapshot.render_errors.is_empty();
+            let incomplete = snapshot.problems.iter().any(Problem::hides_objects)
+                || !snapshot.render_errors.is_empty();
             match split {
                 Some(dir) => match write_objects(&snapshot.objects, &dir) {
                     Ok(written) => {

@@ -31,11 +31,19 @@ pub enum RevisionError {
     List { revision: String, message: String },
 }
 
-/// What kind of tree entry a file is; symlinks are never followed out of the revision.
+/// What kind of tree entry a file is; symlinks are never followed out of the revision. Entries
+/// that are listed but never read are listed all the same, so each can be reported by path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     File,
     Symlink,
+    /// A git submodule (gitlink): a commit of another repository, not files of this one.
+    Submodule,
+    /// A name that is not valid UTF-8; `path` holds it lossily (U+FFFD for the bad bytes).
+    NonUtf8Name,
+    /// A git tree entry named `.`, `..`, empty, or holding `/` or NUL: no checkout could write
+    /// it, so it is neither read nor descended into.
+    InvalidName,
 }
 
 /// One file of a revision. `oid` is the git blob id when the revision knows it without reading
@@ -52,7 +60,8 @@ pub struct FileEntry {
 pub trait Revision: Send + Sync {
     /// How the user named this side ("HEAD~1", "./head"), for reports and errors.
     fn label(&self) -> &str;
-    /// Every regular file and symlink, with repository-relative `/`-separated paths, sorted.
+    /// Every regular file and symlink, with repository-relative `/`-separated paths, sorted; plus
+    /// the entries that cannot be read as files (submodules, bad names), to be reported.
     fn files(&self) -> Result<Vec<FileEntry>, RevisionError>;
     /// The bytes of one listed file.
     fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError>;
@@ -119,47 +128,55 @@ impl Revision for GitRevision {
 }
 
 impl GitRevision {
+    /// Walks the tree with an explicit stack (a crafted, absurdly deep tree cannot overflow the
+    /// native stack) on raw name bytes, so no entry is skipped for its name.
     fn list(&self) -> Result<Vec<FileEntry>, RevisionError> {
         let repo = self.lock();
         let list_error = |e: git2::Error| RevisionError::List {
             revision: self.label.clone(),
             message: e.message().to_string(),
         };
-        let tree = repo.find_tree(self.tree).map_err(list_error)?;
         let odb = repo.odb().map_err(list_error)?;
         let mut out = Vec::new();
-        let mut failure = None;
-        tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
-            if entry.kind() != Some(ObjectType::Blob) {
-                // Trees are descended into; submodules (commits) hold no files of this revision.
-                return git2::TreeWalkResult::Ok;
+        let mut pending: Vec<(Oid, Vec<u8>)> = vec![(self.tree, Vec::new())];
+        while let Some((tree_id, prefix)) = pending.pop() {
+            let tree = repo.find_tree(tree_id).map_err(list_error)?;
+            for entry in tree.iter() {
+                let name = entry.name_bytes();
+                let mut raw = prefix.clone();
+                raw.extend_from_slice(name);
+                let (path, utf8) = match String::from_utf8(raw.clone()) {
+                    Ok(path) => (path, true),
+                    Err(_) => (String::from_utf8_lossy(&raw).into_owned(), false),
+                };
+                let odd = matches!(name, b"" | b"." | b"..") || name.contains(&b'/');
+                let kind = match entry.kind() {
+                    _ if odd => EntryKind::InvalidName,
+                    Some(ObjectType::Tree) => {
+                        raw.push(b'/');
+                        pending.push((entry.id(), raw));
+                        continue;
+                    }
+                    Some(ObjectType::Commit) => EntryKind::Submodule,
+                    Some(ObjectType::Blob) if !utf8 => EntryKind::NonUtf8Name,
+                    Some(ObjectType::Blob) if entry.filemode() == 0o120000 => EntryKind::Symlink,
+                    Some(ObjectType::Blob) => EntryKind::File,
+                    _ => EntryKind::InvalidName,
+                };
+                // The size comes from the object header: a huge blob is never inflated here.
+                let size = match kind {
+                    EntryKind::File | EntryKind::Symlink | EntryKind::NonUtf8Name => {
+                        odb.read_header(entry.id()).map_err(list_error)?.0 as u64
+                    }
+                    _ => 0,
+                };
+                out.push(FileEntry {
+                    path,
+                    oid: Some(entry.id()),
+                    size,
+                    kind,
+                });
             }
-            let Ok(name) = std::str::from_utf8(entry.name_bytes()) else {
-                return git2::TreeWalkResult::Ok;
-            };
-            let kind = if entry.filemode() == 0o120000 {
-                EntryKind::Symlink
-            } else {
-                EntryKind::File
-            };
-            let size = match odb.read_header(entry.id()) {
-                Ok((size, _)) => size as u64,
-                Err(e) => {
-                    failure = Some(e);
-                    return git2::TreeWalkResult::Abort;
-                }
-            };
-            out.push(FileEntry {
-                path: format!("{dir}{name}"),
-                oid: Some(entry.id()),
-                size,
-                kind,
-            });
-            git2::TreeWalkResult::Ok
-        })
-        .map_err(list_error)?;
-        if let Some(e) = failure {
-            return Err(list_error(e));
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
@@ -254,8 +271,12 @@ impl DirRevision {
             let Ok(relative) = item.path().strip_prefix(&self.root) else {
                 continue;
             };
-            let Some(path) = relative.to_str() else {
-                continue;
+            let (path, kind) = match relative.to_str() {
+                Some(path) => (path.to_string(), kind),
+                None => (
+                    relative.to_string_lossy().into_owned(),
+                    EntryKind::NonUtf8Name,
+                ),
             };
             let size = item.metadata().map(|m| m.len()).unwrap_or(0);
             out.push(FileEntry {
@@ -275,6 +296,9 @@ impl DirRevision {
             EntryKind::Symlink => std::fs::read_link(&full)
                 .map(|target| target.to_string_lossy().into_owned().into_bytes()),
             EntryKind::File => std::fs::read(&full),
+            EntryKind::Submodule | EntryKind::NonUtf8Name | EntryKind::InvalidName => {
+                Err(std::io::Error::other("this entry is listed, never read"))
+            }
         };
         read.map_err(|e| RevisionError::Read {
             revision: self.label.clone(),

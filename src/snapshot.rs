@@ -12,6 +12,7 @@ use rayon::prelude::*;
 use crate::config::Config;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
+use crate::manifest::yaml::YamlWarning;
 use crate::manifest::{ObjectHead, Origin, RenderedObject};
 use crate::render::{RenderCache, RenderFailure, Target, render_revision};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
@@ -79,16 +80,86 @@ pub enum Problem {
     Parse { path: String, error: SplitError },
     /// The file is larger than `max_file_size` and was not read.
     TooLarge { path: String, size: u64, limit: u64 },
+    /// A selected name is a symlink: not followed, as `kubectl apply -R` does not (the target,
+    /// when short enough to show, is what the link says, never read through it).
+    Symlink {
+        path: String,
+        target: Option<String>,
+    },
+    /// A git submodule: another repository's commit, whose files are not read.
+    Submodule { path: String },
+    /// A selected file whose name is not valid UTF-8 (`path` is lossy): not read.
+    NonUtf8Name { path: String },
+    /// A git tree entry no checkout could write (`..`, `.`, empty, `/` in it): not read.
+    InvalidName { path: String },
 }
 
 impl Problem {
     /// The repository path the problem concerns.
     pub fn path(&self) -> &str {
         match self {
-            Problem::Parse { path, .. } | Problem::TooLarge { path, .. } => path,
+            Problem::Parse { path, .. }
+            | Problem::TooLarge { path, .. }
+            | Problem::Symlink { path, .. }
+            | Problem::Submodule { path }
+            | Problem::NonUtf8Name { path }
+            | Problem::InvalidName { path } => path,
         }
     }
+
+    /// Whether the problem hides objects that may exist (a file that could not be read), rather
+    /// than something the user should know (a symlink or submodule that is not followed).
+    pub fn hides_objects(&self) -> bool {
+        !matches!(self, Problem::Symlink { .. } | Problem::Submodule { .. })
+    }
+
+    /// The line a finding about the problem points at, and what to say about it.
+    pub fn describe(&self) -> (usize, String) {
+        match self {
+        Problem::Parse { error, .. } => (
+            error.line,
+            format!("cannot parse: {} (column {})", error.message, error.column),
+        ),
+        Problem::TooLarge { size, limit, .. } => (
+            1,
+            format!(
+                "file is {size} bytes, above max_file_size ({limit} bytes): not read, objects in it are not checked"
+            ),
+        ),
+        Problem::Symlink { target, .. } => (
+            1,
+            format!(
+                "symlink{}: not followed (as kubectl apply -R does not); its target is checked only \
+                 where it is itself a selected file of the repository",
+                target
+                    .as_ref()
+                    .map(|t| format!(" to {t}"))
+                    .unwrap_or_default()
+            ),
+        ),
+        Problem::Submodule { .. } => (
+            1,
+            "git submodule: another repository's commit, not read; objects it holds are not checked"
+                .into(),
+        ),
+        Problem::NonUtf8Name { .. } => (
+            1,
+            "the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes): not read, \
+             objects in it are not checked; rename it"
+                .into(),
+        ),
+        Problem::InvalidName { .. } => (
+            1,
+            "git tree entry with a name no checkout can write (empty, `.`, `..`, or holding `/`): \
+             not read, objects under it are not checked"
+                .into(),
+        ),
+    }
+    }
 }
+
+/// Longest symlink target shown in a finding; longer ones are not read at all.
+const SHOWN_SYMLINK_TARGET: u64 = 4096;
 
 /// Everything one revision defines.
 pub struct Snapshot {
@@ -99,6 +170,9 @@ pub struct Snapshot {
     /// targets in `sources:` order.
     pub objects: Vec<RenderedObject>,
     pub problems: Vec<Problem>,
+    /// Warnings of the YAML reader (duplicate keys, YAML 1.1 readings) by file path, for the
+    /// rules that judge the definitions holding them.
+    pub warnings: HashMap<String, Vec<YamlWarning>>,
     /// Render targets of this revision (`sources:`), to tell targets the PR adds.
     pub targets: Vec<Target>,
     /// Targets that could not be rendered; their objects are unknown.
@@ -119,6 +193,30 @@ impl Snapshot {
         let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
         let mut selected: Vec<(String, Oid)> = Vec::new();
         for entry in entries {
+            let selected_name =
+                config.selects(&entry.path) && !rendered.consumed.contains(&entry.path);
+            let unread = match entry.kind {
+                EntryKind::File => None,
+                EntryKind::Symlink if !selected_name => None,
+                EntryKind::Symlink => Some(Problem::Symlink {
+                    path: entry.path.clone(),
+                    target: (entry.size <= SHOWN_SYMLINK_TARGET)
+                        .then(|| revision.read(&entry).ok())
+                        .flatten()
+                        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned()),
+                }),
+                EntryKind::Submodule => Some(Problem::Submodule {
+                    path: entry.path.clone(),
+                }),
+                EntryKind::NonUtf8Name if !selected_name => None,
+                EntryKind::NonUtf8Name => Some(Problem::NonUtf8Name {
+                    path: entry.path.clone(),
+                }),
+                EntryKind::InvalidName => Some(Problem::InvalidName {
+                    path: entry.path.clone(),
+                }),
+            };
+            problems.extend(unread);
             let wanted = entry.kind == EntryKind::File
                 && config.selects(&entry.path)
                 && !rendered.consumed.contains(&entry.path);
@@ -166,15 +264,22 @@ impl Snapshot {
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
         let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(selected.len());
+        let mut warnings = HashMap::new();
         for (path, oid) in selected {
             let parsed = cache
                 .get(oid, path.ends_with(".json"))
                 .expect("every selected blob was parsed above");
-            if let Err(error) = parsed.as_ref() {
-                problems.push(Problem::Parse {
+            match parsed.as_ref() {
+                Err(error) => problems.push(Problem::Parse {
                     path: path.clone(),
                     error: error.clone(),
-                });
+                }),
+                Ok(docs) if docs.iter().any(|d| !d.warnings.is_empty()) => {
+                    let found: Vec<YamlWarning> =
+                        docs.iter().flat_map(|d| d.warnings.clone()).collect();
+                    warnings.insert(path.clone(), found);
+                }
+                Ok(_) => {}
             }
             documents.push((path, parsed));
         }
@@ -209,6 +314,7 @@ impl Snapshot {
             files,
             objects,
             problems,
+            warnings,
             targets: rendered.targets,
             render_errors: rendered.failures,
         })

@@ -267,3 +267,54 @@ fn markdown_gives_fix_hints_and_link_free_explanations() {
         );
     }
 }
+
+#[test]
+fn duplicate_key_positives_and_negatives() {
+    // Not flagged: `untouched` (the PR does not touch it, whatever its debt). The Deployment `web`
+    // is modified but its duplicate `replicas` was already in base: a notice.
+    assert_eq!(
+        flagged("duplicate-key", &[]),
+        pairs(&[
+            ("warning", "web-config"),
+            ("warning", "worker"),
+            ("notice", "web"),
+        ])
+    );
+}
+
+#[test]
+fn yaml11_scalar_positives_and_negatives() {
+    // Not flagged: `legacy` (untouched), the quoted "NO" and '0644'. `settings` is modified: its
+    // new `0755` warns, its old `on` is a notice.
+    let (_, text) = check_only("yaml-1.1-scalar", "json", &[]);
+    let report: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut got: Vec<(String, String, u64)> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["severity"].as_str().unwrap().to_string(),
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    let expected: Vec<(String, String, u64)> = [
+        ("notice", "settings.yaml", 7),
+        ("warning", "job.yaml", 7),
+        ("warning", "job.yaml", 16),
+        ("warning", "job.yaml", 18),
+        ("warning", "settings.yaml", 8),
+    ]
+    .iter()
+    .map(|(s, p, l)| (s.to_string(), p.to_string(), *l))
+    .collect();
+    assert_eq!(got, expected);
+    let with_all = flagged("yaml-1.1-scalar", &["--all"]);
+    assert!(
+        with_all.contains(&("notice".to_string(), "legacy".to_string())),
+        "--all judges untouched objects too, their old debt as a notice: {with_all:?}"
+    );
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::identity::list_items;
-use super::yaml::parse_stream;
+use super::yaml::{YamlWarning, parse_stream};
 
 /// One document (or one item of a `List` document) and the lines it occupies.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +23,8 @@ pub struct Document {
     pub value: Arc<Value>,
     /// Start lines of a `List` document's items (YAML only), used when expanding it.
     pub item_lines: Vec<usize>,
+    /// Duplicate keys and YAML 1.1 readings within the document's lines (YAML only).
+    pub warnings: Vec<YamlWarning>,
 }
 
 /// A file that could not be parsed, with the line and column the parser stopped at.
@@ -39,14 +41,18 @@ pub struct SplitError {
 /// (the caller decides what is an object).
 pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = 1 + bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count();
+        let valid = &bytes[..e.valid_up_to()];
+        let line = 1 + valid.iter().filter(|&&b| b == b'\n').count();
+        let line_start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = 1 + std::str::from_utf8(&valid[line_start..]).map_or(0, |t| t.chars().count());
         SplitError {
             line,
-            column: 1,
-            message: "the file is not valid UTF-8".into(),
+            column,
+            message: format!(
+                "the file is not valid UTF-8: byte 0x{:02x} at line {line}, column {column} \
+                 (YAML and JSON files must be UTF-8)",
+                bytes[e.valid_up_to()]
+            ),
         }
     })?;
     let lines = LineIndex::new(text);
@@ -76,6 +82,7 @@ fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                 end_line: lines.last_content_line(d.line, limit),
                 value: Arc::new(d.value),
                 item_lines: d.item_lines,
+                warnings: d.warnings,
             }
         })
         .collect())
@@ -96,6 +103,7 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                     end_line: lines.line_of(end.saturating_sub(1).max(content_start)),
                     value: Arc::new(value),
                     item_lines: Vec::new(),
+                    warnings: Vec::new(),
                 });
             }
             Some(Err(e)) => {
@@ -136,11 +144,18 @@ fn expand_lists(lines: &LineIndex, docs: &mut Vec<Document>) {
                 }
                 None => (doc.line, doc.end_line),
             };
+            let warnings = doc
+                .warnings
+                .iter()
+                .filter(|w| (line..=end_line).contains(&w.line))
+                .cloned()
+                .collect();
             out.push(Document {
                 line,
                 end_line,
                 value: Arc::new(item.clone()),
                 item_lines: Vec::new(),
+                warnings,
             });
         }
     }
@@ -228,6 +243,17 @@ mod tests {
     }
 
     #[test]
+    fn list_items_keep_their_own_warnings() {
+        let text = "kind: List\nitems:\n- kind: A\n  a: on\n- kind: B\n  b: 1\n  b: 2\n";
+        let docs = split("l.yaml", text.as_bytes()).unwrap();
+        let lines: Vec<Vec<usize>> = docs
+            .iter()
+            .map(|d| d.warnings.iter().map(|w| w.line).collect())
+            .collect();
+        assert_eq!(lines, vec![vec![4], vec![7]]);
+    }
+
+    #[test]
     fn json_stream() {
         let text = "\n  {\"a\": 1,\n \"b\": 2}\n{\"c\": 3}\n";
         assert_eq!(spans("x.json", text), vec![(2, 3), (4, 4)]);
@@ -237,8 +263,9 @@ mod tests {
     fn errors_have_lines() {
         let e = split("f.yaml", b"a: 1\nb: [1\nc: 2\n").unwrap_err();
         assert!(e.line >= 2, "{e:?}");
-        let e = split("f.yaml", b"a: 1\n\xff\n").unwrap_err();
-        assert_eq!(e.line, 2);
+        let e = split("f.yaml", b"a: 1\nb: \xc3\xa9\xff\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5));
+        assert!(e.message.contains("byte 0xff at line 2, column 5"), "{e:?}");
         let e = split("f.json", b"{\n\"a\": }").unwrap_err();
         assert_eq!(e.line, 2);
     }

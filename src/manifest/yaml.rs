@@ -10,10 +10,16 @@
 //! (`0755`) are kept as strings so that no reading is silently changed. Anchors and aliases are
 //! expanded under a node budget, so an alias bomb is refused instead of exhausting memory; the
 //! parser refuses nesting deeper than 256 levels, so no recursion can overflow the stack.
+//!
+//! What is read but may not mean what the author thinks comes back as [`YamlWarning`]s: a
+//! duplicate key (the earlier value is dropped) and a plain scalar that a YAML 1.1 reader — kubectl
+//! and Argo CD go through sigs.k8s.io/yaml, whose go-yaml v2 resolves `yes`, `on`, `0755`,
+//! `1_000`, `0b101` as booleans and numbers — reads differently from this YAML 1.2 reader.
 
 use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle, ScanError};
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 /// Nodes (including those produced by expanding aliases) one file may produce, beyond its size.
@@ -27,6 +33,44 @@ pub struct RawDocument {
     pub value: Value,
     /// Start lines of the elements of a top-level `items:` sequence, for `List` documents.
     pub item_lines: Vec<usize>,
+    /// What was read but may not mean what the author thinks, in source order.
+    pub warnings: Vec<YamlWarning>,
+}
+
+/// Something the reader accepted that a reviewer should know about, at its 1-based line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct YamlWarning {
+    pub line: usize,
+    pub kind: YamlWarningKind,
+}
+
+/// What a [`YamlWarning`] is about.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum YamlWarningKind {
+    /// A mapping key written twice: the last value wins (as in Kubernetes), the earlier one is
+    /// silently dropped.
+    DuplicateKey { key: String, first_line: usize },
+    /// A plain scalar this reader takes as the string `scalar`, while a YAML 1.1 reader such as
+    /// kubectl's takes it as `yaml11` (a boolean or a number, as JSON text).
+    Yaml11Scalar { scalar: String, yaml11: String },
+}
+
+impl YamlWarning {
+    /// Whether two warnings are about the same thing, wherever it moved: tells old debt (the
+    /// base definition already had it) from a warning the PR introduces.
+    pub fn same_as(&self, other: &YamlWarning) -> bool {
+        match (&self.kind, &other.kind) {
+            (
+                YamlWarningKind::DuplicateKey { key: a, .. },
+                YamlWarningKind::DuplicateKey { key: b, .. },
+            ) => a == b,
+            (
+                YamlWarningKind::Yaml11Scalar { scalar: a, .. },
+                YamlWarningKind::Yaml11Scalar { scalar: b, .. },
+            ) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// A parse failure with its 1-based line and column.
@@ -38,13 +82,62 @@ pub struct YamlError {
 }
 
 impl YamlError {
-    fn scan(e: &ScanError) -> Self {
+    /// The parser's error, made precise where its own words are vague: a tab used for
+    /// indentation is reported at the line that holds it, a control character (NUL included)
+    /// by its code point.
+    fn scan(e: &ScanError, text: &str) -> Self {
+        let line = e.marker().line().max(1);
+        let column = e.marker().col() + 1;
+        let info = e.info();
+        if info.contains("tab")
+            && let Some((tab_line, tab_column)) = indentation_tab(text, line)
+        {
+            return Self {
+                line: tab_line,
+                column: tab_column,
+                message: "a tab is used for indentation; YAML indents with spaces only".into(),
+            };
+        }
+        if let Some(c) = info
+            .strip_prefix("unexpected character: `")
+            .and_then(|rest| rest.strip_suffix('\''))
+            .and_then(unescape_char)
+            .filter(|c| c.is_control())
+        {
+            let what = if c == '\0' {
+                "a NUL byte".to_string()
+            } else {
+                format!("the control character U+{:04X}", c as u32)
+            };
+            return Self {
+                line,
+                column,
+                message: format!("{what} is not allowed in YAML (is this a binary file?)"),
+            };
+        }
         Self {
-            line: e.marker().line().max(1),
-            column: e.marker().col() + 1,
-            message: e.info(),
+            line,
+            column,
+            message: info,
         }
     }
+}
+
+/// The first line at or after `from` (1-based) whose indentation holds a tab, and the tab's column.
+fn indentation_tab(text: &str, from: usize) -> Option<(usize, usize)> {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find_map(|(i, line)| {
+            let indent = &line[..line.len() - line.trim_start_matches([' ', '\t']).len()];
+            indent.find('\t').map(|col| (i + 1, col + 1))
+        })
+}
+
+/// The character of the parser's `\u{..}` notation.
+fn unescape_char(text: &str) -> Option<char> {
+    let hex = text.strip_prefix("\\u{")?.strip_suffix('}')?;
+    char::from_u32(u32::from_str_radix(hex, 16).ok()?)
 }
 
 enum Frame {
@@ -55,6 +148,10 @@ enum Frame {
     Map {
         map: Map<String, Value>,
         key: Option<String>,
+        /// Line of the pending key.
+        key_line: usize,
+        /// Line of each key of `map`, in its order, to name the first of duplicate keys.
+        key_lines: Vec<usize>,
         /// The pending key is a plain `<<`: the value is a merge source.
         merge_key: bool,
         merges: Vec<Value>,
@@ -72,9 +169,10 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
     let mut nodes = 0usize;
     let mut doc_line: Option<usize> = None;
     let mut item_lines = Vec::new();
+    let mut warnings = Vec::new();
     let mut root: Option<Value> = None;
     for event in parser.by_ref() {
-        let (event, span) = event.map_err(|e| YamlError::scan(&e))?;
+        let (event, span) = event.map_err(|e| YamlError::scan(&e, text))?;
         let line = span.start.line();
         let error = |message: String| YamlError {
             line,
@@ -105,6 +203,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
             Event::DocumentStart(..) => {
                 doc_line = None;
                 item_lines.clear();
+                warnings.clear();
                 root = None;
                 anchors.clear();
                 continue;
@@ -117,6 +216,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                         line,
                         value,
                         item_lines: std::mem::take(&mut item_lines),
+                        warnings: std::mem::take(&mut warnings),
                     });
                 }
                 continue;
@@ -137,6 +237,18 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 nodes += 1;
                 // Only a plain `<<` key merges; a quoted one is an ordinary key.
                 plain_merge = style == ScalarStyle::Plain && tag.is_none() && text == "<<";
+                if style == ScalarStyle::Plain
+                    && tag.is_none()
+                    && let Some(yaml11) = yaml11_reading(&text)
+                {
+                    warnings.push(YamlWarning {
+                        line,
+                        kind: YamlWarningKind::Yaml11Scalar {
+                            scalar: text.to_string(),
+                            yaml11,
+                        },
+                    });
+                }
                 let tag_suffix = tag.as_ref().map(|t| t.suffix().to_string());
                 (scalar(&text, style, tag_suffix.as_deref()), anchor)
             }
@@ -153,6 +265,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 stack.push(Frame::Map {
                     map: Map::new(),
                     key: None,
+                    key_line: 0,
+                    key_lines: Vec::new(),
                     merge_key: false,
                     merges: Vec::new(),
                     anchor,
@@ -189,6 +303,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
             Some(Frame::Map {
                 map,
                 key,
+                key_line,
+                key_lines,
                 merge_key,
                 merges,
                 ..
@@ -196,18 +312,98 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 None => {
                     *merge_key = plain_merge;
                     *key = Some(key_string(value));
+                    *key_line = line;
                 }
                 Some(k) => {
                     if std::mem::take(merge_key) {
                         merges.push(value);
                     } else {
-                        map.insert(k, value);
+                        match map.entry(k) {
+                            Entry::Vacant(slot) => {
+                                key_lines.push(*key_line);
+                                slot.insert(value);
+                            }
+                            Entry::Occupied(mut slot) => {
+                                let key = slot.key().clone();
+                                slot.insert(value);
+                                let first_line = map
+                                    .keys()
+                                    .position(|k| *k == key)
+                                    .map_or(*key_line, |i| key_lines[i]);
+                                warnings.push(YamlWarning {
+                                    line: *key_line,
+                                    kind: YamlWarningKind::DuplicateKey { key, first_line },
+                                });
+                            }
+                        }
                     }
                 }
             },
         }
     }
     Ok(docs)
+}
+
+/// How go-yaml v2 (sigs.k8s.io/yaml, used by kubectl and Argo CD) reads a plain scalar that this
+/// reader keeps as a string, as JSON text; `None` when both read it the same. Covered: the YAML
+/// 1.1 booleans, leading-zero integers (octal; decimal floats when not octal digits), `_` digit
+/// separators and `0b` binary. Sexagesimal (`60:30`) is not: go-yaml v2 reads it as a string too.
+fn yaml11_reading(text: &str) -> Option<String> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Some("true".into()),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Some("false".into()),
+        _ => {}
+    }
+    let first = *text.as_bytes().first()?;
+    if !(first.is_ascii_digit() || matches!(first, b'-' | b'+' | b'.')) {
+        return None;
+    }
+    let (negative, body) = match first {
+        b'-' => (true, &text[1..]),
+        b'+' => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let leading_zero = body.len() > 1
+        && body.starts_with('0')
+        && body.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    let separated = body.contains('_');
+    let binary = body.starts_with("0b");
+    if !(leading_zero || separated || binary) {
+        return None;
+    }
+    let digits = body.replace('_', "");
+    let sign = if negative { -1 } else { 1 };
+    let parsed = if let Some(bin) = digits.strip_prefix("0b") {
+        i64::from_str_radix(bin, 2)
+            .ok()
+            .map(|v| (sign * v).to_string())
+    } else if let Some(hex) = digits.strip_prefix("0x") {
+        i64::from_str_radix(hex, 16)
+            .ok()
+            .map(|v| (sign * v).to_string())
+    } else if let Some(oct) = digits.strip_prefix("0o") {
+        i64::from_str_radix(oct, 8)
+            .ok()
+            .map(|v| (sign * v).to_string())
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8)
+            .ok()
+            .map(|v| (sign * v).to_string())
+            .or_else(|| float_text(&digits, negative))
+    } else if digits.bytes().all(|b| b.is_ascii_digit()) && !digits.is_empty() {
+        digits.parse::<i64>().ok().map(|v| (sign * v).to_string())
+    } else if is_float(&digits) {
+        float_text(&digits, negative)
+    } else {
+        None
+    }?;
+    // Only a differing reading is worth a warning; this reader keeps all of these as strings.
+    matches!(plain(text), Value::String(_)).then_some(parsed)
+}
+
+fn float_text(digits: &str, negative: bool) -> Option<String> {
+    let v: f64 = digits.parse().ok()?;
+    Number::from_f64(if negative { -v } else { v }).map(|n| n.to_string())
 }
 
 /// Merge sources fill in keys the mapping does not set itself; earlier sources win.
@@ -371,6 +567,71 @@ mod tests {
     fn duplicate_keys_last_wins_and_keys_become_strings() {
         let v = one("a: 1\na: 2\n1: x\ntrue: y\n");
         assert_eq!(v, json!({"a": 2, "1": "x", "true": "y"}));
+    }
+
+    #[test]
+    fn duplicate_keys_warn_with_both_lines() {
+        let docs = parse_stream("a: 1\nb:\n  c: 1\n  d: 2\n  c: 3\na: 4\n").unwrap();
+        assert_eq!(docs[0].value, json!({"a": 4, "b": {"c": 3, "d": 2}}));
+        let kinds: Vec<(usize, YamlWarningKind)> = docs[0]
+            .warnings
+            .iter()
+            .map(|w| (w.line, w.kind.clone()))
+            .collect();
+        let dup = |key: &str, first_line| YamlWarningKind::DuplicateKey {
+            key: key.into(),
+            first_line,
+        };
+        assert_eq!(kinds, vec![(5, dup("c", 3)), (6, dup("a", 1))]);
+        let flow = parse_stream("x: {k: 1, k: 2}\n").unwrap();
+        assert_eq!(flow[0].warnings.len(), 1);
+    }
+
+    #[test]
+    fn yaml11_readings_of_plain_scalars() {
+        let cases = [
+            ("yes", Some("true")),
+            ("On", Some("true")),
+            ("n", Some("false")),
+            ("OFF", Some("false")),
+            ("0755", Some("493")),
+            ("-010", Some("-8")),
+            ("0_755", Some("493")),
+            ("09", Some("9.0")),
+            ("1_000", Some("1000")),
+            ("1_000.5", Some("1000.5")),
+            ("0b101", Some("5")),
+            ("true", None),
+            ("0", None),
+            ("0o17", None),
+            ("0x1F", None),
+            ("1e3", None),
+            ("60:30", None),
+            ("yesterday", None),
+            ("12abc", None),
+            ("a_b", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(yaml11_reading(text).as_deref(), expected, "{text}");
+        }
+        let docs = parse_stream("a: yes\nb: 'yes'\nc: !!str on\nd: |\n  on\non: 1\n").unwrap();
+        let lines: Vec<usize> = docs[0].warnings.iter().map(|w| w.line).collect();
+        assert_eq!(lines, vec![1, 6], "{:?}", docs[0].warnings);
+    }
+
+    #[test]
+    fn tabs_and_control_characters_are_named_at_their_line() {
+        let e = parse_stream("a:\n  b: 1\n\tc: 2\n").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 1), "{e:?}");
+        assert!(e.message.contains("tab is used for indentation"), "{e:?}");
+        let e = parse_stream("a:\n\tb: 1\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+        assert!(e.message.contains("tab is used for indentation"), "{e:?}");
+        let e = parse_stream("a: 1\nb: x\0y\n").unwrap_err();
+        assert_eq!((e.line, e.column), (2, 5), "{e:?}");
+        assert!(e.message.starts_with("a NUL byte is not allowed"), "{e:?}");
+        let e = parse_stream("a: \u{7}\n").unwrap_err();
+        assert!(e.message.contains("U+0007"), "{e:?}");
     }
 
     #[test]

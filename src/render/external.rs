@@ -3,7 +3,8 @@
 //!
 //! kustomize and helm run without plugins, exec functions or helm inflation (none of the flags
 //! enabling them is passed, and their plugin folders point at nothing), with a cleared
-//! environment whose proxies point at a closed local port (no network), and under the same
+//! environment whose proxies point at a closed local port, in a network namespace of their own
+//! where the kernel allows one (no network, not even loopback), and under the same
 //! timeout, memory and output limits as jsonnet.
 
 use std::collections::{BTreeSet, HashSet};

@@ -172,10 +172,13 @@ pub(crate) fn spawn(
         .stderr(std::process::Stdio::piped())
         .process_group(0);
     if confinement == Confinement::PreExec {
-        // SAFETY: the closure runs in the forked child before exec and only calls setrlimit,
-        // which is async-signal-safe; it allocates nothing and touches no lock.
+        // SAFETY: the closure runs in the forked child before exec and only calls unshare and
+        // setrlimit, which are async-signal-safe; it allocates nothing and touches no lock.
         unsafe {
-            command.pre_exec(move || apply_own_limits(memory, cpu));
+            command.pre_exec(move || {
+                isolate_network();
+                apply_own_limits(memory, cpu)
+            });
         }
     }
     let mut child = command.spawn()?;
@@ -219,6 +222,20 @@ pub(crate) fn spawn(
         stderr,
         limits,
     })
+}
+
+/// Moves the calling child (forked, single-threaded, not yet exec'd) into a network namespace
+/// of its own, where no interface is up, not even loopback: an external tool can reach no host,
+/// including services on this machine's loopback, which the proxy settings do not cover (Go
+/// programs such as kustomize never proxy loopback addresses). Needs CAP_SYS_ADMIN or
+/// unprivileged user namespaces; where the kernel allows neither, the proxies stay the guard.
+fn isolate_network() {
+    // SAFETY: unshare only changes this process's namespaces; failure leaves it as it was.
+    unsafe {
+        if libc::unshare(libc::CLONE_NEWNET) != 0 {
+            libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET);
+        }
+    }
 }
 
 fn set_limit(resource: libc::__rlimit_resource_t, value: u64) -> io::Result<()> {

@@ -4,6 +4,7 @@
 
 mod config_changed;
 mod duplicate_identity;
+mod duplicate_key;
 mod invalid_acknowledgement;
 mod missing_fail_on_shared_resource;
 mod missing_prune_false;
@@ -14,11 +15,13 @@ mod reclaim_policy_delete;
 mod render_error;
 mod shared_resource;
 mod stateful_deletion;
+mod yaml11_scalar;
 
 use crate::argocd::Applications;
 use crate::classify::{Change, ChangeSet, ObjectChange};
 use crate::config::Config;
 use crate::finding::{Finding, Severity};
+use crate::manifest::yaml::YamlWarning;
 use crate::prdiff::PrDiff;
 use crate::snapshot::Snapshot;
 
@@ -92,6 +95,8 @@ pub static RULES: &[&dyn Rule] = &[
     &missing_prune_false::MissingPruneFalse,
     &missing_fail_on_shared_resource::MissingFailOnSharedResource,
     &reclaim_policy_delete::ReclaimPolicyDelete,
+    &duplicate_key::DuplicateKey,
+    &yaml11_scalar::Yaml11Scalar,
     &invalid_acknowledgement::InvalidAcknowledgement,
     &config_changed::ConfigChanged,
 ];
@@ -162,5 +167,77 @@ pub(crate) fn finding_at(
         path: Some(def.path.clone()),
         line: Some(def.line),
         message,
+    }
+}
+
+/// Reports the YAML reader's warnings that `describe` words (those of one rule) and that lie in the head definitions of objects
+/// in scope: at the configured severity when the PR brings the warning in, as a notice when the
+/// object's base definition already had the same one (old debt).
+pub(crate) fn yaml_warnings(
+    ctx: &Context<'_>,
+    info: &RuleInfo,
+    severity: Severity,
+    describe: fn(&YamlWarning) -> Option<String>,
+    out: &mut Vec<Finding>,
+) {
+    if ctx.head.warnings.is_empty() {
+        return;
+    }
+    let within = |snapshot: &Snapshot, def: &crate::classify::Definition| -> Vec<YamlWarning> {
+        if def.target.is_some() {
+            return Vec::new();
+        }
+        snapshot
+            .warnings
+            .get(&def.path)
+            .map(|found| {
+                found
+                    .iter()
+                    .filter(|w| describe(w).is_some())
+                    .filter(|w| (def.origin.line..=def.origin.end_line).contains(&w.line))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    // A file deployed to several clusters defines one object per cluster: report each place once.
+    let mut reported = std::collections::HashSet::new();
+    for object in &ctx.changes.objects {
+        if !ctx.in_scope(object) {
+            continue;
+        }
+        for def in &object.head {
+            let found = within(ctx.head, def);
+            if found.is_empty() {
+                continue;
+            }
+            let before: Vec<YamlWarning> = object
+                .base
+                .iter()
+                .flat_map(|b| within(ctx.base, b))
+                .collect();
+            for warning in found {
+                let Some(what) = describe(&warning) else {
+                    continue;
+                };
+                if !reported.insert((def.path.clone(), warning.clone())) {
+                    continue;
+                }
+                let debt = before.iter().any(|b| b.same_as(&warning));
+                let mut text = format!("{}: {what}", object.id);
+                if debt {
+                    text.push_str(" (already so in base)");
+                }
+                let mut finding = finding_at(
+                    info,
+                    if debt { Severity::Notice } else { severity },
+                    &object.id,
+                    def,
+                    text,
+                );
+                finding.line = Some(warning.line);
+                out.push(finding);
+            }
+        }
     }
 }

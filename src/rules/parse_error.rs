@@ -6,7 +6,6 @@
 
 use super::{Context, Rule, RuleInfo};
 use crate::finding::{Finding, Severity};
-use crate::snapshot::Problem;
 
 pub struct ParseError;
 
@@ -27,10 +26,14 @@ impl Rule for ParseError {
             let path = problem.path();
             // A file the PR does not touch that already failed in base is old debt.
             let debt = !ctx.diff.touches(path) && ctx.base.problems.contains(problem);
-            let (line, message) = describe(problem);
+            let (line, message) = problem.describe();
             out.push(Finding {
                 rule: INFO.id,
-                severity: if debt { Severity::Notice } else { severity },
+                severity: if debt || !problem.hides_objects() {
+                    Severity::Notice
+                } else {
+                    severity
+                },
                 id: None,
                 path: Some(path.to_string()),
                 line: Some(line),
@@ -43,10 +46,13 @@ impl Rule for ParseError {
         }
         for problem in &ctx.base.problems {
             let path = problem.path();
-            if ctx.head.problems.iter().any(|p| p.path() == path) || !ctx.diff.touches(path) {
+            if !problem.hides_objects()
+                || ctx.head.problems.iter().any(|p| p.path() == path)
+                || !ctx.diff.touches(path)
+            {
                 continue;
             }
-            let (line, message) = describe(problem);
+            let (line, message) = problem.describe();
             out.push(Finding {
                 rule: INFO.id,
                 severity: Severity::Warning,
@@ -59,20 +65,5 @@ impl Rule for ParseError {
                 ),
             });
         }
-    }
-}
-
-fn describe(problem: &Problem) -> (usize, String) {
-    match problem {
-        Problem::Parse { error, .. } => (
-            error.line,
-            format!("cannot parse: {} (column {})", error.message, error.column),
-        ),
-        Problem::TooLarge { size, limit, .. } => (
-            1,
-            format!(
-                "file is {size} bytes, above max_file_size ({limit} bytes): not read, objects in it are not checked"
-            ),
-        ),
     }
 }
