@@ -41,7 +41,7 @@ CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
 ";
 
 /// How long storing a delivery waits for a database locked by another process.
-pub const DELIVERY_BUSY_WAIT: Duration = Duration::from_secs(5);
+pub const DELIVERY_BUSY_WAIT: Duration = Duration::from_secs(4);
 /// How long the workers' operations wait for it (they have no deadline but their lease).
 const BUSY_WAIT: Duration = Duration::from_secs(10);
 
@@ -145,21 +145,34 @@ impl Queue for SqliteQueue {
                 jobs: jobs.to_vec(),
                 reply,
             });
-        {
-            let mut conn = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-            let batch =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-            if !batch.is_empty() {
-                store_batch(&mut conn, batch);
+        // Store the waiting batch if nobody is storing one; otherwise wait for the answer, not
+        // for the connection: a delivery another thread has stored (or failed) returns at once
+        // instead of queueing behind later batches.
+        loop {
+            let conn = match self.deliveries.try_lock() {
+                Ok(conn) => Some(conn),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut conn) = conn {
+                let batch =
+                    std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+                if !batch.is_empty() {
+                    store_batch(&mut conn, batch);
+                }
+            }
+            match answer.recv_timeout(Duration::from_millis(5)) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(QueueError::Database {
+                        operation: "enqueue",
+                        job: None,
+                        message: "the storing thread went away".into(),
+                    });
+                }
             }
         }
-        answer.recv().unwrap_or_else(|_| {
-            Err(QueueError::Database {
-                operation: "enqueue",
-                job: None,
-                message: "the storing thread went away".into(),
-            })
-        })
     }
 
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError> {
@@ -569,8 +582,9 @@ mod tests {
         let q = std::sync::Arc::new(q);
         let locker = Connection::open(dir.path().join("queue.db")).unwrap();
         locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        // Deliveries arriving while another waits for the lock share its wait, not add to it.
-        let threads: Vec<_> = (0..3u64)
+        // Deliveries arriving while others wait for the lock share their wait, not add to it,
+        // and none waits for the connection behind later batches.
+        let threads: Vec<_> = (0..8u64)
             .map(|i| {
                 let q = std::sync::Arc::clone(&q);
                 std::thread::spawn(move || {
@@ -588,7 +602,7 @@ mod tests {
             let (waited, err) = thread.join().unwrap();
             assert!(err.contains("locked"), "{err}");
             assert!(
-                waited < DELIVERY_BUSY_WAIT + Duration::from_secs(1),
+                waited < DELIVERY_BUSY_WAIT + Duration::from_millis(500),
                 "{waited:?}"
             );
         }
