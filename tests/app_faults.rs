@@ -376,7 +376,11 @@ async fn soak() {
                     match &answer {
                         Ok(r) if took > a.slowest => {
                             a.slowest = took;
-                            a.slowest_was = format!("{} while {during}", r.status());
+                            a.slowest_was = format!(
+                                "{} while {during}, {delivery} sent at {:?}",
+                                r.status(),
+                                sent.duration_since(t0)
+                            );
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -622,8 +626,9 @@ wall time: {total:.1} s (setup {prepared:.1} s, deliveries over {delivered:.1} s
     assert_eq!(duplicate_reviews + duplicate_comments, 0);
     assert!(
         answers.slowest < GITHUB_TIMEOUT,
-        "a webhook was answered after {:?}, past GitHub's 10 s",
-        answers.slowest
+        "a webhook was answered after {:?} ({}), past GitHub's 10 s",
+        answers.slowest,
+        answers.slowest_was
     );
     assert!(!log.contains("panicked"), "{}", tail(&log));
     // Nothing was killed meanwhile: a webhook not answered at all means the route died (it did
@@ -639,7 +644,9 @@ wall time: {total:.1} s (setup {prepared:.1} s, deliveries over {delivered:.1} s
         answers.errors
     );
     assert!(
-        chaos.injected.values().sum::<usize>() > 0 && api.cuts() > 0 && git.refused() > 0,
+        chaos.injected.values().sum::<usize>() > 0
+            && api.cuts() + git.cuts() > 0
+            && git.refused() > 0,
         "faults were injected"
     );
     assert_eq!(figures.kills, kills);
