@@ -233,8 +233,10 @@ async fn soak() {
             ("CLOBBERCHECK_GITHUB_API_URL", api.url.as_str()),
             ("CLOBBERCHECK_LOG", "clobbercheck=info"),
             ("NO_COLOR", "1"),
+            // A job may spend 6 attempts on the git outage (1+2+4+8+16 s), a few more on
+            // kills that land while it runs and on GitHub failing every try of a call.
             ("CLOBBERCHECK_RETRY_MS", "1000"),
-            ("CLOBBERCHECK_MAX_ATTEMPTS", "10"),
+            ("CLOBBERCHECK_MAX_ATTEMPTS", "16"),
         ],
     )
     .await;
