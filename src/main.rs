@@ -102,9 +102,12 @@ fn main() -> ExitCode {
     {
         return clobbercheck::render::jsonnet::sandbox_child(memory_bytes, cpu_seconds);
     }
+    // A log line that cannot be written (stderr on a full disk) is lost; reporting that on
+    // stderr again would panic the thread that logged (a webhook answer, a worker).
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_env("CLOBBERCHECK_LOG"))
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .init();
     match run(cli) {
         Ok(code) => code,

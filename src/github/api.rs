@@ -131,9 +131,25 @@ impl Installation {
                     json!([])
                 };
             }
-            self.patch(&path, &body).await?;
+            if i == last {
+                self.patch_once(&path, &body, || self.completed_check_run(repo, id))
+                    .await?;
+            } else {
+                self.patch(&path, &body).await?;
+            }
         }
         Ok(())
+    }
+
+    /// The check run `id` if it is completed, to tell whether a completion whose answer was lost
+    /// took effect, or whether an earlier attempt of a job completed it.
+    pub async fn completed_check_run(
+        &self,
+        repo: &str,
+        id: u64,
+    ) -> Result<Option<Value>, GitHubError> {
+        let run = self.get(&format!("/repos/{repo}/check-runs/{id}")).await?;
+        Ok((run.get("status").and_then(Value::as_str) == Some("completed")).then_some(run))
     }
 
     /// Completes the check run as a failure saying why clobbercheck could not run.
@@ -144,13 +160,14 @@ impl Installation {
         title: &str,
         summary: &str,
     ) -> Result<(), GitHubError> {
-        self.patch(
+        self.patch_once(
             &format!("/repos/{repo}/check-runs/{id}"),
             &json!({
                 "status": "completed",
                 "conclusion": "failure",
                 "output": {"title": title, "summary": truncate(summary, MAX_OUTPUT)},
             }),
+            || self.completed_check_run(repo, id),
         )
         .await?;
         Ok(())

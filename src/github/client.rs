@@ -2,10 +2,12 @@
 //!
 //! Reads and updates are retried on 5xx and on transport errors; any call rate-limited (429, or
 //! 403 with a rate-limit sign) waits as GitHub says (`retry-after`, else `x-ratelimit-reset`, else
-//! a minute) and is sent again, since GitHub did not act on it. A create that fails with 5xx or no
-//! answer is **not** re-sent here: it may have happened, so callers look for it first
-//! ([`Installation::create_once`]). Pagination follows `next` links by path on the configured
-//! base URL, so the token is sent to the same host, with the same header, every time.
+//! a minute) and is sent again, since GitHub did not act on it. A call that must happen once (a
+//! create, or completing a check run) and fails with 5xx, no answer or an answer cut short is
+//! **not** re-sent here: it may have happened, so callers look for it first
+//! ([`Installation::create_once`], [`Installation::patch_once`]). Pagination follows `next` links
+//! by path on the configured base URL, so the token is sent to the same host, with the same
+//! header, every time.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -227,13 +229,15 @@ impl GitHub {
         Ok(token)
     }
 
+    /// Sends one call with the retry rules; `once` for a call that must not be repeated blindly
+    /// (a lost or cut answer is then [`GitHubError::Ambiguous`]).
     async fn call(
         &self,
         method: Method,
         path: &str,
         body: Option<&Value>,
         auth: Auth<'_>,
-        create: bool,
+        once: bool,
     ) -> Result<Answer, GitHubError> {
         let mut attempt = 0;
         loop {
@@ -252,13 +256,28 @@ impl GitHub {
                 request = request.json(body);
             }
             let last = attempt >= self.retry.attempts;
-            let response = match request.send().await {
-                Ok(response) => response,
+            // An answer cut in the middle of its body is as lost as no answer: GitHub may have
+            // acted on the call.
+            let answer = match request.send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    self.metrics.api_call(status.as_str());
+                    let headers = response.headers().clone();
+                    match response.text().await {
+                        Ok(text) => Ok((status, headers, text)),
+                        Err(e) => Err(format!("{status} cut short: {}", without_url(&e))),
+                    }
+                }
                 Err(e) => {
                     self.metrics.api_call("error");
-                    let message = without_url(&e);
+                    Err(without_url(&e))
+                }
+            };
+            let (status, headers, text) = match answer {
+                Ok(answer) => answer,
+                Err(message) => {
                     tracing::warn!(%method, path, attempt, error = %message, "github call failed");
-                    if create {
+                    if once {
                         return Err(GitHubError::Ambiguous {
                             method,
                             path: path.to_string(),
@@ -276,10 +295,6 @@ impl GitHub {
                     continue;
                 }
             };
-            let status = response.status();
-            self.metrics.api_call(status.as_str());
-            let headers = response.headers().clone();
-            let text = response.text().await.unwrap_or_default();
             tracing::debug!(%method, path, status = status.as_u16(), attempt, "github call");
             if status.is_success() {
                 let body = if text.trim().is_empty() {
@@ -311,7 +326,7 @@ impl GitHub {
             }
             if status.is_server_error() {
                 tracing::warn!(%method, path, status = status.as_u16(), attempt, "github server error");
-                if create {
+                if once {
                     return Err(GitHubError::Ambiguous {
                         method,
                         path: path.to_string(),
@@ -409,11 +424,11 @@ impl Installation {
         method: Method,
         path: &str,
         body: Option<&Value>,
-        create: bool,
+        once: bool,
     ) -> Result<Answer, GitHubError> {
         let token = self.token().await?;
         self.github
-            .call(method, path, body, Auth::Token(&token), create)
+            .call(method, path, body, Auth::Token(&token), once)
             .await
     }
 
@@ -473,17 +488,47 @@ impl Installation {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<Option<Value>, GitHubError>>,
     {
+        self.send_once(Method::POST, path, body, lookup).await
+    }
+
+    /// PATCH a change that must happen once (completing a check run: GitHub announces each
+    /// completion, and a repeated one could undo an acknowledgement made in between), with the
+    /// same look-before-resending rule as [`Installation::create_once`].
+    pub async fn patch_once<F, Fut>(
+        &self,
+        path: &str,
+        body: &Value,
+        lookup: F,
+    ) -> Result<Value, GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<Value>, GitHubError>>,
+    {
+        self.send_once(Method::PATCH, path, body, lookup).await
+    }
+
+    async fn send_once<F, Fut>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        lookup: F,
+    ) -> Result<Value, GitHubError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<Value>, GitHubError>>,
+    {
         let mut attempt = 0;
         loop {
             attempt += 1;
             if attempt > 1 {
                 tokio::time::sleep(self.github.backoff(attempt - 1)).await;
                 if let Some(found) = lookup().await? {
-                    tracing::info!(path, "create had happened after all; not sending it again");
+                    tracing::info!(%method, path, "call had taken effect after all; not sending it again");
                     return Ok(found);
                 }
             }
-            match self.send(Method::POST, path, Some(body), true).await {
+            match self.send(method.clone(), path, Some(body), true).await {
                 Ok(answer) => return Ok(answer.body),
                 Err(GitHubError::Ambiguous { .. }) if attempt < self.github.retry.attempts => {}
                 Err(e) => return Err(e),
@@ -574,6 +619,105 @@ mod tests {
         assert_eq!(
             gh.relative(&link).unwrap(),
             "/repos/o/r/issues/1/comments?page=2"
+        );
+    }
+
+    /// A loopback HTTP server: installation tokens on request, and for every other request the
+    /// next of `answers` (raw bytes, possibly cut short), each on its own connection. Returns
+    /// its URL and the request lines it saw.
+    async fn canned(answers: Vec<&'static str>) -> (String, Arc<Mutex<Vec<String>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            let mut answers = answers.into_iter();
+            loop {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                let head_end = loop {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                    if let Some(i) = request.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                };
+                let head = String::from_utf8_lossy(&request[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
+                    .unwrap_or(0);
+                while request.len() < head_end + length {
+                    let n = socket.read(&mut buf).await.unwrap();
+                    request.extend_from_slice(&buf[..n]);
+                }
+                let line = head.lines().next().unwrap().to_string();
+                let answer = if line.contains("/access_tokens") {
+                    "HTTP/1.1 201 Created\r\nContent-Length: 13\r\n\r\n{\"token\":\"t\"}"
+                } else {
+                    log.lock().unwrap().push(line);
+                    answers.next().expect("no more answers")
+                };
+                socket.write_all(answer.as_bytes()).await.unwrap();
+                socket.shutdown().await.unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    fn client(url: &str) -> Installation {
+        let retry = RetryPolicy {
+            attempts: 4,
+            base_delay: Duration::from_millis(1),
+            max_wait: Duration::from_secs(1),
+        };
+        let github = GitHub::new(url, test_credentials(), Arc::default(), retry).unwrap();
+        Arc::new(github).installation(1)
+    }
+
+    /// Headers and the start of a body, then the connection ends.
+    const CUT: &str =
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\n{\"id\": 1,";
+    const WHOLE: &str =
+        "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\n{\"id\": 1}";
+
+    #[tokio::test]
+    async fn an_answer_cut_mid_body_is_retried_not_read_as_empty() {
+        let (url, seen) = canned(vec![CUT, WHOLE]).await;
+        let answer = client(&url)
+            .patch("/repos/o/r/check-runs/1", &serde_json::json!({}))
+            .await
+            .unwrap();
+        assert_eq!(answer, serde_json::json!({"id": 1}));
+        assert_eq!(seen.lock().unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_once_call_whose_answer_was_cut_is_looked_up_not_sent_again() {
+        let (url, seen) = canned(vec![CUT]).await;
+        let looked = std::sync::atomic::AtomicUsize::new(0);
+        let answer = client(&url)
+            .patch_once(
+                "/repos/o/r/check-runs/1",
+                &serde_json::json!({"conclusion": "success"}),
+                || async {
+                    looked.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    Ok(Some(serde_json::json!({"id": 1, "status": "completed"})))
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(answer["status"], "completed");
+        assert_eq!(looked.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(
+            *seen.lock().unwrap(),
+            vec!["PATCH /repos/o/r/check-runs/1 HTTP/1.1".to_string()]
         );
     }
 

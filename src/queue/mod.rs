@@ -106,6 +106,9 @@ pub struct Claimed {
     /// How many times it was claimed before this one.
     pub attempts: u32,
     pub job: Job,
+    /// The check run an earlier attempt marked in progress ([`Queue::started_check_run`]): if it
+    /// is completed now, that attempt completed it, and it must not be completed again.
+    pub check_run: Option<u64>,
 }
 
 /// How a job ended.
@@ -126,6 +129,9 @@ pub trait Queue: Send + Sync {
     fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError>;
     /// Takes the oldest runnable job (queued and due, or running with an expired lease).
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError>;
+    /// Records that the job marked check run `check_run` in progress, before it goes on to
+    /// complete it: an attempt after a crash then knows the run's completion is its own.
+    fn started_check_run(&self, id: i64, check_run: u64) -> Result<(), QueueError>;
     /// Extends a running job's lease, so a long analysis is not claimed twice.
     fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError>;
     /// Records how a job ended.

@@ -3,6 +3,10 @@
 //! WAL journal with `synchronous=FULL`, so a delivery answered 202 is on disk. One server owns
 //! the file: opening it returns jobs left `running` by a killed process to the queue at once
 //! (a shared backend would rely on lease expiry instead).
+//!
+//! Deliveries are stored through their own connection, which waits at most
+//! [`DELIVERY_BUSY_WAIT`] for a database locked by another process: the webhook then answers 503
+//! while GitHub still listens (it gives up after 10 s), instead of queueing behind workers.
 
 use std::path::Path;
 use std::sync::{Mutex, mpsc};
@@ -29,21 +33,31 @@ CREATE TABLE IF NOT EXISTS jobs (
     run_after INTEGER NOT NULL,
     lease_until INTEGER,
     last_error TEXT,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    check_run INTEGER
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
 ";
 
+/// How long storing a delivery waits for a database locked by another process.
+pub const DELIVERY_BUSY_WAIT: Duration = Duration::from_secs(4);
+/// How long the workers' operations wait for it (they have no deadline but their lease).
+const BUSY_WAIT: Duration = Duration::from_secs(10);
+
 /// The SQLite [`Queue`].
 pub struct SqliteQueue {
     conn: Mutex<Connection>,
+    /// Stores deliveries only, so the webhook never waits behind a worker's operation.
+    deliveries: Mutex<Connection>,
     /// Deliveries waiting to be stored; whoever holds the connection next stores them all in
     /// one transaction (group commit: one fsync for a burst of deliveries, not one each).
     pending: Mutex<Vec<Pending>>,
 }
 
 struct Pending {
+    /// When the webhook asked: its wait for a locked database counts from here.
+    arrived: std::time::Instant,
     delivery: String,
     event: String,
     jobs: Vec<Job>,
@@ -80,21 +94,35 @@ impl SqliteQueue {
             path: path.display().to_string(),
             message: e.to_string(),
         };
-        let conn = Connection::open(path).map_err(open_error)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_error)?;
-        conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(open_error)?;
-        conn.busy_timeout(Duration::from_secs(10))
-            .map_err(open_error)?;
+        let connect = |busy: Duration| {
+            let conn = Connection::open(path)?;
+            conn.busy_timeout(busy)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "FULL")?;
+            Ok::<_, rusqlite::Error>(conn)
+        };
+        let conn = connect(BUSY_WAIT).map_err(open_error)?;
         conn.execute_batch(SCHEMA).map_err(open_error)?;
+        let has_check_run: bool = conn
+            .query_row(
+                "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'check_run'",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(open_error)?;
+        if !has_check_run {
+            conn.execute("ALTER TABLE jobs ADD COLUMN check_run INTEGER", [])
+                .map_err(open_error)?;
+        }
         conn.execute(
             "UPDATE jobs SET state = 'queued', lease_until = NULL WHERE state = 'running'",
             [],
         )
         .map_err(open_error)?;
+        let deliveries = connect(DELIVERY_BUSY_WAIT).map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
+            deliveries: Mutex::new(deliveries),
             pending: Mutex::new(Vec::new()),
         })
     }
@@ -111,26 +139,40 @@ impl Queue for SqliteQueue {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Pending {
+                arrived: std::time::Instant::now(),
                 delivery: delivery.to_string(),
                 event: event.to_string(),
                 jobs: jobs.to_vec(),
                 reply,
             });
-        {
-            let mut conn = self.lock();
-            let batch =
-                std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-            if !batch.is_empty() {
-                store_batch(&mut conn, batch);
+        // Store the waiting batch if nobody is storing one; otherwise wait for the answer, not
+        // for the connection: a delivery another thread has stored (or failed) returns at once
+        // instead of queueing behind later batches.
+        loop {
+            let conn = match self.deliveries.try_lock() {
+                Ok(conn) => Some(conn),
+                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                Err(std::sync::TryLockError::WouldBlock) => None,
+            };
+            if let Some(mut conn) = conn {
+                let batch =
+                    std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+                if !batch.is_empty() {
+                    store_batch(&mut conn, batch);
+                }
+            }
+            match answer.recv_timeout(Duration::from_millis(5)) {
+                Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(QueueError::Database {
+                        operation: "enqueue",
+                        job: None,
+                        message: "the storing thread went away".into(),
+                    });
+                }
             }
         }
-        answer.recv().unwrap_or_else(|_| {
-            Err(QueueError::Database {
-                operation: "enqueue",
-                job: None,
-                message: "the storing thread went away".into(),
-            })
-        })
     }
 
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError> {
@@ -139,18 +181,26 @@ impl Queue for SqliteQueue {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error("claim", None))?;
         let now = now_ms();
-        let row: Option<(i64, String, u32, String)> = tx
+        let row: Option<(i64, String, u32, String, Option<i64>)> = tx
             .query_row(
-                "SELECT id, delivery, attempts, payload FROM jobs
+                "SELECT id, delivery, attempts, payload, check_run FROM jobs
                  WHERE (state = 'queued' AND run_after <= ?1)
                     OR (state = 'running' AND lease_until < ?1)
                  ORDER BY id LIMIT 1",
                 params![now],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+                |row| {
+                    Ok((
+                        row.get(0)?,
+                        row.get(1)?,
+                        row.get(2)?,
+                        row.get(3)?,
+                        row.get(4)?,
+                    ))
+                },
             )
             .optional()
             .map_err(db_error("claim", None))?;
-        let Some((id, delivery, attempts, payload)) = row else {
+        let Some((id, delivery, attempts, payload, check_run)) = row else {
             return Ok(None);
         };
         tx.execute(
@@ -169,7 +219,18 @@ impl Queue for SqliteQueue {
             delivery,
             attempts,
             job,
+            check_run: check_run.and_then(|run| u64::try_from(run).ok()),
         }))
+    }
+
+    fn started_check_run(&self, id: i64, check_run: u64) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "UPDATE jobs SET check_run = ?2 WHERE id = ?1",
+                params![id, i64::try_from(check_run).unwrap_or(i64::MAX)],
+            )
+            .map_err(db_error("started_check_run", Some(id)))?;
+        Ok(())
     }
 
     fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError> {
@@ -259,7 +320,16 @@ impl Queue for SqliteQueue {
 
 /// Stores a batch of deliveries in one transaction and answers each.
 fn store_batch(conn: &mut Connection, batch: Vec<Pending>) {
+    // A delivery that waited for the connection behind a batch that waited for the lock has
+    // only what is left of its own wait.
+    let waited = batch
+        .iter()
+        .map(|p| p.arrived.elapsed())
+        .max()
+        .unwrap_or_default();
     let stored = (|| {
+        conn.busy_timeout(DELIVERY_BUSY_WAIT.saturating_sub(waited))
+            .map_err(db_error("enqueue", None))?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error("enqueue", None))?;
@@ -463,6 +533,80 @@ mod tests {
             q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap(),
             Enqueued::Duplicate
         );
+        assert_eq!(
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
+    }
+
+    #[test]
+    fn the_started_check_run_is_remembered_across_a_restart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        {
+            let q = SqliteQueue::open(&path).unwrap();
+            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
+            let first = q.claim(Duration::from_secs(600)).unwrap().unwrap();
+            assert_eq!(first.check_run, None);
+            q.started_check_run(first.id, 42).unwrap();
+        }
+        let q = SqliteQueue::open(&path).unwrap();
+        let again = q.claim(Duration::from_secs(600)).unwrap().unwrap();
+        assert_eq!(again.check_run, Some(42));
+    }
+
+    #[test]
+    fn a_database_of_the_previous_schema_is_upgraded_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let previous = SCHEMA.replace(",\n    check_run INTEGER", "");
+        assert!(!previous.contains("check_run"));
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(&previous).unwrap();
+        old.execute(
+            "INSERT INTO jobs (delivery, payload, state, run_after, created_at)
+             VALUES ('d0', ?1, 'queued', 0, 0)",
+            params![serde_json::to_string(&pr(9, "z")).unwrap()],
+        )
+        .unwrap();
+        drop(old);
+        let q = SqliteQueue::open(&path).unwrap();
+        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!((claimed.job, claimed.check_run), (pr(9, "z"), None));
+        q.started_check_run(claimed.id, 7).unwrap();
+    }
+
+    #[test]
+    fn deliveries_give_up_on_a_locked_database_before_github_does() {
+        let (dir, q) = queue();
+        let q = std::sync::Arc::new(q);
+        let locker = Connection::open(dir.path().join("queue.db")).unwrap();
+        locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        // Deliveries arriving while others wait for the lock share their wait, not add to it,
+        // and none waits for the connection behind later batches.
+        let threads: Vec<_> = (0..8u64)
+            .map(|i| {
+                let q = std::sync::Arc::clone(&q);
+                std::thread::spawn(move || {
+                    std::thread::sleep(Duration::from_millis(500 * i));
+                    let started = std::time::Instant::now();
+                    let err = q
+                        .enqueue(&format!("d{i}"), "pull_request", &[pr(i, "a")])
+                        .unwrap_err()
+                        .to_string();
+                    (started.elapsed(), err)
+                })
+            })
+            .collect();
+        for thread in threads {
+            let (waited, err) = thread.join().unwrap();
+            assert!(err.contains("locked"), "{err}");
+            assert!(
+                waited < DELIVERY_BUSY_WAIT + Duration::from_millis(500),
+                "{waited:?}"
+            );
+        }
+        locker.execute_batch("ROLLBACK").unwrap();
         assert_eq!(
             q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
             Enqueued::Queued { jobs: 1 }

@@ -5,6 +5,12 @@
 //! (GitHub down or rate limited, network) put the job back with a doubling delay; after the last
 //! attempt, or at once for permanent failures, the check run says the check could not run —
 //! never a silent drop.
+//!
+//! A job runs to completion once: the queue remembers the check run a job started, so an
+//! attempt after a crash or a failed publication finds the run it already completed and only
+//! posts what is missing (review and comment are found again by their markers). The end of a job
+//! is recorded even if the database is locked or full for a while: the worker waits for it
+//! rather than leave the job to run again.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -22,6 +28,8 @@ use crate::revision::GitRevision;
 
 /// How long a claimed job is reserved; renewed every third of it while the job runs.
 pub const LEASE: Duration = Duration::from_secs(120);
+/// Longest pause between two tries to record a job's end in an unavailable database.
+const RECORD_RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Why a job failed; names the repository or call concerned.
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +93,13 @@ pub async fn run(state: AppState, n: usize) {
         let queue = Arc::clone(&state.queue);
         let claimed = tokio::task::spawn_blocking(move || queue.claim(LEASE)).await;
         match claimed {
-            Ok(Ok(Some(job))) => process(&state, &app, job).await,
+            Ok(Ok(Some(job))) => {
+                // A job that panics takes its own task down, not this worker.
+                let (s, a) = (state.clone(), Arc::clone(&app));
+                if let Err(e) = tokio::spawn(async move { process(&s, &a, job).await }).await {
+                    tracing::error!(worker = n, error = %e, "job task failed; the job runs again when its lease ends");
+                }
+            }
             Ok(Ok(None)) => {
                 let _ =
                     tokio::time::timeout(Duration::from_millis(500), state.wake.notified()).await;
@@ -97,6 +111,33 @@ pub async fn run(state: AppState, n: usize) {
             Err(e) => {
                 tracing::error!(worker = n, error = %e, "claim task failed");
                 tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
+/// The first retry delay doubles with each attempt, up to 32 times itself (16 min by default):
+/// a job given many attempts keeps trying at that pace instead of waiting for days.
+fn retry_delay(state: &AppState, attempts: u32) -> Duration {
+    state.settings.retry_delay * 2u32.pow(attempts.min(5))
+}
+
+/// Records a job's end, trying again until the database takes it: a job whose end is not
+/// recorded would run again after a restart.
+async fn record(
+    operation: &'static str,
+    f: impl Fn() -> Result<(), QueueError> + Send + Sync + 'static,
+) {
+    let f = Arc::new(f);
+    let mut pause = Duration::from_millis(250);
+    loop {
+        let attempt = Arc::clone(&f);
+        match blocking(move || attempt()).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, operation, retry_in_ms = pause.as_millis() as u64, "cannot record the job's end; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(RECORD_RETRY_MAX);
             }
         }
     }
@@ -129,14 +170,15 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
             }
         })
     };
+    let mut check_run = claimed.check_run;
     let result = match &claimed.job {
-        Job::Analyze(pr) => analyze_pr(state, app, id, pr).await,
+        Job::Analyze(pr) => analyze_pr(state, app, id, pr, &mut check_run).await,
         Job::Acknowledge(ack) => acknowledge(app, ack).await,
     };
     heartbeat.abort();
     let queue = Arc::clone(&state.queue);
     let kind = claimed.job.kind();
-    let recorded = match result {
+    match result {
         Ok(outcome) => {
             let how = match outcome {
                 Outcome::Done => Finished::Done,
@@ -155,29 +197,41 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "job finished"
             );
-            blocking(move || queue.finish(id, how, None)).await
+            record("finish", move || queue.finish(id, how, None)).await;
         }
         Err(error)
             if error.is_transient() && claimed.attempts + 1 < state.settings.max_attempts =>
         {
-            let delay = state.settings.retry_delay * 2u32.saturating_pow(claimed.attempts);
+            let delay = retry_delay(state, claimed.attempts);
             tracing::warn!(%error, attempt = claimed.attempts + 1, delay_ms = delay.as_millis() as u64, "job will be retried");
             state.metrics.job(kind, "retried", started.elapsed());
             let message = error.to_string();
-            blocking(move || queue.retry(id, delay, &message)).await
+            record("retry", move || queue.retry(id, delay, &message)).await;
         }
         Err(error) => {
             tracing::error!(%error, attempts = claimed.attempts + 1, "job failed");
             state.metrics.job(kind, "failed", started.elapsed());
-            if let Job::Analyze(pr) = &claimed.job {
-                report_failure(app, pr, &error).await;
-            }
+            let reported = match &claimed.job {
+                Job::Analyze(pr) => report_failure(app, pr, check_run, &error).await,
+                Job::Acknowledge(_) => Ok(()),
+            };
             let message = error.to_string();
-            blocking(move || queue.finish(id, Finished::Failed, Some(&message))).await
+            match reported {
+                Ok(()) => {
+                    record("finish", move || {
+                        queue.finish(id, Finished::Failed, Some(&message))
+                    })
+                    .await;
+                }
+                Err(e) => {
+                    // A check run left in progress would block the pull request for good: the
+                    // job stays queued until its end can be shown.
+                    let delay = retry_delay(state, claimed.attempts);
+                    tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "the failure is not shown yet; the job will run again");
+                    record("retry", move || queue.retry(id, delay, &message)).await;
+                }
+            }
         }
-    };
-    if let Err(e) = recorded {
-        tracing::error!(error = %e, "cannot record the job's end");
     }
 }
 
@@ -186,9 +240,30 @@ fn external_id(pr: &PullRequestJob) -> String {
     format!("pr-{}", pr.number)
 }
 
-async fn report_failure(app: &Configured, pr: &PullRequestJob, error: &JobError) {
+/// Completes the check run as a failure saying why, unless this job already completed it (then
+/// the conclusion there is right, and only the review or comment is missing).
+async fn report_failure(
+    app: &Configured,
+    pr: &PullRequestJob,
+    check_run: Option<u64>,
+    error: &JobError,
+) -> Result<(), GitHubError> {
     let installation = app.github.installation(pr.installation_id);
     let result = async {
+        if let Some(run) = check_run
+            && installation
+                .completed_check_run(&pr.repo, run)
+                .await?
+                .is_some()
+        {
+            tracing::warn!(
+                repo = pr.repo,
+                pr = pr.number,
+                check_run = run,
+                "the check run is complete; only the review or summary comment could not be posted"
+            );
+            return Ok(());
+        }
         let run = installation
             .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
             .await?;
@@ -202,29 +277,57 @@ async fn report_failure(app: &Configured, pr: &PullRequestJob, error: &JobError)
             .await
     }
     .await;
-    if let Err(e) = result {
+    if let Err(e) = &result {
         tracing::error!(repo = pr.repo, pr = pr.number, error = %e, "cannot report the failure on the check run");
     }
+    result
 }
 
+/// Analyses a pull request and publishes; `check_run` is the run this job started (in an
+/// earlier attempt, or now), kept by the queue.
 async fn analyze_pr(
     state: &AppState,
     app: &Configured,
     id: i64,
     pr: &PullRequestJob,
+    check_run: &mut Option<u64>,
 ) -> Result<Outcome, JobError> {
     let queue = Arc::clone(&state.queue);
     if blocking(move || queue.is_superseded(id)).await? {
         return Ok(Outcome::Superseded);
     }
     let installation = app.github.installation(pr.installation_id);
-    let run = installation
-        .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
-        .await?;
+    let completed = match *check_run {
+        Some(run) => installation
+            .completed_check_run(&pr.repo, run)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    let run = match *check_run {
+        Some(run) if completed => {
+            tracing::info!(
+                check_run = run,
+                "an earlier attempt completed the check run; not completing it again"
+            );
+            run
+        }
+        _ => {
+            let run = installation
+                .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
+                .await?;
+            let queue = Arc::clone(&state.queue);
+            blocking(move || queue.started_check_run(id, run)).await?;
+            *check_run = Some(run);
+            run
+        }
+    };
     let publication = compute(state, &installation, pr).await?;
-    installation
-        .complete_check_run(&pr.repo, run, &publication.check)
-        .await?;
+    if !completed {
+        installation
+            .complete_check_run(&pr.repo, run, &publication.check)
+            .await?;
+    }
     let queue = Arc::clone(&state.queue);
     if blocking(move || queue.is_superseded(id)).await? {
         // The check run is right for its commit; the PR's review and comment belong to the newer one.

@@ -173,6 +173,10 @@ pub struct Inner {
     pub prs: HashMap<(String, u64), String>,
     /// Every 4xx the fake gave for a rule violation, with why.
     pub violations: Vec<String>,
+    /// Random faults drawn for calls no scripted fault matches (a soak).
+    pub chaos: Option<Chaos>,
+    /// Check run id → PATCHes carrying a conclusion that the fake applied.
+    pub completions: HashMap<u64, usize>,
     next_id: u64,
     token_count: u64,
 }
@@ -309,10 +313,12 @@ async fn handle(
         let found = inner.faults.iter().position(|f| {
             f.times > 0 && f.method == method.as_str() && path.ends_with(&f.path_suffix)
         });
-        found.map(|i| {
-            inner.faults[i].times -= 1;
-            inner.faults[i].clone()
-        })
+        found
+            .map(|i| {
+                inner.faults[i].times -= 1;
+                inner.faults[i].clone()
+            })
+            .or_else(|| inner.chaos.as_mut().and_then(|c| c.draw(&path)))
     };
     if let Some(fault) = &fault {
         if fault.hang {
@@ -532,6 +538,9 @@ fn api(
             {
                 Some(run) => {
                     apply_check(run, &body);
+                    if body.get("conclusion").is_some() {
+                        *inner.completions.entry(run.id).or_default() += 1;
+                    }
                     reply(200, run.json())
                 }
                 None => reply(404, json!({"message": "Not Found"})),
@@ -1206,5 +1215,221 @@ impl Drop for Server {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A small seeded generator (splitmix64): a soak prints its seed, so its fault rates and
+/// schedule can be replayed.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [0, n).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// Random faults of the fake GitHub API (git paths are left to a [`Cutter`]): each call no
+/// scripted [`Fault`] matches draws one, as a GitHub having a bad day answers.
+#[derive(Debug)]
+pub struct Chaos {
+    rng: Rng,
+    /// Share of calls answered 500, 502 or 503; half of them after acting (a lost answer).
+    pub server_errors: f64,
+    /// Share of calls answered 429, and again the share answered 403 "secondary rate limit",
+    /// both with `retry-after: 1`.
+    pub rate_limits: f64,
+    /// How many of each kind were injected.
+    pub injected: std::collections::BTreeMap<&'static str, usize>,
+}
+
+impl Chaos {
+    pub fn new(seed: u64, server_errors: f64, rate_limits: f64) -> Chaos {
+        Chaos {
+            rng: Rng::new(seed),
+            server_errors,
+            rate_limits,
+            injected: Default::default(),
+        }
+    }
+
+    fn draw(&mut self, path: &str) -> Option<Fault> {
+        if path.starts_with("/git/") {
+            return None;
+        }
+        let roll = self.rng.unit();
+        let (kind, fault) = if roll < self.server_errors {
+            let status = [500, 502, 503][self.rng.below(3) as usize];
+            let mut fault = Fault::status("", path, status);
+            fault.apply_first = self.rng.unit() < 0.5;
+            let kind = if fault.apply_first {
+                "5xx after acting (answer lost)"
+            } else {
+                "5xx"
+            };
+            (kind, fault)
+        } else if roll < self.server_errors + self.rate_limits {
+            let mut fault = Fault::status("", path, 429);
+            fault.headers = vec![("retry-after", "1".into())];
+            fault.message = "API rate limit exceeded".into();
+            ("429 retry-after", fault)
+        } else if roll < self.server_errors + 2.0 * self.rate_limits {
+            let mut fault = Fault::status("", path, 403);
+            fault.headers = vec![("retry-after", "1".into())];
+            fault.message = "You have exceeded a secondary rate limit".into();
+            ("403 secondary rate limit", fault)
+        } else {
+            return None;
+        };
+        *self.injected.entry(kind).or_default() += 1;
+        Some(fault)
+    }
+}
+
+/// A loopback TCP proxy that breaks connections the way networks do: a share of connections is
+/// cut (reset) after a random number of answer bytes, in the headers or the body; while it is
+/// down, every new connection is reset at once, as a server that is not there.
+pub struct Cutter {
+    pub url: String,
+    state: Arc<CutterState>,
+}
+
+struct CutterState {
+    upstream: std::net::SocketAddr,
+    cut_share: f64,
+    rng: Mutex<Rng>,
+    down_until: Mutex<Option<Instant>>,
+    cuts: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicUsize,
+}
+
+/// Connections chosen for cutting are cut within this many answer bytes.
+const CUT_WITHIN: u64 = 3000;
+
+impl Cutter {
+    /// Proxies to `upstream` (`http://host:port`), cutting `cut_share` of the connections.
+    pub async fn start(upstream: &str, cut_share: f64, seed: u64) -> Cutter {
+        let upstream = upstream
+            .trim_start_matches("http://")
+            .parse()
+            .expect("upstream host:port");
+        let state = Arc::new(CutterState {
+            upstream,
+            cut_share,
+            rng: Mutex::new(Rng::new(seed)),
+            down_until: Mutex::new(None),
+            cuts: Default::default(),
+            refused: Default::default(),
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepting = Arc::clone(&state);
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
+                let down = accepting
+                    .down_until
+                    .lock()
+                    .unwrap()
+                    .is_some_and(|until| Instant::now() < until);
+                if down {
+                    accepting
+                        .refused
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let _ = client.set_zero_linger();
+                    drop(client);
+                    continue;
+                }
+                tokio::spawn(pipe(client, Arc::clone(&accepting)));
+            }
+        });
+        Cutter { url, state }
+    }
+
+    /// Resets every new connection for `duration` from now.
+    pub fn down_for(&self, duration: Duration) {
+        *self.state.down_until.lock().unwrap() = Some(Instant::now() + duration);
+    }
+
+    /// Connections cut in the middle of an answer.
+    pub fn cuts(&self) -> usize {
+        self.state.cuts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Connections reset at once while down.
+    pub fn refused(&self) -> usize {
+        self.state.refused.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+async fn pipe(client: tokio::net::TcpStream, state: Arc<CutterState>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(upstream) = tokio::net::TcpStream::connect(state.upstream).await else {
+        return;
+    };
+    let cut_at = {
+        let mut rng = state.rng.lock().unwrap();
+        (rng.unit() < state.cut_share).then(|| 1 + rng.below(CUT_WITHIN) as usize)
+    };
+    if cut_at.is_some() {
+        // Closing sends a reset, not an orderly end.
+        let _ = client.set_zero_linger();
+    }
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut upstream_read, mut upstream_write) = upstream.into_split();
+    let requests = tokio::spawn(async move {
+        let _ = tokio::io::copy(&mut client_read, &mut upstream_write).await;
+        let _ = upstream_write.shutdown().await;
+        client_read
+    });
+    let mut sent = 0;
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match upstream_read.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(at) = cut_at
+            && sent + n >= at
+        {
+            let _ = client_write.write_all(&buf[..at - sent]).await;
+            state.cuts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            requests.abort();
+            client_write.forget();
+            return;
+        }
+        if client_write.write_all(&buf[..n]).await.is_err() {
+            break;
+        }
+        sent += n;
+    }
+    let _ = client_write.shutdown().await;
+    let _ = requests.await;
+}
+
+impl Server {
+    /// How the server process ended, if it ended by itself ([`Server::kill9`] takes it away).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().ok()?
     }
 }
