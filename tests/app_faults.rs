@@ -231,6 +231,8 @@ async fn soak() {
         &data_dir,
         &[
             ("CLOBBERCHECK_GITHUB_API_URL", api.url.as_str()),
+            // Git goes through its own cutting proxy: that is the host trusted with the token.
+            ("CLOBBERCHECK_GIT_URL", git.url.as_str()),
             ("CLOBBERCHECK_LOG", "clobbercheck=info"),
             ("NO_COLOR", "1"),
             // A job may spend 6 attempts on the git outage (1+2+4+8+16 s), a few more on
