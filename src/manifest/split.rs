@@ -60,22 +60,33 @@ pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
 }
 
 fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
-    let parsed = parse_stream(text).map_err(|e| SplitError {
-        line: e.line,
-        column: e.column,
-        message: e.message,
+    let parsed = parse_stream(text).map_err(|e| {
+        let (line, column) = lines.parser_position(e.line, e.column);
+        SplitError {
+            line,
+            column,
+            message: e.message,
+        }
     })?;
-    let starts: Vec<usize> = parsed.iter().map(|d| d.line).collect();
+    let starts: Vec<usize> = parsed
+        .iter()
+        .map(|d| lines.parser_position(d.line, 1).0)
+        .collect();
     Ok(parsed
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
+            let line = starts[i];
             let limit = starts.get(i + 1).map_or(lines.count(), |next| next - 1);
             Document {
-                line: d.line,
-                end_line: lines.last_content_line(d.line, limit),
+                line,
+                end_line: lines.last_content_line(line, limit),
                 value: Arc::new(d.value),
-                item_lines: d.item_lines,
+                item_lines: d
+                    .item_lines
+                    .iter()
+                    .map(|&l| lines.parser_position(l, 1).0)
+                    .collect(),
             }
         })
         .collect())
@@ -99,9 +110,10 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                 });
             }
             Some(Err(e)) => {
+                let (line, column) = lines.clamp(e.line().max(1), e.column().max(1));
                 return Err(SplitError {
-                    line: e.line().max(1),
-                    column: e.column().max(1),
+                    line,
+                    column,
                     message: e
                         .to_string()
                         .split(" at line ")
@@ -148,9 +160,14 @@ fn expand_lists(lines: &LineIndex, docs: &mut Vec<Document>) {
 }
 
 /// Byte offsets of line starts, for turning offsets into lines and finding content ends.
+///
+/// Lines are what git, editors and GitHub count: only `\n` ends one. The YAML parser also ends
+/// a line at a lone `\r` (YAML 1.2 does), so for text holding one, `parser_starts` keeps the
+/// parser's line starts to translate its lines.
 struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    parser_starts: Option<Vec<usize>>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -160,11 +177,52 @@ impl<'a> LineIndex<'a> {
         if starts.last() == Some(&text.len()) && starts.len() > 1 {
             starts.pop();
         }
-        Self { text, starts }
+        let bytes = text.as_bytes();
+        let lone_cr = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        let parser_starts = text.contains('\r').then(|| {
+            std::iter::once(0)
+                .chain(
+                    (0..bytes.len())
+                        .filter(|&i| bytes[i] == b'\n' || lone_cr(i))
+                        .map(|i| i + 1),
+                )
+                .collect()
+        });
+        Self {
+            text,
+            starts,
+            parser_starts,
+        }
     }
 
     fn count(&self) -> usize {
         self.starts.len()
+    }
+
+    /// A position inside the file for one a parser reports: the end of input (the line after
+    /// a final newline) is the end of the last line.
+    fn clamp(&self, line: usize, column: usize) -> (usize, usize) {
+        if line <= self.count() {
+            return (line, column);
+        }
+        let last = self.line_text(self.count()).trim_end_matches(['\n', '\r']);
+        (self.count(), last.chars().count() + 1)
+    }
+
+    /// The file's line and column for the YAML parser's 1-based line and column.
+    fn parser_position(&self, line: usize, column: usize) -> (usize, usize) {
+        let Some(parser_starts) = &self.parser_starts else {
+            return self.clamp(line, column);
+        };
+        let Some(&start) = parser_starts
+            .get(line.max(1) - 1)
+            .filter(|&&s| s < self.text.len())
+        else {
+            return self.clamp(self.count() + 1, column);
+        };
+        let file_line = self.line_of(start);
+        let before = &self.text[self.starts[file_line - 1]..start];
+        (file_line, before.chars().count() + column)
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -225,6 +283,24 @@ mod tests {
     fn list_items_get_their_own_lines() {
         let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: a}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: b}\n";
         assert_eq!(spans("l.yaml", text), vec![(4, 6), (7, 9)]);
+    }
+
+    #[test]
+    fn lone_carriage_returns_do_not_shift_lines() {
+        assert_eq!(
+            spans("f.yaml", "a: 1\rb: 2\n---\nc: 3\n"),
+            vec![(1, 1), (3, 3)]
+        );
+        let e = split("f.yaml", b"a: 1\rb: [\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 9), "{e:?}");
+    }
+
+    #[test]
+    fn errors_at_the_end_of_input_are_on_the_last_line() {
+        let e = split("f.yaml", b"a: 1\nb\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+        let e = split("f.json", b"{\"a\": 1,\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 9), "{e:?}");
     }
 
     #[test]
