@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::identity::list_items;
@@ -93,13 +94,13 @@ fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
 }
 
 fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Plain>();
     let mut docs = Vec::new();
     loop {
         let start = stream.byte_offset();
         match stream.next() {
             None => break,
-            Some(Ok(value)) => {
+            Some(Ok(Plain(value))) => {
                 let content_start = start + text[start..].len() - text[start..].trim_start().len();
                 let end = stream.byte_offset();
                 docs.push(Document {
@@ -125,6 +126,67 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
         }
     }
     Ok(docs)
+}
+
+/// A JSON value read as written. `Value`'s own reader, with serde_json's `raw_value` feature
+/// (axum turns it on), reads an object keyed `$serde_json::private::RawValue` as the JSON text
+/// held inside it, so a file could show clobbercheck another object than the API server sees.
+struct Plain(Value);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlainVisitor)
+    }
+}
+
+struct PlainVisitor;
+
+impl<'de> Visitor<'de> for PlainVisitor {
+    type Value = Plain;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Plain, E> {
+        Ok(Plain(Value::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Plain, E> {
+        Ok(Plain(Value::String(v.to_string())))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Plain, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Plain(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Plain(Value::Array(items)))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Plain, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some((key, Plain(value))) = map.next_entry::<String, Plain>()? {
+            object.insert(key, value);
+        }
+        Ok(Plain(Value::Object(object)))
+    }
 }
 
 /// Replaces each `List` document by its items, each with its own line span where the items'
@@ -307,6 +369,16 @@ mod tests {
     fn json_stream() {
         let text = "\n  {\"a\": 1,\n \"b\": 2}\n{\"c\": 3}\n";
         assert_eq!(spans("x.json", text), vec![(2, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn json_keys_are_read_as_written() {
+        let text = r#"{"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"}"#;
+        let docs = split("x.json", text.as_bytes()).unwrap();
+        assert_eq!(
+            *docs[0].value,
+            serde_json::json!({"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"})
+        );
     }
 
     #[test]

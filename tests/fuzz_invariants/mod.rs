@@ -197,7 +197,7 @@ fn check_head(value: &Value) -> Option<ObjectHead> {
 }
 
 /// `ObjectHead::of` never panics, its identity ignores the version, and the value written as
-/// JSON text and read back (by serde_json and by the `.json` splitter) has the same identity.
+/// JSON text and read back by the `.json` splitter has the same identity.
 pub fn check_identity(bytes: &[u8]) {
     for value in identity_inputs(bytes) {
         let head = check_head(&value);
@@ -206,8 +206,6 @@ pub fn check_identity(bytes: &[u8]) {
             check_head(item);
         }
         let text = serde_json::to_string(&value).expect("a JSON value serialises");
-        let back: Value = serde_json::from_str(&text).expect("JSON text of a value parses");
-        assert_eq!(ObjectHead::of(&back), head, "JSON round trip: {text}");
         let docs = split("fuzz.json", text.as_bytes()).expect("the splitter reads JSON text");
         let expected: Vec<Option<ObjectHead>> = match items {
             Some(items) => items.iter().map(ObjectHead::of).collect(),
