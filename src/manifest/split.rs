@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::identity::list_items;
-use super::yaml::{YamlWarning, parse_stream};
+use super::yaml::{YamlWarning, YamlWarningKind, parse_stream};
 
 /// One document (or one item of a `List` document) and the lines it occupies.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,36 +67,51 @@ pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
 }
 
 fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
-    let parsed = parse_stream(text).map_err(|e| SplitError {
-        line: e.line,
-        column: e.column,
-        message: e.message,
+    let parsed = parse_stream(text).map_err(|e| {
+        let (line, column) = lines.parser_position(e.line, e.column);
+        SplitError {
+            line,
+            column,
+            message: e.message,
+        }
     })?;
-    let starts: Vec<usize> = parsed.iter().map(|d| d.line).collect();
+    let starts: Vec<usize> = parsed
+        .iter()
+        .map(|d| lines.parser_position(d.line, 1).0)
+        .collect();
     Ok(parsed
         .into_iter()
         .enumerate()
         .map(|(i, d)| {
+            let line = starts[i];
             let limit = starts.get(i + 1).map_or(lines.count(), |next| next - 1);
             Document {
-                line: d.line,
-                end_line: lines.last_content_line(d.line, limit),
+                line,
+                end_line: lines.last_content_line(line, limit),
                 value: Arc::new(d.value),
-                item_lines: d.item_lines,
-                warnings: d.warnings,
+                item_lines: d
+                    .item_lines
+                    .iter()
+                    .map(|&l| lines.parser_position(l, 1).0)
+                    .collect(),
+                warnings: d
+                    .warnings
+                    .into_iter()
+                    .map(|w| lines.file_warning(w))
+                    .collect(),
             }
         })
         .collect())
 }
 
 fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
-    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Value>();
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Plain>();
     let mut docs = Vec::new();
     loop {
         let start = stream.byte_offset();
         match stream.next() {
             None => break,
-            Some(Ok(value)) => {
+            Some(Ok(Plain(value))) => {
                 let content_start = start + text[start..].len() - text[start..].trim_start().len();
                 let end = stream.byte_offset();
                 docs.push(Document {
@@ -107,9 +123,10 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                 });
             }
             Some(Err(e)) => {
+                let (line, column) = lines.clamp(e.line().max(1), e.column().max(1));
                 return Err(SplitError {
-                    line: e.line().max(1),
-                    column: e.column().max(1),
+                    line,
+                    column,
                     message: e
                         .to_string()
                         .split(" at line ")
@@ -121,6 +138,67 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
         }
     }
     Ok(docs)
+}
+
+/// A JSON value read as written. `Value`'s own reader, with serde_json's `raw_value` feature
+/// (axum turns it on), reads an object keyed `$serde_json::private::RawValue` as the JSON text
+/// held inside it, so a file could show clobbercheck another object than the API server sees.
+struct Plain(Value);
+
+impl<'de> Deserialize<'de> for Plain {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(PlainVisitor)
+    }
+}
+
+struct PlainVisitor;
+
+impl<'de> Visitor<'de> for PlainVisitor {
+    type Value = Plain;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Plain, E> {
+        Ok(Plain(Value::Null))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Plain, E> {
+        Ok(Plain(Value::Bool(v)))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Plain, E> {
+        Ok(Plain(Value::from(v)))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Plain, E> {
+        Ok(Plain(Value::String(v.to_string())))
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Plain, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Plain(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Plain(Value::Array(items)))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Plain, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some((key, Plain(value))) = map.next_entry::<String, Plain>()? {
+            object.insert(key, value);
+        }
+        Ok(Plain(Value::Object(object)))
+    }
 }
 
 /// Replaces each `List` document by its items, each with its own line span where the items'
@@ -163,9 +241,14 @@ fn expand_lists(lines: &LineIndex, docs: &mut Vec<Document>) {
 }
 
 /// Byte offsets of line starts, for turning offsets into lines and finding content ends.
+///
+/// Lines are what git, editors and GitHub count: only `\n` ends one. The YAML parser also ends
+/// a line at a lone `\r` (YAML 1.2 does), so for text holding one, `parser_starts` keeps the
+/// parser's line starts to translate its lines.
 struct LineIndex<'a> {
     text: &'a str,
     starts: Vec<usize>,
+    parser_starts: Option<Vec<usize>>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -175,11 +258,67 @@ impl<'a> LineIndex<'a> {
         if starts.last() == Some(&text.len()) && starts.len() > 1 {
             starts.pop();
         }
-        Self { text, starts }
+        let bytes = text.as_bytes();
+        let lone_cr = |i: usize| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        let parser_starts = text.contains('\r').then(|| {
+            std::iter::once(0)
+                .chain(
+                    (0..bytes.len())
+                        .filter(|&i| bytes[i] == b'\n' || lone_cr(i))
+                        .map(|i| i + 1),
+                )
+                .collect()
+        });
+        Self {
+            text,
+            starts,
+            parser_starts,
+        }
     }
 
     fn count(&self) -> usize {
         self.starts.len()
+    }
+
+    /// A position inside the file for one a parser reports: the end of input (the line after
+    /// a final newline) is the end of the last line.
+    fn clamp(&self, line: usize, column: usize) -> (usize, usize) {
+        if line <= self.count() {
+            return (line, column);
+        }
+        let last = self.line_text(self.count()).trim_end_matches(['\n', '\r']);
+        (self.count(), last.chars().count() + 1)
+    }
+
+    /// The file's line and column for the YAML parser's 1-based line and column.
+    fn parser_position(&self, line: usize, column: usize) -> (usize, usize) {
+        let Some(parser_starts) = &self.parser_starts else {
+            return self.clamp(line, column);
+        };
+        let Some(&start) = parser_starts
+            .get(line.max(1) - 1)
+            .filter(|&&s| s < self.text.len())
+        else {
+            return self.clamp(self.count() + 1, column);
+        };
+        let file_line = self.line_of(start);
+        let before = &self.text[self.starts[file_line - 1]..start];
+        (file_line, before.chars().count() + column)
+    }
+
+    /// A reader warning with its lines (the parser's) turned into the file's.
+    fn file_warning(&self, warning: YamlWarning) -> YamlWarning {
+        let kind = match warning.kind {
+            YamlWarningKind::DuplicateKey { key, first_line } => YamlWarningKind::DuplicateKey {
+                key,
+                first_line: self.parser_position(first_line, 1).0,
+            },
+            other => other,
+        };
+        YamlWarning {
+            line: self.parser_position(warning.line, 1).0,
+            kind,
+        }
     }
 
     fn line_of(&self, offset: usize) -> usize {
@@ -254,9 +393,37 @@ mod tests {
     }
 
     #[test]
+    fn lone_carriage_returns_do_not_shift_lines() {
+        assert_eq!(
+            spans("f.yaml", "a: 1\rb: 2\n---\nc: 3\n"),
+            vec![(1, 1), (3, 3)]
+        );
+        let e = split("f.yaml", b"a: 1\rb: [\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 9), "{e:?}");
+    }
+
+    #[test]
+    fn errors_at_the_end_of_input_are_on_the_last_line() {
+        let e = split("f.yaml", b"a: 1\nb\n").unwrap_err();
+        assert_eq!(e.line, 2, "{e:?}");
+        let e = split("f.json", b"{\"a\": 1,\n").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 9), "{e:?}");
+    }
+
+    #[test]
     fn json_stream() {
         let text = "\n  {\"a\": 1,\n \"b\": 2}\n{\"c\": 3}\n";
         assert_eq!(spans("x.json", text), vec![(2, 3), (4, 4)]);
+    }
+
+    #[test]
+    fn json_keys_are_read_as_written() {
+        let text = r#"{"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"}"#;
+        let docs = split("x.json", text.as_bytes()).unwrap();
+        assert_eq!(
+            *docs[0].value,
+            serde_json::json!({"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"})
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@
 //! schema for plain scalars, merge keys (`<<`, explicit keys win, earlier sources win), duplicate
 //! keys (the last wins), non-string keys turned into strings. Numbers written with leading zeros
 //! (`0755`) are kept as strings so that no reading is silently changed. Anchors and aliases are
-//! expanded under a node budget, so an alias bomb is refused instead of exhausting memory; the
-//! parser refuses nesting deeper than 256 levels, so no recursion can overflow the stack.
+//! expanded under a node budget, so an alias bomb is refused instead of exhausting memory;
+//! nesting deeper than [`MAX_DEPTH`] is refused, so no recursion can overflow the stack.
 //!
 //! What is read but may not mean what the author thinks comes back as [`YamlWarning`]s: a
 //! duplicate key (the earlier value is dropped) and a plain scalar that a YAML 1.1 reader — kubectl
@@ -24,6 +24,12 @@ use serde_json::{Map, Number, Value};
 
 /// Nodes (including those produced by expanding aliases) one file may produce, beyond its size.
 const NODE_BUDGET_BASE: usize = 1_000_000;
+
+/// Deepest nesting of sequences and mappings: the deepest serde_json reads (its recursion limit
+/// stops at 128), so every value read here can be written as JSON and read back (render targets
+/// hand their objects over as JSON; `.json` files are read with serde_json). The parser's own
+/// limit is 256.
+pub const MAX_DEPTH: usize = 127;
 
 /// One document of a stream: its root value and where it starts.
 #[derive(Debug)]
@@ -253,6 +259,11 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 (scalar(&text, style, tag_suffix.as_deref()), anchor)
             }
             Event::SequenceStart(_, anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(error(format!(
+                        "recursion limit exceeded: nesting deeper than {MAX_DEPTH} levels"
+                    )));
+                }
                 nodes += 1;
                 stack.push(Frame::Seq {
                     items: Vec::new(),
@@ -261,6 +272,11 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                 continue;
             }
             Event::MappingStart(_, anchor, _) => {
+                if stack.len() >= MAX_DEPTH {
+                    return Err(error(format!(
+                        "recursion limit exceeded: nesting deeper than {MAX_DEPTH} levels"
+                    )));
+                }
                 nodes += 1;
                 stack.push(Frame::Map {
                     map: Map::new(),
@@ -654,6 +670,10 @@ mod tests {
             .collect();
         let e = parse_stream(&block).unwrap_err();
         assert!(e.message.contains("recursion limit"), "{e:?}");
-        assert_eq!(e.line, 256);
+        assert_eq!(e.line, MAX_DEPTH + 1);
+        let deepest = "[".repeat(MAX_DEPTH) + &"]".repeat(MAX_DEPTH);
+        let value = &parse_stream(&deepest).unwrap()[0].value;
+        let back: Value = serde_json::from_str(&value.to_string()).unwrap();
+        assert_eq!(&back, value);
     }
 }

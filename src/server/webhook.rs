@@ -10,8 +10,8 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _, Unexpected};
+use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
 use super::{AppState, MAX_PAYLOAD};
@@ -72,9 +72,24 @@ pub enum PayloadError {
     NoInstallation { event: &'static str },
 }
 
+/// A string a job is made of (a repository, a commit, a branch, a login): an empty one is
+/// refused where it is, naming the field, instead of queueing a job no worker can run.
+fn non_empty<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    if text.trim().is_empty() {
+        return Err(D::Error::invalid_value(
+            Unexpected::Str(&text),
+            &"a non-empty string",
+        ));
+    }
+    Ok(text)
+}
+
 #[derive(Deserialize)]
 struct Repository {
+    #[serde(deserialize_with = "non_empty")]
     full_name: String,
+    #[serde(deserialize_with = "non_empty")]
     clone_url: String,
 }
 
@@ -91,8 +106,9 @@ struct RepoRef {
 
 #[derive(Deserialize)]
 struct Branch {
+    #[serde(deserialize_with = "non_empty")]
     sha: String,
-    #[serde(rename = "ref")]
+    #[serde(rename = "ref", deserialize_with = "non_empty")]
     name: String,
     repo: Option<RepoRef>,
 }
@@ -122,6 +138,7 @@ struct PrRef {
 
 #[derive(Deserialize)]
 struct CheckSuite {
+    #[serde(deserialize_with = "non_empty")]
     head_sha: String,
     pull_requests: Vec<PrRef>,
 }
@@ -138,6 +155,7 @@ struct CheckSuiteEvent {
 struct CheckRun {
     id: u64,
     name: String,
+    #[serde(deserialize_with = "non_empty")]
     head_sha: String,
     pull_requests: Vec<PrRef>,
 }
@@ -149,6 +167,7 @@ struct RequestedAction {
 
 #[derive(Deserialize)]
 struct Sender {
+    #[serde(deserialize_with = "non_empty")]
     login: String,
 }
 
@@ -172,7 +191,7 @@ fn read<T: DeserializeOwned>(event: &'static str, body: &[u8]) -> Result<T, Payl
     let de = &mut serde_json::Deserializer::from_slice(body);
     serde_path_to_error::deserialize(de).map_err(|e| PayloadError::Field {
         event,
-        path: e.path().to_string(),
+        path: field_path(e.path()),
         message: e.inner().to_string(),
     })
 }
@@ -195,6 +214,35 @@ fn check_repository(event: &'static str, repository: &Repository) -> Result<(), 
             message: format!("'{}' is not owner/name", repository.full_name),
         }),
     }
+}
+
+/// The field an error is at, as `pull_request.head.sha` or `pull_requests[0]`; a key that is
+/// empty or holds a separator is quoted, so every field has a visible, unambiguous name.
+fn field_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for segment in path.iter() {
+        let key = match segment {
+            Segment::Seq { index } => {
+                out.push_str(&format!("[{index}]"));
+                continue;
+            }
+            Segment::Map { key } | Segment::Enum { variant: key } => key.as_str(),
+            Segment::Unknown => "?",
+        };
+        if !out.is_empty() {
+            out.push('.');
+        }
+        if key.is_empty() || key.contains(['.', '[', ']', '"', ' ']) {
+            out.push_str(&format!("{key:?}"));
+        } else {
+            out.push_str(key);
+        }
+    }
+    if out.is_empty() {
+        out.push_str("the top level");
+    }
+    out
 }
 
 fn installation(
@@ -543,6 +591,33 @@ mod tests {
                 .to_string();
             assert!(err.contains("repository.full_name"), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn errors_at_unnamed_keys_and_the_top_level_name_them() {
+        let err = |body: &[u8]| jobs(Event::Installation, body).unwrap_err().to_string();
+        let at_empty_key = err(b"{\"action\": \"created\", \"\": x}");
+        assert!(
+            at_empty_key.contains("at \"\": expected value"),
+            "{at_empty_key}"
+        );
+        let at_dotted_key = err(b"{\"a.b\": x}");
+        assert!(at_dotted_key.contains("at \"a.b\": "), "{at_dotted_key}");
+        let at_top = err(b"[");
+        assert!(at_top.contains("at the top level: "), "{at_top}");
+    }
+
+    #[test]
+    fn empty_commits_and_names_are_refused_naming_the_field() {
+        let mut payload = corpus("pull_request.opened.payload.json");
+        payload["pull_request"]["head"]["sha"] = " ".into();
+        let err = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("at pull_request.head.sha: invalid value"),
+            "{err}"
+        );
     }
 
     #[test]
