@@ -194,6 +194,31 @@ fn ext_vars_and_top_level_arguments_reach_the_program() {
 }
 
 #[test]
+fn rendered_output_is_read_as_written_even_with_serde_json_magic_keys() {
+    // serde_json's `raw_value` feature (axum turns it on) makes `Value`'s own reader replace an
+    // object keyed so by the JSON text inside its string: here, a ConfigMap named "evil".
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "env/c/a/main.jsonnet",
+        r#"{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'real' },
+  data: { '$serde_json::private::RawValue': '{"metadata": {"name": "evil"}}' } }
+"#,
+    );
+    let snapshot = load(dir.path(), &config(""));
+    assert!(
+        snapshot.render_errors.is_empty(),
+        "{:?}",
+        snapshot.render_errors
+    );
+    assert_eq!(names(&snapshot), ["real"]);
+    assert_eq!(
+        snapshot.objects[0].value["data"]["$serde_json::private::RawValue"],
+        r#"{"metadata": {"name": "evil"}}"#
+    );
+}
+
+#[test]
 fn every_object_is_found_in_nested_objects_arrays_and_lists() {
     let dir = tempfile::tempdir().unwrap();
     write(dir.path(), "lib/k.libsonnet", LIB);

@@ -140,6 +140,12 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
     Ok(docs)
 }
 
+/// Reads one JSON text into a value exactly as written: every JSON reader of untrusted content
+/// (files, renderers' output) goes through here, never through `Value`'s own reader (see [`Plain`]).
+pub fn json_value(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    serde_json::from_slice::<Plain>(bytes).map(|plain| plain.0)
+}
+
 /// A JSON value read as written. `Value`'s own reader, with serde_json's `raw_value` feature
 /// (axum turns it on), reads an object keyed `$serde_json::private::RawValue` as the JSON text
 /// held inside it, so a file could show clobbercheck another object than the API server sees.

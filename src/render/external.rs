@@ -122,7 +122,7 @@ pub(crate) fn run_jsonnet(
                 }
                 Frame::Output(json) => {
                     result =
-                        Some(serde_json::from_slice(&json).map_err(|e| {
+                        Some(crate::manifest::split::json_value(&json).map_err(|e| {
                             at_entry(format!("the evaluator's output is not JSON: {e}"))
                         }));
                     break;
