@@ -58,7 +58,8 @@ enum Command {
     ///
     /// Configured by the environment: CLOBBERCHECK_APP_ID, CLOBBERCHECK_PRIVATE_KEY (or
     /// CLOBBERCHECK_PRIVATE_KEY_PATH), CLOBBERCHECK_WEBHOOK_SECRET, CLOBBERCHECK_GITHUB_API_URL,
-    /// CLOBBERCHECK_LISTEN, CLOBBERCHECK_DATA_DIR, CLOBBERCHECK_DATABASE_URL. Without the App
+    /// CLOBBERCHECK_GIT_URL (the only host given the token for git), CLOBBERCHECK_LISTEN,
+    /// CLOBBERCHECK_DATA_DIR, CLOBBERCHECK_DATABASE_URL; README lists the rest. Without the App
     /// variables, open the server's `/` page to register the App.
     Serve,
 

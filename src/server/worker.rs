@@ -217,18 +217,23 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
             };
             let message = error.to_string();
             match reported {
-                Ok(()) => {
-                    record("finish", move || {
-                        queue.finish(id, Finished::Failed, Some(&message))
-                    })
-                    .await;
-                }
-                Err(e) => {
+                Err(e) if e.is_transient() => {
                     // A check run left in progress would block the pull request for good: the
                     // job stays queued until its end can be shown.
                     let delay = retry_delay(state, claimed.attempts);
                     tracing::warn!(error = %e, delay_ms = delay.as_millis() as u64, "the failure is not shown yet; the job will run again");
                     record("retry", move || queue.retry(id, delay, &message)).await;
+                }
+                reported => {
+                    // A permanent refusal (unknown installation or repository, no permission)
+                    // does not change by waiting: there is nothing to show and no run left open.
+                    if let Err(e) = reported {
+                        tracing::warn!(error = %e, "the failure cannot be shown on GitHub");
+                    }
+                    record("finish", move || {
+                        queue.finish(id, Finished::Failed, Some(&message))
+                    })
+                    .await;
                 }
             }
         }
