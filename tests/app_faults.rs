@@ -25,7 +25,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use app_common::*;
 use tokio::sync::Mutex;
 
-const REPO: &str = "acme/gitops";
 const SOAK: &str = "soak_every_check_completes_once_under_every_fault";
 /// Set in the re-executed test when it runs in its own user and mount namespace.
 const IN_NAMESPACE: &str = "CLOBBERCHECK_SOAK_IN_NAMESPACE";
@@ -698,15 +697,3 @@ fn tail(log: &str) -> String {
     let lines: Vec<&str> = log.lines().collect();
     lines[lines.len().saturating_sub(60)..].join("\n")
 }
-
-const APP02: &str = "apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata:
-  name: app02-cluster01
-  namespace: argocd
-spec:
-  project: default
-  destination:
-    server: https://cluster01.example.com
-    namespace: app02
-";

@@ -1433,3 +1433,121 @@ impl Server {
         self.child.as_mut()?.try_wait().ok()?
     }
 }
+
+/// The repository every App test works on.
+pub const REPO: &str = "acme/gitops";
+
+/// A new Application named by the convention: a pull request adding it has no finding.
+pub const APP02: &str = "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: app02-cluster01
+  namespace: argocd
+spec:
+  project: default
+  destination:
+    server: https://cluster01.example.com
+    namespace: app02
+";
+
+/// A fake GitHub, a repository on it, and a data directory; dropped together.
+pub struct World {
+    pub tmp: tempfile::TempDir,
+    pub keys: KeyPair,
+    pub fake: Fake,
+    pub repo: Repo,
+    pub data_dir: PathBuf,
+}
+
+impl World {
+    pub async fn new() -> World {
+        let tmp = tempfile::tempdir().unwrap();
+        let git_root = tmp.path().join("git");
+        std::fs::create_dir_all(&git_root).unwrap();
+        let keys = keypair();
+        let fake = Fake::start(&keys, &git_root).await;
+        let repo = Repo::new(tmp.path(), &git_root, REPO);
+        let data_dir = tmp.path().join("data");
+        World {
+            tmp,
+            keys,
+            fake,
+            repo,
+            data_dir,
+        }
+    }
+
+    pub async fn server(&self, extra: &[(&str, &str)]) -> Server {
+        Server::start(&self.fake, &self.keys, &self.data_dir, extra).await
+    }
+
+    /// The incident example's base, as `main`.
+    pub fn base(&self) -> String {
+        self.repo.commit(
+            None,
+            "main",
+            &files_of(&root().join("examples/incident/base")),
+        )
+    }
+
+    /// The incident example: base on `main`, the misnamed app02 on `app02`.
+    pub fn incident(&self) -> (String, String) {
+        let base = self.base();
+        let head = self.repo.commit(
+            Some(&base),
+            "app02",
+            &files_of(&root().join("examples/incident/head")),
+        );
+        (base, head)
+    }
+
+    /// A head on `branch` adding one new Application (no finding), told apart by `note`.
+    pub fn clean_head(&self, base: &str, branch: &str, note: &str) -> String {
+        let mut files = files_of(&root().join("examples/incident/base"));
+        files.push((
+            "rendered/cluster01/app02.yaml".into(),
+            format!("# {note}\n{APP02}"),
+        ));
+        self.repo.commit(Some(base), branch, &files)
+    }
+
+    /// A pull request with no finding: the base and a head adding a well-named app02.
+    pub fn clean(&self) -> (String, String) {
+        let base = self.base();
+        let head = self.clean_head(&base, "add-app02", "clean");
+        (base, head)
+    }
+
+    pub fn spec<'a>(
+        &self,
+        number: u64,
+        base: &'a str,
+        head: &'a str,
+        head_ref: &'a str,
+    ) -> PrSpec<'a> {
+        self.fake.register_pr(REPO, number, base);
+        PrSpec {
+            repo: REPO,
+            clone_url: self.fake.clone_url(REPO),
+            number,
+            base_sha: base,
+            base_ref: "main",
+            head_sha: head,
+            head_ref,
+            fork: None,
+        }
+    }
+
+    /// The findings `clobbercheck check` reports for the same two commits: one code path.
+    pub fn cli_findings(&self, base: &str, head: &str) -> Vec<Value> {
+        let out = Command::new(env!("CARGO_BIN_EXE_clobbercheck"))
+            .args([
+                "check", "--format", "json", "--base", base, "--head", head, "--repo",
+            ])
+            .arg(&self.repo.work)
+            .output()
+            .unwrap();
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        report["findings"].as_array().unwrap().clone()
+    }
+}
