@@ -630,38 +630,38 @@ fn secret_manifest(password_b64: &str, token: &str) -> String {
     )
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_token_key_secret_or_jwt_in_the_trace_log_or_the_data_directory() {
-    let w = World::new().await;
-    let elsewhere = Elsewhere::start().await;
-    let key_path = w.tmp.path().join("app.pem");
-    std::fs::write(&key_path, &w.keys.private_pem).unwrap();
-    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+/// The App's key written to a file in the test folder (mode as the umask leaves it), and the
+/// server environment that names it by path, as a deployment mounting a key file does.
+fn key_file_env(w: &World) -> (PathBuf, Vec<(String, String)>) {
+    let key = w.tmp.path().join("app.pem");
+    std::fs::write(&key, &w.keys.private_pem).unwrap();
     let mut env = Server::base_env(&w.fake);
     env.extend([
         ("CLOBBERCHECK_APP_ID".to_string(), APP_ID.to_string()),
         (
             "CLOBBERCHECK_PRIVATE_KEY_PATH".to_string(),
-            key_path.display().to_string(),
+            key.display().to_string(),
         ),
         (
             "CLOBBERCHECK_WEBHOOK_SECRET".to_string(),
             SECRET.to_string(),
         ),
+    ]);
+    (key, env)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_token_key_secret_or_jwt_in_the_trace_log_or_the_data_directory() {
+    let w = World::new().await;
+    let elsewhere = Elsewhere::start().await;
+    let (key_path, mut env) = key_file_env(&w);
+    std::fs::set_permissions(&key_path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    env.extend([
         ("CLOBBERCHECK_LOG".to_string(), "trace".to_string()),
         ("CLOBBERCHECK_MAX_ATTEMPTS".to_string(), "3".to_string()),
     ]);
     // An incident PR with findings, review and comment, whose first fetch fails and is retried.
-    let base = w.repo.commit(
-        None,
-        "main",
-        &files_of(&root().join("examples/incident/base")),
-    );
-    let incident = w.repo.commit(
-        Some(&base),
-        "app02",
-        &files_of(&root().join("examples/incident/head")),
-    );
+    let (base, incident) = w.incident();
     w.fake.fault(Fault::status("GET", "/info/refs", 503));
     let server = Server::start_with(&w.data_dir, env).await;
     let payload = pr_payload("opened", &w.spec(20, &base, &incident, "app02"));
@@ -846,20 +846,7 @@ fn serve_must_exit(command: &mut Command) -> (Option<i32>, String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_private_key_readable_by_group_or_others_is_refused_like_ssh_does() {
     let w = World::new().await;
-    let key = w.tmp.path().join("app.pem");
-    std::fs::write(&key, &w.keys.private_pem).unwrap();
-    let mut env = Server::base_env(&w.fake);
-    env.extend([
-        ("CLOBBERCHECK_APP_ID".to_string(), APP_ID.to_string()),
-        (
-            "CLOBBERCHECK_PRIVATE_KEY_PATH".to_string(),
-            key.display().to_string(),
-        ),
-        (
-            "CLOBBERCHECK_WEBHOOK_SECRET".to_string(),
-            SECRET.to_string(),
-        ),
-    ]);
+    let (key, env) = key_file_env(&w);
     for mode in [0o644, 0o640, 0o604] {
         std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
         let (code, stderr) = serve_must_exit(&mut serve_command(&w.data_dir, &env));
