@@ -5,7 +5,8 @@
 //! token is never written to `.git/config` or a URL. The token goes only to the configured git
 //! host: a clone URL (it comes from the webhook payload) whose scheme, host or port differ is
 //! refused before any connection, the credentials callback checks the URL it is asked for
-//! again, and off-site redirects are not followed. Fetches into one repository are serialised;
+//! again (libgit2 follows a redirect to another port of the same host name, without the token;
+//! one to another host it refuses). Fetches into one repository are serialised;
 //! analyses read concurrently. The total size is bounded: after a fetch, the least recently used
 //! repositories that no job is reading are deleted until the cache fits.
 

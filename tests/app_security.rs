@@ -600,6 +600,46 @@ async fn a_payload_pointing_elsewhere_gets_no_token_and_the_check_says_why() {
     let run = w.fake.completed(&head2).await;
     assert!(run.summary.contains("refusing to fetch"), "{}", run.summary);
     assert!(elsewhere.seen().is_empty(), "{:?}", elsewhere.seen());
+    // The trusted git server itself redirects. To another host name: not followed. To another
+    // port of the same host: libgit2 follows it, but the credentials callback, which checks the
+    // URL again, gives it no token.
+    let redirects_seen = |i: &Inner| {
+        i.log
+            .iter()
+            .filter(|l| l.path.ends_with("/info/refs") && l.status == 302)
+            .count()
+    };
+    let other_host = elsewhere.url.replace("127.0.0.1", "localhost");
+    for (number, target) in [(7, other_host.as_str()), (8, elsewhere.url.as_str())] {
+        let before = redirects_seen(&w.fake.inner());
+        w.fake.fault(Fault {
+            headers: vec![(
+                "location",
+                format!("{target}/git/{REPO}.git/info/refs?service=git-upload-pack"),
+            )],
+            ..Fault::status("GET", "/info/refs", 302)
+        });
+        let branch = format!("redirected-{number}");
+        let head = w.clean_head(&base, &branch, &branch);
+        let payload = pr_payload("opened", &w.spec(number, &base, &head, &branch));
+        let delivery = format!("d-redirect-{number}");
+        assert_eq!(
+            server.deliver("pull_request", &delivery, &payload).await.0,
+            202
+        );
+        w.fake
+            .wait_for("a fetch answered by the redirect", |i| {
+                redirects_seen(i) > before
+            })
+            .await;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let seen = elsewhere.seen();
+        if target == other_host {
+            assert!(seen.is_empty(), "{seen:?}");
+        } else {
+            assert!(seen.iter().all(|r| r.ends_with(" None")), "{seen:?}");
+        }
+    }
     assert!(w.fake.inner().violations.is_empty());
 }
 
