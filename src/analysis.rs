@@ -4,9 +4,9 @@
 //! rules → report. Nothing here knows whether it runs for a terminal or for GitHub.
 
 use crate::acknowledge;
-use crate::argocd::Applications;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
+use crate::deploy::argocd::Applications;
 use crate::prdiff::PrDiff;
 use crate::report::Report;
 use crate::revision::{Revision, RevisionError};

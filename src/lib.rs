@@ -9,9 +9,9 @@
 pub mod acknowledge;
 pub mod alloc;
 pub mod analysis;
-pub mod argocd;
 pub mod classify;
 pub mod config;
+pub mod deploy;
 pub mod fetch;
 pub mod finding;
 pub mod github;

@@ -339,7 +339,7 @@ pub fn build_objects(
     }
     // Argo CD Applications decide the cluster and default namespace of the files they deploy;
     // a file deployed to several destinations defines one object per destination.
-    let apps = crate::argocd::Applications::learn(
+    let apps = crate::deploy::argocd::Applications::learn(
         heads
             .iter()
             .map(|(origin, value, _)| (origin, value.as_ref())),

@@ -13,8 +13,8 @@
 //! no longer deployed — and automated pruning deletes them.
 
 use super::{Context, Rule, RuleInfo, describe};
-use crate::argocd::Application;
 use crate::classify::ObjectChange;
+use crate::deploy::argocd::Application;
 use crate::finding::{Finding, Severity};
 
 pub struct DuplicateIdentity;

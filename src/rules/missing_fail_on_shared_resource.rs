@@ -10,7 +10,7 @@
 //! Fix: add `FailOnSharedResource=true` to `spec.syncPolicy.syncOptions`.
 
 use super::{Context, Rule, RuleInfo, finding_at};
-use crate::argocd;
+use crate::deploy::argocd;
 use crate::finding::{Finding, Severity};
 
 pub struct MissingFailOnSharedResource;

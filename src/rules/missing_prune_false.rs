@@ -13,7 +13,7 @@
 //! Fix: add `argocd.argoproj.io/sync-options: Prune=false` to its annotations.
 
 use super::{Context, Rule, RuleInfo, finding_at};
-use crate::argocd;
+use crate::deploy::argocd;
 use crate::finding::{Finding, Severity};
 
 pub struct MissingPruneFalse;

@@ -17,9 +17,9 @@ mod shared_resource;
 mod stateful_deletion;
 mod yaml11_scalar;
 
-use crate::argocd::Applications;
 use crate::classify::{Change, ChangeSet, ObjectChange};
 use crate::config::Config;
+use crate::deploy::argocd::Applications;
 use crate::finding::{Finding, Severity};
 use crate::manifest::yaml::YamlWarning;
 use crate::prdiff::PrDiff;

@@ -13,7 +13,7 @@
 //! Fix: rename the object as the convention says (or move it to the folder its name belongs to).
 
 use super::{Context, Rule, RuleInfo, finding_at};
-use crate::argocd::Application;
+use crate::deploy::argocd::Application;
 use crate::finding::{Finding, Severity};
 use crate::naming::Captures;
 

@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use super::{Context, Rule, RuleInfo, describe, finding_at, touched};
-use crate::argocd::{Application, Applications};
+use crate::deploy::argocd::{Application, Applications};
 use crate::finding::{Finding, Severity};
 
 pub struct SharedResource;

@@ -19,8 +19,8 @@
 use serde_json::Value;
 
 use super::{Context, Rule, RuleInfo, at, finding_at};
-use crate::argocd;
 use crate::classify::{Change, Definition, ObjectChange};
+use crate::deploy::argocd;
 use crate::finding::{Finding, Severity};
 use crate::manifest::Identity;
 

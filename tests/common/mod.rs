@@ -143,3 +143,21 @@ pub fn findings(report: &serde_json::Value) -> Vec<(String, String, String, u64)
         })
         .collect()
 }
+
+/// Reports a test that could not run for want of something outside the repository (`../shared`,
+/// a tool): one `SKIPPED test: why` line on the real standard error, which the test harness does
+/// not capture, so it shows in every run. With `CLOBBERCHECK_REQUIRE_ALL` set (`.ci/run` sets
+/// it) a skip is a failure instead: CI always runs every test.
+pub fn skip(test: &str, why: &str) {
+    use std::io::Write;
+    if std::env::var_os("CLOBBERCHECK_REQUIRE_ALL").is_some_and(|v| !v.is_empty()) {
+        panic!("{test} cannot run: {why} (CLOBBERCHECK_REQUIRE_ALL is set, so this is a failure)");
+    }
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// Whether an executable named `tool` is on `PATH`.
+pub fn installed(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}
