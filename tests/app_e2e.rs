@@ -584,7 +584,11 @@ async fn setup_page_registers_the_app_through_the_manifest_flow() {
     );
     assert_eq!(
         server
-            .deliver("ping", "d-ping", &corpus("ping.with-app_id.payload.json"))
+            .deliver(
+                "ping",
+                "d-ping",
+                &webhook_payload("ping.with-app_id.payload.json")
+            )
             .await
             .0,
         202
@@ -653,7 +657,7 @@ async fn re_running_the_check_for_the_same_commit_posts_no_second_review() {
         .await;
     let patches = w.fake.count("PATCH", &format!("/check-runs/{}", run.id));
 
-    let mut rerun = corpus("check_run.rerequested.payload.json");
+    let mut rerun = webhook_payload("check_run.rerequested.payload.json");
     rerun["check_run"]["id"] = json!(run.id);
     rerun["check_run"]["name"] = json!("clobbercheck");
     rerun["check_run"]["head_sha"] = json!(head);

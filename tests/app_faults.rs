@@ -14,6 +14,7 @@
 //! `unshare -Urm` (anyone else).
 
 mod app_common;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -106,12 +107,15 @@ async fn soak_every_check_completes_once_under_every_fault() {
         match probe {
             Ok(o) if o.status.success() => {}
             other => {
-                println!(
-                    "SKIPPED: not root, and `unshare -Urm` is not allowed here ({}); the soak needs a tmpfs it can fill",
-                    match other {
-                        Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
-                        Err(e) => e.to_string(),
-                    }
+                let why = match other {
+                    Ok(o) => String::from_utf8_lossy(&o.stderr).trim().to_string(),
+                    Err(e) => e.to_string(),
+                };
+                common::skip(
+                    SOAK,
+                    &format!(
+                        "not root, and `unshare -Urm` is not allowed here ({why}); the soak needs a tmpfs it can fill"
+                    ),
                 );
                 return;
             }

@@ -12,10 +12,14 @@ use std::process::Command;
 use clobbercheck::revision::GitRevision;
 use clobbercheck::{ParseCache, analyze};
 
-/// Clones the bundle into a temporary directory, or `None` (loudly) when `../shared` is absent.
-fn corpus() -> Option<tempfile::TempDir> {
+/// Clones the bundle into a temporary directory, or `None` after a visible skip of `test` when
+/// `../shared` is absent (a fresh clone has no corpus).
+fn corpus(test: &str) -> Option<tempfile::TempDir> {
     let Some(shared) = common::shared_dir() else {
-        eprintln!("SKIPPED: ../shared is absent, the kube-prometheus corpus tests did not run");
+        common::skip(
+            test,
+            "../shared/corpus is absent (it exists only beside this project's own checkouts)",
+        );
         return None;
     };
     let bundle = shared.join("corpus/kube-prometheus-manifests.bundle");
@@ -69,7 +73,9 @@ fn check_commit(repo: &Path, commit: &str, cache: &ParseCache) -> clobbercheck::
 
 #[test]
 fn every_consecutive_pair_checks_without_parse_error() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = corpus("every_consecutive_pair_checks_without_parse_error") else {
+        return;
+    };
     let repo = dir.path().join("kp");
     let commits: Vec<String> = git(&repo, &["rev-list", "--reverse", "--first-parent", "HEAD"])
         .lines()
@@ -104,7 +110,9 @@ fn every_consecutive_pair_checks_without_parse_error() {
 
 #[test]
 fn crd_migration_to_apiextensions_v1_is_twelve_modifications() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = corpus("crd_migration_to_apiextensions_v1_is_twelve_modifications") else {
+        return;
+    };
     let repo = dir.path().join("kp");
     let commit = migration_commit(&repo, "apiextensions.k8s.io/v1beta1");
     let analysis = check_commit(&repo, &commit, &ParseCache::default());
@@ -130,7 +138,9 @@ fn crd_migration_to_apiextensions_v1_is_twelve_modifications() {
 
 #[test]
 fn pdb_migration_to_policy_v1_is_modifications_only() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = corpus("pdb_migration_to_policy_v1_is_modifications_only") else {
+        return;
+    };
     let repo = dir.path().join("kp");
     let commit = migration_commit(&repo, "policy/v1beta1");
     let analysis = check_commit(&repo, &commit, &ParseCache::default());
@@ -159,7 +169,9 @@ fn pdb_migration_to_policy_v1_is_modifications_only() {
 
 #[test]
 fn identical_blobs_are_parsed_once_across_sides() {
-    let Some(dir) = corpus() else { return };
+    let Some(dir) = corpus("identical_blobs_are_parsed_once_across_sides") else {
+        return;
+    };
     let repo = dir.path().join("kp");
     let commit = migration_commit(&repo, "apiextensions.k8s.io/v1beta1");
     let cache = ParseCache::default();

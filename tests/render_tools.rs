@@ -1,9 +1,13 @@
 //! kustomize and helm targets through their own binaries. Tests that need a tool run only when
-//! it is installed, and say loudly on stderr when they are skipped; the missing-tool findings are
+//! it is installed, and say `SKIPPED` visibly otherwise (a failure in CI); the missing-tool findings are
 //! tested always, by running with an empty PATH.
+
+mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
+
+use common::{installed, skip};
 
 fn clobbercheck(args: &[&str], path_env: Option<&str>) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_clobbercheck"));
@@ -22,17 +26,6 @@ fn write(root: &Path, path: &str, text: &str) {
     let full = root.join(path);
     std::fs::create_dir_all(full.parent().unwrap()).unwrap();
     std::fs::write(full, text).unwrap();
-}
-
-/// Says on the real stderr (not the captured one) that a test did not run.
-fn skip(test: &str, why: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
-}
-
-fn installed(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
 fn kustomize_repo(root: &Path) {

@@ -1,6 +1,7 @@
 //! Test support for the GitHub App: a fake GitHub API that enforces the platform rules of
 //! DESIGN.md §5, a real `git http-backend` behind token authentication, repositories built with
-//! the git command line, payloads built from the shared corpus, and the real binary as a server.
+//! the git command line, payloads built from the project's webhook fixtures, and the real binary
+//! as a server.
 //!
 //! Shared by `tests/app_*.rs` and the `app_bench` example.
 #![allow(dead_code)]
@@ -27,7 +28,7 @@ pub const APP_ID: u64 = 4242;
 pub const INSTALLATION: u64 = 77;
 pub const SECRET: &str = "webhook secret for tests";
 
-/// The project root, to find `../shared/corpus` and `examples/`.
+/// The project root, to find `tests/fixtures/` and `examples/`.
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -979,9 +980,11 @@ pub fn files_of(dir: &Path) -> Vec<(String, String)> {
     out
 }
 
-/// A payload from the shared corpus.
-pub fn corpus(name: &str) -> Value {
-    let path = root().join("../shared/corpus/github-webhooks").join(name);
+/// A webhook payload from the project's own fixtures (`tests/fixtures/github-webhooks/`, built
+/// from GitHub's documented schema; `src/server/webhook.rs` also runs GitHub's real examples
+/// where the shared corpus is present).
+pub fn webhook_payload(name: &str) -> Value {
+    let path = root().join("tests/fixtures/github-webhooks").join(name);
     serde_json::from_slice(
         &std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
     )
@@ -1001,7 +1004,7 @@ pub struct PrSpec<'a> {
     pub fork: Option<&'a str>,
 }
 
-/// A pull_request payload built from the corpus example of `action`.
+/// A pull_request payload built from the fixture of `action`.
 pub fn pr_payload(action: &str, spec: &PrSpec<'_>) -> Value {
     let file = match action {
         "ready_for_review" => {
@@ -1009,7 +1012,7 @@ pub fn pr_payload(action: &str, spec: &PrSpec<'_>) -> Value {
         }
         other => format!("pull_request.{other}.payload.json"),
     };
-    let mut p = corpus(&file);
+    let mut p = webhook_payload(&file);
     p["action"] = json!(action);
     p["number"] = json!(spec.number);
     p["pull_request"]["number"] = json!(spec.number);
@@ -1027,7 +1030,7 @@ pub fn pr_payload(action: &str, spec: &PrSpec<'_>) -> Value {
 
 /// A check_run.requested_action payload for the Acknowledge button.
 pub fn acknowledge_payload(repo: &str, clone_url: &str, run: &CheckRun, login: &str) -> Value {
-    let mut p = corpus("check_run.requested_action.payload.json");
+    let mut p = webhook_payload("check_run.requested_action.payload.json");
     p["check_run"]["id"] = json!(run.id);
     p["check_run"]["name"] = json!(run.name);
     p["check_run"]["head_sha"] = json!(run.head_sha);
