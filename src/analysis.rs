@@ -59,6 +59,7 @@ pub fn analyze_with(
     cache: &ParseCache,
     options: Options,
 ) -> Result<Analysis, AnalysisError> {
+    let config_given = config.is_some();
     let config = match config {
         Some(config) => config,
         None => Config::load(base_rev)?.0,
@@ -66,6 +67,13 @@ pub fn analyze_with(
     let base = Snapshot::load(base_rev, &config, cache)?;
     let head = Snapshot::load(head_rev, &config, cache)?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
+    // Head's configuration judges the PRs after this one: one that does not load is reported
+    // now, while this run goes on with the configuration it started from.
+    let head_config_error = match config_changed.as_deref().map(|_| Config::load(head_rev)) {
+        Some(Err(ConfigError::Revision(e))) => return Err(e.into()),
+        Some(Err(e)) => Some((config_path(&e), e.to_string())),
+        _ => None,
+    };
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
     let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
     let base_apps = Applications::from_objects(&base.objects, &config);
@@ -77,6 +85,10 @@ pub fn analyze_with(
         diff: &diff,
         config: &config,
         config_changed: config_changed.as_deref(),
+        head_config_error: head_config_error
+            .as_ref()
+            .map(|(path, message)| (path.as_str(), message.as_str())),
+        config_given,
         all: options.all,
         base_apps: &base_apps,
         head_apps: &head_apps,
@@ -91,6 +103,14 @@ pub fn analyze_with(
         head,
         diff,
     })
+}
+
+/// The file a configuration error is about.
+fn config_path(error: &ConfigError) -> String {
+    match error {
+        ConfigError::Invalid { path, .. } | ConfigError::InvalidKey { path, .. } => path.clone(),
+        ConfigError::Revision(_) => String::new(),
+    }
 }
 
 /// The path of the configuration file if head's differs from base's.

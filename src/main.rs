@@ -1,12 +1,15 @@
 //! Command line: argument parsing and exit status only; the work is in the library.
 
 use std::io::{IsTerminal, Read, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
 
+use clobbercheck::finding::Severity;
 use clobbercheck::report::{Format, json, markdown, sarif, text};
+use clobbercheck::revision::{DirRevision, Revision, discover_repository, open_directory};
 use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
 use clobbercheck::{Config, Options, ParseCache, analyze_with, open_side};
@@ -25,15 +28,19 @@ enum Command {
     ///
     /// Exit status: 0 no error finding, 1 at least one error finding, 2 could not run.
     Check {
-        /// Base side: a git revision of --repo, or an existing directory.
+        /// Base side: a git revision of --repo, an existing directory, or `-` (a YAML stream on
+        /// standard input).
         #[arg(long)]
         base: String,
-        /// Head side: a git revision of --repo, or an existing directory (`.` = working tree).
+        /// Head side: a git revision of --repo, an existing directory (`.` = the files git
+        /// tracks or has staged in the working tree), or `-` (standard input).
         #[arg(long)]
         head: String,
-        /// The git repository the revisions belong to.
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
+        /// The git repository the revisions belong to; relative directory sides are resolved
+        /// against it [default: the repository holding the current folder, found upward as git
+        /// does].
+        #[arg(long)]
+        repo: Option<PathBuf>,
         /// Configuration file to use instead of the base revision's `.clobbercheck.yml`.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -45,13 +52,22 @@ enum Command {
         /// Judge every object of head (an audit), not only what the change touches.
         #[arg(long)]
         all: bool,
+        /// Colour the text report: `auto` on a terminal unless NO_COLOR is set and non-empty.
+        #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+        color: ColorChoice,
+        /// The least severe finding that fails the check (exit status 1).
+        #[arg(long, value_enum, default_value_t = FailOn::Error)]
+        fail_on: FailOn,
+        /// Write the report to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
         /// Output directory.
         #[arg(long, default_value = ".")]
         out: PathBuf,
-        /// Input files; `-` or none reads standard input.
+        /// Input files; `-` or none reads standard input (`helm template … | clobbercheck split -`).
         files: Vec<String>,
     },
     /// Run the GitHub App: receive webhooks, publish check runs, reviews and a summary comment.
@@ -69,9 +85,10 @@ enum Command {
         /// A git revision of --repo, or an existing directory.
         #[arg(long)]
         rev: String,
-        /// The git repository the revision belongs to.
-        #[arg(long, default_value = ".")]
-        repo: PathBuf,
+        /// The git repository the revision belongs to [default: found upward from the current
+        /// folder].
+        #[arg(long)]
+        repo: Option<PathBuf>,
         /// Configuration file to use instead of the revision's `.clobbercheck.yml`.
         #[arg(long)]
         config: Option<PathBuf>,
@@ -89,6 +106,44 @@ enum Command {
         #[arg(long)]
         cpu_seconds: u64,
     },
+}
+
+/// When the text report is coloured (`--color`); `auto` follows no-color.org: a terminal, and
+/// `NO_COLOR` unset or empty.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
+/// `--fail-on`: the least severe finding that makes the exit status 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FailOn {
+    Error,
+    Warning,
+}
+
+impl FailOn {
+    fn severity(self) -> Severity {
+        match self {
+            FailOn::Error => Severity::Error,
+            FailOn::Warning => Severity::Warning,
+        }
+    }
 }
 
 #[global_allocator]
@@ -129,10 +184,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             templates,
             all,
+            color,
+            fail_on,
+            output,
         } => {
             let config = config.map(|path| load_config(&path)).transpose()?;
-            let base_rev = open_side(&base, &repo)?;
-            let head_rev = open_side(&head, &repo)?;
+            if let Some(dir) = templates.as_deref().filter(|d| !d.is_dir()) {
+                anyhow::bail!("--templates {}: no such directory", dir.display());
+            }
+            if base == "-" && head == "-" {
+                anyhow::bail!(
+                    "--base - and --head -: only one side can be read from standard input"
+                );
+            }
+            let sides = Sides::new(repo)?;
+            let base_rev = sides.open(&base, &head)?;
+            let head_rev = sides.open(&head, &base)?;
             let cache = ParseCache::default();
             let options = Options { all };
             let analysis = analyze_with(
@@ -143,7 +210,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 options,
             )?;
             let report = &analysis.report;
-            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut stdout: Box<dyn Write> = match &output {
+                Some(path) => Box::new(std::io::BufWriter::new(
+                    std::fs::File::create(path)
+                        .with_context(|| format!("--output {}", path.display()))?,
+                )),
+                None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+            };
             let output = match format {
                 Format::Json => {
                     json::write(report, &mut stdout)?;
@@ -154,15 +227,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let env = markdown::environment(templates.as_deref())?;
                     markdown::render(report, &env)?
                 }
-                Format::Text => {
-                    let color =
-                        std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                    text::render(report, color)
-                }
+                Format::Text => text::render(report, output.is_none() && color.enabled()),
             };
             stdout.write_all(output.as_bytes())?;
             stdout.flush()?;
-            let failed = report.failed();
+            let failed = report.failed_at(fail_on.severity());
             // The process ends here: freeing every parsed object one by one would only cost time.
             std::mem::forget((analysis, cache));
             Ok(if failed {
@@ -189,9 +258,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             };
             for name in files {
                 let bytes = if name == "-" {
-                    let mut buf = Vec::new();
-                    std::io::stdin().read_to_end(&mut buf)?;
-                    buf
+                    read_stdin()?
                 } else {
                     std::fs::read(&name).map_err(|e| anyhow::anyhow!("cannot read {name}: {e}"))?
                 };
@@ -215,7 +282,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             config,
             split,
         } => {
-            let revision = open_side(&rev, &repo)?;
+            let revision = Sides::new(repo)?.open(&rev, &rev)?;
             let config = match config {
                 Some(path) => load_config(&path)?,
                 None => Config::load(revision.as_ref())?.0,
@@ -282,6 +349,92 @@ fn limit_malloc_arenas() {
 /// Other allocators need no tuning.
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
+
+/// Reads all of standard input, saying so first when it is a terminal (where a user would
+/// otherwise wait on a silent command).
+fn read_stdin() -> anyhow::Result<Vec<u8>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!("clobbercheck: reading YAML from standard input (end it with Ctrl-D)");
+    }
+    let mut bytes = Vec::new();
+    stdin
+        .lock()
+        .read_to_end(&mut bytes)
+        .context("cannot read standard input")?;
+    Ok(bytes)
+}
+
+/// Where the sides of `check` and `render` are read from: the repository named by `--repo`, or
+/// the one found upward from the current folder (as git does), or — outside any repository —
+/// the current folder, for directory-only comparisons.
+struct Sides {
+    repo: PathBuf,
+    /// Whether `--repo` was given: relative directory sides are then resolved against it.
+    explicit: bool,
+    /// Whether `repo` is a repository found upward from the current folder.
+    discovered: bool,
+    /// A folder holding standard input as one file, while the sides are in use.
+    stdin: tempfile::TempDir,
+}
+
+impl Sides {
+    fn new(repo: Option<PathBuf>) -> anyhow::Result<Self> {
+        let explicit = repo.is_some();
+        let found = repo
+            .is_none()
+            .then(|| discover_repository(Path::new(".")))
+            .flatten();
+        let discovered = found.is_some();
+        let repo = repo.or(found).unwrap_or_else(|| PathBuf::from("."));
+        let stdin = tempfile::tempdir().context("cannot create a temporary folder")?;
+        Ok(Self {
+            repo,
+            explicit,
+            discovered,
+            stdin,
+        })
+    }
+
+    /// Opens side `spec`; `other` is the other side, to tell a folder of the repository
+    /// compared with a revision (almost always a mistake) from two folders compared.
+    fn open(&self, spec: &str, other: &str) -> anyhow::Result<Box<dyn Revision>> {
+        if spec == "-" {
+            let bytes = read_stdin()?;
+            std::fs::write(self.stdin.path().join("stdin.yaml"), bytes)
+                .context("cannot keep standard input in a temporary file")?;
+            return Ok(Box::new(DirRevision::new(self.stdin.path(), "-")));
+        }
+        if self.explicit || Path::new(spec).is_absolute() || !Path::new(spec).is_dir() {
+            return Ok(open_side(spec, &self.repo)?);
+        }
+        // Without --repo, a relative folder is where the shell says it is; from a subfolder of
+        // the repository it is only part of the working tree, and against a revision every file
+        // outside it would read as deleted.
+        let dir = std::path::absolute(spec)?;
+        let root = self
+            .discovered
+            .then(|| self.repo.canonicalize().ok())
+            .flatten();
+        let inside = root.as_ref().and_then(|root| {
+            let dir = dir.canonicalize().ok()?;
+            let relative = dir.strip_prefix(root).ok()?;
+            (!relative.as_os_str().is_empty()).then(|| relative.to_path_buf())
+        });
+        let other_is_revision = other != "-" && !Path::new(other).is_dir();
+        if let (Some(relative), Some(root), true) = (inside, &root, other_is_revision) {
+            anyhow::bail!(
+                "'{spec}' is the folder {} of the repository at {}, not its whole working tree: \
+                 compared with revision '{other}', every file outside it would read as deleted; \
+                 name the working tree (--head {}) or run from the repository's root",
+                relative.display(),
+                root.display(),
+                root.display()
+            );
+        }
+        Ok(open_directory(&dir, spec, &self.repo)?)
+    }
+}
 
 fn load_config(path: &std::path::Path) -> anyhow::Result<Config> {
     let text = std::fs::read_to_string(path)

@@ -5,6 +5,7 @@
 //! never cares which one it reads, and both give every file a content id (the git blob id, computed
 //! for directory files) so that identical blobs on the two sides are parsed once.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -71,7 +72,8 @@ pub trait Revision: Send + Sync {
 pub struct GitRevision {
     label: String,
     repo: Mutex<Repository>,
-    tree: Oid,
+    /// `None` for `HEAD` of a repository with no commit yet: an empty tree.
+    tree: Option<Oid>,
     /// The listing, made once: configuration loading, snapshot and rendering all ask for it.
     listing: OnceLock<Vec<FileEntry>>,
 }
@@ -86,17 +88,24 @@ impl GitRevision {
         Self::from_repository(repo, rev)
     }
 
-    /// Resolves `rev` in an already opened repository.
+    /// Resolves `rev` in an already opened repository. `HEAD` of a repository with no commit
+    /// yet (an unborn branch, as in a first pre-commit run) is an empty tree, as git shows it.
     pub fn from_repository(repo: Repository, rev: &str) -> Result<Self, RevisionError> {
         let unknown = |e: git2::Error, repo: &Repository| RevisionError::UnknownRevision {
             rev: rev.to_string(),
             repo: repo.path().to_path_buf(),
-            message: e.message().to_string(),
+            message: format!("{}{}", e.message(), shallow_hint(repo)),
         };
-        let tree = {
+        let unborn = rev == "HEAD"
+            && repo
+                .head()
+                .is_err_and(|e| e.code() == git2::ErrorCode::UnbornBranch);
+        let tree = if unborn {
+            None
+        } else {
             let object = repo.revparse_single(rev).map_err(|e| unknown(e, &repo))?;
             let tree = object.peel_to_tree().map_err(|e| unknown(e, &repo))?;
-            tree.id()
+            Some(tree.id())
         };
         Ok(Self {
             label: rev.to_string(),
@@ -111,6 +120,25 @@ impl GitRevision {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
+}
+
+/// What to do about a revision a shallow clone lacks: CI checkouts fetch one commit by default
+/// (actions/checkout `fetch-depth: 1`), so the base of a PR is usually not there.
+fn shallow_hint(repo: &Repository) -> &'static str {
+    if repo.is_shallow() {
+        "; this is a shallow clone, which may lack the revision: fetch it \
+         (`git fetch --no-tags origin <base>`), or clone the whole history \
+         (actions/checkout with `fetch-depth: 0`)"
+    } else {
+        ""
+    }
+}
+
+/// The working tree of the repository that holds `start` or one of its parents, found upward as
+/// git does; the git directory of a bare one; `None` outside any repository.
+pub fn discover_repository(start: &Path) -> Option<PathBuf> {
+    let repo = Repository::discover(start).ok()?;
+    Some(repo.workdir().unwrap_or(repo.path()).to_path_buf())
 }
 
 impl Revision for GitRevision {
@@ -138,7 +166,8 @@ impl GitRevision {
         };
         let odb = repo.odb().map_err(list_error)?;
         let mut out = Vec::new();
-        let mut pending: Vec<(Oid, Vec<u8>)> = vec![(self.tree, Vec::new())];
+        let mut pending: Vec<(Oid, Vec<u8>)> =
+            self.tree.map(|t| (t, Vec::new())).into_iter().collect();
         while let Some((tree_id, prefix)) = pending.pop() {
             let tree = repo.find_tree(tree_id).map_err(list_error)?;
             for entry in tree.iter() {
@@ -192,8 +221,11 @@ impl GitRevision {
         let oid = match entry.oid {
             Some(oid) => oid,
             None => {
+                let root = self
+                    .tree
+                    .ok_or_else(|| read_error("an unborn HEAD has no files".to_string()))?;
                 let tree = repo
-                    .find_tree(self.tree)
+                    .find_tree(root)
                     .map_err(|e| read_error(e.message().to_string()))?;
                 tree.get_path(Path::new(&entry.path))
                     .map_err(|e| read_error(e.message().to_string()))?
@@ -214,6 +246,9 @@ impl GitRevision {
 pub struct DirRevision {
     label: String,
     root: PathBuf,
+    /// For a repository's working tree: the paths git tracks or has staged; other files (an
+    /// untracked folder) belong to no commit and are not listed.
+    tracked: Option<HashSet<String>>,
     /// The walk, made once, so every reader of this side sees the same files.
     listing: OnceLock<Vec<FileEntry>>,
 }
@@ -224,8 +259,31 @@ impl DirRevision {
         Self {
             label: label.to_string(),
             root: root.to_path_buf(),
+            tracked: None,
             listing: OnceLock::new(),
         }
+    }
+
+    /// The working tree of `repo` as one side: its files that the index holds (tracked, or
+    /// staged with `git add`), read from disk. This is what the next commit would hold, and what
+    /// a pre-commit hook judges.
+    pub fn working_tree(repo: &Repository, label: &str) -> Result<Self, RevisionError> {
+        let root = repo.workdir().ok_or_else(|| RevisionError::List {
+            revision: label.to_string(),
+            message: "a bare repository has no working tree".to_string(),
+        })?;
+        let index = repo.index().map_err(|e| RevisionError::List {
+            revision: label.to_string(),
+            message: format!("cannot read the git index: {}", e.message()),
+        })?;
+        let tracked = index
+            .iter()
+            .map(|entry| String::from_utf8_lossy(&entry.path).into_owned())
+            .collect();
+        Ok(Self {
+            tracked: Some(tracked),
+            ..Self::new(root, label)
+        })
     }
 }
 
@@ -271,6 +329,11 @@ impl DirRevision {
             let Ok(relative) = item.path().strip_prefix(&self.root) else {
                 continue;
             };
+            if let Some(tracked) = &self.tracked
+                && !tracked.contains(relative.to_string_lossy().as_ref())
+            {
+                continue;
+            }
             let (path, kind) = match relative.to_str() {
                 Some(path) => (path.to_string(), kind),
                 None => (
@@ -309,13 +372,33 @@ impl DirRevision {
 }
 
 /// Opens one side as the user named it: an existing directory is a [`DirRevision`], anything
-/// else a revision of the git repository at `repo`.
+/// else a revision of the git repository at `repo`. A relative directory is resolved against
+/// `repo`, so `--head .` with `--repo PATH` is that repository's working tree wherever the
+/// command runs.
 pub fn open_side(spec: &str, repo: &Path) -> Result<Box<dyn Revision>, RevisionError> {
-    let as_dir = Path::new(spec);
-    if as_dir.is_dir() {
-        return Ok(Box::new(DirRevision::new(as_dir, spec)));
+    let dir = repo.join(spec);
+    if dir.is_dir() {
+        return open_directory(&dir, spec, repo);
     }
     Ok(Box::new(GitRevision::open(repo, spec)?))
+}
+
+/// Opens directory `dir` as a side labelled `label`: when it is the working tree of the
+/// repository at `repo`, only the files git tracks or has staged ([`DirRevision::working_tree`]),
+/// so an untracked folder cannot block an unrelated commit.
+pub fn open_directory(
+    dir: &Path,
+    label: &str,
+    repo: &Path,
+) -> Result<Box<dyn Revision>, RevisionError> {
+    let repository = Repository::open(repo).ok().filter(|r| {
+        r.workdir()
+            .is_some_and(|w| w.canonicalize().ok() == dir.canonicalize().ok())
+    });
+    Ok(match repository {
+        Some(repository) => Box::new(DirRevision::working_tree(&repository, label)?),
+        None => Box::new(DirRevision::new(dir, label)),
+    })
 }
 
 /// Returns the listing made by `list` on first use; an error is returned and not cached.

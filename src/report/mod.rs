@@ -78,7 +78,15 @@ impl Report {
 
     /// Whether the check fails: at least one error-severity finding.
     pub fn failed(&self) -> bool {
+        self.failed_at(Severity::Error)
+    }
+
+    /// Whether a finding at least as severe as `threshold` exists (`--fail-on warning` fails on
+    /// warnings too); acknowledged findings never count.
+    pub fn failed_at(&self, threshold: Severity) -> bool {
         self.summary.errors > 0
+            || (threshold >= Severity::Warning && self.summary.warnings > 0)
+            || (threshold >= Severity::Notice && self.summary.notices > 0)
     }
 }
 

@@ -12,7 +12,7 @@ static INFO: RuleInfo = RuleInfo {
     id: "config-changed",
     default_severity: Severity::Notice,
     summary: "the pull request changes clobbercheck's configuration",
-    help: "review the configuration change; this run used the base configuration",
+    help: "review the configuration change; it applies to the pull requests after this one",
 };
 
 impl Rule for ConfigChanged {
@@ -28,10 +28,17 @@ impl Rule for ConfigChanged {
                 id: None,
                 path: Some(path.to_string()),
                 line: None,
-                message: format!(
-                    "this PR changes {path}; the check used the base revision's configuration, \
-                     the new one applies after merge"
-                ),
+                message: if ctx.config_given {
+                    format!(
+                        "this PR changes {path}; this run used the configuration given with \
+                         --config, the PR's file applies after merge"
+                    )
+                } else {
+                    format!(
+                        "this PR changes {path}; the check used the base revision's \
+                         configuration, the new one applies after merge"
+                    )
+                },
             });
         }
     }

@@ -6,6 +6,7 @@ mod config_changed;
 mod duplicate_identity;
 mod duplicate_key;
 mod invalid_acknowledgement;
+mod invalid_config;
 mod missing_fail_on_shared_resource;
 mod missing_prune_false;
 mod name_path_mismatch;
@@ -46,6 +47,10 @@ pub struct Context<'a> {
     pub config: &'a Config,
     /// Path of the configuration file if the PR changes it.
     pub config_changed: Option<&'a str>,
+    /// Head's own configuration file and why it does not load, if it does not.
+    pub head_config_error: Option<(&'a str, &'a str)>,
+    /// Whether `--config FILE` replaced the base revision's configuration for this run.
+    pub config_given: bool,
     /// `check --all`: judge every object of head, not only those the PR touches.
     pub all: bool,
     /// The effective Argo CD Applications of base (what a deletion takes with it).
@@ -99,6 +104,7 @@ pub static RULES: &[&dyn Rule] = &[
     &yaml11_scalar::Yaml11Scalar,
     &invalid_acknowledgement::InvalidAcknowledgement,
     &config_changed::ConfigChanged,
+    &invalid_config::InvalidConfig,
 ];
 
 /// The registered rule with this id, for reports that explain findings.

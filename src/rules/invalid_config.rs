@@ -1,0 +1,42 @@
+//! `invalid-config`: the PR brings a clobbercheck configuration that does not load.
+//!
+//! What: head's `.clobbercheck.yml` (or `.github/clobbercheck.yml`) has an unknown key, a bad
+//! glob, a bad value, or is not YAML.
+//! Why: the configuration is read from base, so this PR is still judged by the old one — but once
+//! merged, every later PR would fail to run (exit status 2, no check at all).
+//! Example: `clusterz: "env/{cluster}/**"`.
+//! Fix: correct the key or value the message names; `clobbercheck check --config FILE` tries it.
+
+use super::{Context, Rule, RuleInfo};
+use crate::finding::{Finding, Severity};
+
+pub struct InvalidConfig;
+
+static INFO: RuleInfo = RuleInfo {
+    id: "invalid-config",
+    default_severity: Severity::Error,
+    summary: "the pull request brings a configuration that does not load",
+    help: "fix the key or value named; once merged, this file would stop every later check",
+};
+
+impl Rule for InvalidConfig {
+    fn info(&self) -> &'static RuleInfo {
+        &INFO
+    }
+
+    fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
+        if let Some((path, message)) = ctx.head_config_error {
+            out.push(Finding {
+                rule: INFO.id,
+                severity,
+                id: None,
+                path: Some(path.to_string()),
+                line: None,
+                message: format!(
+                    "{message}; this run used the configuration it started from, but after merge \
+                     every check would stop here"
+                ),
+            });
+        }
+    }
+}
