@@ -269,7 +269,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("wrote {} file(s) to {}", written.len(), out.display());
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(error @ clobbercheck::split_out::SplitOutError::Duplicate { .. }) => {
+                Err(error @ clobbercheck::split_out::SplitOutError::Duplicate(_)) => {
                     eprintln!("clobbercheck: error: {error}");
                     Ok(ExitCode::from(1))
                 }
@@ -303,7 +303,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     Ok(written) => {
                         eprintln!("wrote {} file(s) to {}", written.len(), dir.display())
                     }
-                    Err(error @ clobbercheck::split_out::SplitOutError::Duplicate { .. }) => {
+                    Err(error @ clobbercheck::split_out::SplitOutError::Duplicate(_)) => {
                         eprintln!("clobbercheck: error: {error}");
                         return Ok(ExitCode::from(1));
                     }

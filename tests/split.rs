@@ -110,3 +110,43 @@ fn reads_standard_input_and_reports_parse_errors_with_location() {
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("-:"), "{}", stderr(&out));
 }
+
+#[test]
+fn keeps_each_documents_own_text() {
+    let dir = tempfile::tempdir().unwrap();
+    // `yes` unquoted is a boolean to kubectl (YAML 1.1); re-serialised it became "yes".
+    let first = "# the web tier\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web # inline\n  namespace: x\ndata:\n  enabled: yes\n  z: 'single'\n  a: \"double\"\n";
+    let second = "kind: ConfigMap\napiVersion: v1\nmetadata: {name: db, namespace: x}\n";
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        format!("---\n{first}---\n{second}"),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["split", "--out", "out", "all.yaml"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let read = |name: &str| std::fs::read_to_string(dir.path().join("out").join(name)).unwrap();
+    assert_eq!(read("x--configmap--web.yaml"), first);
+    assert_eq!(read("x--configmap--db.yaml"), second);
+}
+
+#[test]
+fn reports_every_duplicate_identity() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = |name: &str| object("v1", "ConfigMap", Some("x"), name, "");
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        format!(
+            "{}---\n{}---\n{}---\n{}",
+            cm("a"),
+            cm("b"),
+            cm("a"),
+            cm("b")
+        ),
+    )
+    .unwrap();
+    let out = run(dir.path(), &["split", "--out", "out", "all.yaml"]);
+    assert_eq!(code(&out), 1);
+    let err = stderr(&out);
+    assert!(err.contains("ConfigMap x/a is defined 2 times"), "{err}");
+    assert!(err.contains("ConfigMap x/b is defined 2 times"), "{err}");
+}
