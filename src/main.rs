@@ -26,7 +26,8 @@ struct Cli {
 enum Command {
     /// Compare two revisions (git revisions or directories) object by object.
     ///
-    /// Exit status: 0 no error finding, 1 at least one error finding, 2 could not run.
+    /// Exit status: 0 no finding that fails, 1 at least one error finding (or warning, with
+    /// `--fail-on warning`), 2 could not run.
     Check {
         /// Base side: a git revision of --repo, an existing directory, or `-` (a YAML stream on
         /// standard input).
@@ -118,12 +119,14 @@ enum ColorChoice {
 }
 
 impl ColorChoice {
-    fn enabled(self) -> bool {
+    /// Whether to colour a report written to standard output (`to_stdout`) or to a file.
+    fn enabled(self, to_stdout: bool) -> bool {
         match self {
             ColorChoice::Always => true,
             ColorChoice::Never => false,
             ColorChoice::Auto => {
-                std::io::stdout().is_terminal()
+                to_stdout
+                    && std::io::stdout().is_terminal()
                     && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
             }
         }
@@ -227,7 +230,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     let env = markdown::environment(templates.as_deref())?;
                     markdown::render(report, &env)?
                 }
-                Format::Text => text::render(report, output.is_none() && color.enabled()),
+                Format::Text => text::render(report, color.enabled(output.is_none())),
             };
             stdout.write_all(output.as_bytes())?;
             stdout.flush()?;

@@ -243,7 +243,7 @@ fn color_is_chosen_by_the_option_and_a_non_empty_no_color() {
     if !installed("script") {
         skip(
             "color_is_chosen_by_the_option_and_a_non_empty_no_color (auto part)",
-            "`script` (util-linux) is not installed to give the command a terminal",
+            "`script` (Debian: bsdutils) is not installed to give the command a terminal",
         );
         return;
     }
@@ -344,4 +344,52 @@ fn an_invalid_head_configuration_is_an_error_naming_the_key() {
             .unwrap()
             .contains("base revision's configuration")
     );
+}
+
+#[test]
+fn waiting_on_a_terminal_says_so() {
+    if !installed("script") {
+        skip(
+            "waiting_on_a_terminal_says_so",
+            "`script` (Debian: bsdutils) is not installed to give the command a terminal",
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!("{} split --out out -", env!("CARGO_BIN_EXE_clobbercheck"));
+    // What a user types on the terminal, ended with Ctrl-D (EOT).
+    let typed = format!("{}\u{4}", config_map("a", ""));
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(typed.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = stdout(&out);
+    assert!(
+        shown.contains("reading YAML from standard input (end it with Ctrl-D)"),
+        "{shown}"
+    );
+    assert!(
+        dir.path().join("out/apps--configmap--a.yaml").is_file(),
+        "{shown}"
+    );
+    // Not on a terminal (a pipe), nothing is said.
+    let out = run_with(
+        dir.path(),
+        &["split", "--out", "piped", "-"],
+        config_map("a", "").as_bytes(),
+        &[],
+    );
+    assert_eq!(code(&out), 0);
+    assert!(!stderr(&out).contains("reading YAML"), "{}", stderr(&out));
 }

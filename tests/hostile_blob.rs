@@ -78,6 +78,15 @@ fn a_one_gigabyte_blob_and_file_are_skipped_without_being_loaded() {
         .unwrap();
     assert!(hashed.status.success());
     let blob = Oid::from_str(String::from_utf8_lossy(&hashed.stdout).trim()).unwrap();
+    // Tracked, so the working tree as a side (only what git tracks or has staged) holds it too;
+    // `--cacheinfo` records the blob already written, without hashing the file again.
+    let tracked = Command::new("git")
+        .args(["update-index", "--add", "--cacheinfo"])
+        .arg(format!("100644,{blob},huge.yaml"))
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert!(tracked.success());
     let base = repo.repo.head().unwrap().peel_to_tree().unwrap();
     let mut builder = repo.repo.treebuilder(Some(&base)).unwrap();
     builder
