@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use clobbercheck::report::{Format, json, markdown, sarif, text};
+use clobbercheck::report::markdown::{self, Part};
+use clobbercheck::report::view::Review;
+use clobbercheck::report::{Format, json, sarif, text};
 use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
 use clobbercheck::{Config, Options, ParseCache, analyze_with, open_side};
@@ -45,6 +47,14 @@ enum Command {
         /// Judge every object of head (an audit), not only what the change touches.
         #[arg(long)]
         all: bool,
+        /// Show per-object diffs (text format; Markdown and HTML always fold them in). Secret
+        /// values are hidden, as in the check run.
+        #[arg(long)]
+        diff: bool,
+        /// Markdown size limit in characters (GitHub's for a check run or comment); lists are
+        /// cut to fit, each saying how many items it left out. 0 lifts the limit.
+        #[arg(long, default_value_t = markdown::MAX_CHARS, value_name = "N")]
+        max_chars: usize,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
@@ -129,6 +139,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             templates,
             all,
+            diff,
+            max_chars,
         } => {
             let config = config.map(|path| load_config(&path)).transpose()?;
             let base_rev = open_side(&base, &repo)?;
@@ -149,15 +161,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json::write(report, &mut stdout)?;
                     String::new()
                 }
-                Format::Sarif => sarif::render(report),
+                Format::Sarif => sarif::render(report, &sarif::Roots::of(&base, &head)),
                 Format::Markdown => {
                     let env = markdown::environment(templates.as_deref())?;
-                    markdown::render(report, &env)?
+                    let limit = (max_chars > 0).then_some(max_chars);
+                    let budget = limit.unwrap_or(usize::MAX);
+                    markdown::render(&Review::build(&analysis, budget), &env, Part::All, limit)?
+                }
+                Format::Html => {
+                    let env = markdown::environment(templates.as_deref())?;
+                    markdown::render_html(&Review::build(&analysis, usize::MAX), &env)?
                 }
                 Format::Text => {
                     let color =
                         std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-                    text::render(report, color)
+                    let budget = if diff { usize::MAX } else { 0 };
+                    text::render(&Review::build(&analysis, budget), color)
                 }
             };
             stdout.write_all(output.as_bytes())?;
