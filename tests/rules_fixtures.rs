@@ -250,7 +250,7 @@ fn invalid_acknowledgement_positives_and_negatives() {
 fn markdown_gives_fix_hints_and_link_free_explanations() {
     let (_, md) = check_only("stateful-deletion", "markdown", &[]);
     assert!(
-        md.contains("- **Fix:** keep Namespace `payments`, protect it"),
+        md.contains("- **Fix:** keep Namespace payments, protect it"),
         "{md}"
     );
     assert!(

@@ -938,16 +938,16 @@ fn fix(object: &ObjectChange, worst: Option<&Finding>) -> String {
                 .or(object.head.last());
             match new {
                 Some(d) => format!(
-                    "give the {kind} at {}:{} a name of its own instead of `{name}`, or edit the existing definition if replacing it is intended",
+                    "give the {kind} at {}:{} a name of its own instead of {name}, or edit the existing definition if replacing it is intended",
                     d.path, d.line
                 ),
-                None => format!("rename or remove the extra definition of {kind} `{name}`"),
+                None => format!("rename or remove the extra definition of {kind} {name}"),
             }
         }
         Some("stateful-deletion") => format!(
-            "keep {kind} `{name}`, protect it with argocd.argoproj.io/sync-options: Prune=false, or acknowledge its deletion if intended"
+            "keep {kind} {name}, protect it with argocd.argoproj.io/sync-options: Prune=false, or acknowledge its deletion if intended"
         ),
-        Some(rule) => format!("{kind} `{name}`: {}", super::hint(rule)),
+        Some(rule) => format!("{kind} {name}: {}", super::hint(rule)),
         None => String::new(),
     }
 }
