@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use clobbercheck::finding::Severity;
-use clobbercheck::report::{Format, json, markdown, sarif, text};
+use clobbercheck::report::markdown::{self, Part};
+use clobbercheck::report::view::Review;
+use clobbercheck::report::{Format, json, sarif, text};
 use clobbercheck::revision::{DirRevision, Revision, discover_repository, open_directory};
 use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
@@ -62,6 +64,14 @@ enum Command {
         /// Write the report to this file instead of standard output.
         #[arg(long)]
         output: Option<PathBuf>,
+        /// Show per-object diffs (text format; Markdown and HTML always fold them in). Secret
+        /// values are hidden, as in the check run.
+        #[arg(long)]
+        diff: bool,
+        /// Markdown size limit in characters (GitHub's for a check run or comment); lists are
+        /// cut to fit, each saying how many items it left out. 0 lifts the limit.
+        #[arg(long, default_value_t = markdown::MAX_CHARS, value_name = "N")]
+        max_chars: usize,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
@@ -190,6 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             color,
             fail_on,
             output,
+            diff,
+            max_chars,
         } => {
             let config = config.map(|path| load_config(&path)).transpose()?;
             if let Some(dir) = templates.as_deref().filter(|d| !d.is_dir()) {
@@ -225,12 +237,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json::write(report, &mut stdout)?;
                     String::new()
                 }
-                Format::Sarif => sarif::render(report),
+                Format::Sarif => sarif::render(
+                    report,
+                    &sarif::Roots::of(&sides.resolved(&base), &sides.resolved(&head)),
+                ),
                 Format::Markdown => {
                     let env = markdown::environment(templates.as_deref())?;
-                    markdown::render(report, &env)?
+                    let limit = (max_chars > 0).then_some(max_chars);
+                    let budget = limit.unwrap_or(usize::MAX);
+                    markdown::render(&Review::build(&analysis, budget), &env, Part::All, limit)?
                 }
-                Format::Text => text::render(report, color.enabled(output.is_none())),
+                Format::Html => {
+                    let env = markdown::environment(templates.as_deref())?;
+                    markdown::render_html(&Review::build(&analysis, usize::MAX), &env)?
+                }
+                Format::Text => {
+                    let budget = if diff { usize::MAX } else { 0 };
+                    text::render(
+                        &Review::build(&analysis, budget),
+                        color.enabled(output.is_none()),
+                    )
+                }
             };
             stdout.write_all(output.as_bytes())?;
             stdout.flush()?;
@@ -397,6 +424,18 @@ impl Sides {
             discovered,
             stdin,
         })
+    }
+
+    /// Where side `spec` is on disk when it names a folder (resolved against `--repo` as [`open`]
+    /// does), for reports that point at repository-relative paths (SARIF's `uriBaseId`).
+    ///
+    /// [`open`]: Self::open
+    fn resolved(&self, spec: &str) -> String {
+        if self.explicit && !Path::new(spec).is_absolute() {
+            self.repo.join(spec).to_string_lossy().into_owned()
+        } else {
+            spec.to_string()
+        }
     }
 
     /// Opens side `spec`; `other` is the other side, to tell a folder of the repository

@@ -85,12 +85,21 @@ fn incident_text_report_puts_findings_first() {
     );
     assert_eq!(code(&out), 1);
     let text = stdout(&out);
-    assert!(text.starts_with("FAIL: 4 error(s)"), "{text}");
-    let findings_at = text.find("Findings").unwrap();
-    let modified_at = text.find("Modified (2)").unwrap();
-    assert!(findings_at < modified_at, "{text}");
+    // Headline first, then the verdict, then one block per object, then the lists.
     assert!(
-        text.contains("rendered/cluster01/argocd-apps.yaml:56 [overwrite-disguised-as-addition]")
+        text.starts_with(
+            "This PR replaces 2 existing objects while appearing to add them.\nFAIL: 4 errors, 1 warning"
+        ),
+        "{text}"
+    );
+    let blocks_at = text.find("Affected objects (2)").unwrap();
+    let modified_at = text.find("Modified (2)").unwrap();
+    assert!(blocks_at < modified_at, "{text}");
+    assert!(
+        text.contains(
+            "Application argocd/app01-cluster01 (argoproj.io)  rendered/cluster01/argocd-apps.yaml:56"
+        ),
+        "{text}"
     );
     assert!(!text.contains("\x1b["), "no colour when not on a terminal");
 }
@@ -161,10 +170,13 @@ fn markdown_report_names_the_findings() {
     );
     assert_eq!(code(&out), 1);
     let md = stdout(&out);
-    assert!(md.contains("❌ 4 error(s)"), "{md}");
+    assert!(md.contains("❌ **clobbercheck fails**: 4 errors"), "{md}");
     assert!(
-        md.contains(
-            "`overwrite-disguised-as-addition` at `rendered/cluster01/argocd-apps.yaml:56`"
-        )
+        md.contains("#### ❌ Application argocd/app01-cluster01 (argoproj.io)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("at `rendered/cluster01/argocd-apps.yaml:56`</sub>"),
+        "{md}"
     );
 }

@@ -73,8 +73,8 @@ fn annotation_silences_the_overwrite_and_the_report_lists_it() {
         "{text}"
     );
     let md = stdout(&check(&repo, "markdown", &[]));
-    assert!(md.contains("### Silenced on purpose (2)"), "{md}");
-    assert!(md.contains("*Acknowledged by* annotation"), "{md}");
+    assert!(md.contains("<summary>Silenced on purpose (2)"), "{md}");
+    assert!(md.contains("acknowledged by annotation"), "{md}");
 }
 
 #[test]

@@ -249,13 +249,16 @@ fn invalid_acknowledgement_positives_and_negatives() {
 #[test]
 fn markdown_gives_fix_hints_and_link_free_explanations() {
     let (_, md) = check_only("stateful-deletion", "markdown", &[]);
-    assert!(md.contains("*Fix:* keep the object or protect it"), "{md}");
     assert!(
-        md.contains("<summary>What these findings mean</summary>"),
+        md.contains("- **Fix:** keep Namespace payments, protect it"),
         "{md}"
     );
     assert!(
-        md.contains("- `stateful-deletion`: the PR deletes an object whose deletion destroys data"),
+        md.contains("<summary>What the rules mean (1)</summary>"),
+        "{md}"
+    );
+    assert!(
+        md.contains("(https://github.com/clobbercheck/clobbercheck/blob/main/docs/rules.md#stateful-deletion): the PR deletes an object whose deletion destroys data"),
         "{md}"
     );
     for rule in clobbercheck::rules::RULES {

@@ -106,7 +106,16 @@ fn rules_have_ids_help_and_default_levels_and_results_have_locations() {
     assert_eq!(ids, clobbercheck::rules::known_ids());
     for rule in rules {
         assert!(!rule["help"]["text"].as_str().unwrap().is_empty(), "{rule}");
-        assert!(!rule["fullDescription"]["text"].as_str().unwrap().is_empty());
+        let full = rule["fullDescription"]["text"].as_str().unwrap();
+        assert!(!full.is_empty());
+        assert_ne!(full, rule["shortDescription"]["text"], "{rule}");
+        assert_eq!(
+            rule["helpUri"],
+            format!(
+                "https://github.com/clobbercheck/clobbercheck/blob/main/docs/rules.md#{}",
+                rule["id"].as_str().unwrap()
+            )
+        );
         let level = rule["defaultConfiguration"]["level"].as_str().unwrap();
         assert!(["error", "warning", "note"].contains(&level), "{rule}");
     }
@@ -122,10 +131,12 @@ fn rules_have_ids_help_and_default_levels_and_results_have_locations() {
         assert_eq!(rules[index]["id"], result["ruleId"]);
         assert!(!result["message"]["text"].as_str().unwrap().is_empty());
         let physical = &result["locations"][0]["physicalLocation"];
+        // The sides are directories inside this repository: URIs are relative to its root.
         assert_eq!(
             physical["artifactLocation"]["uri"],
-            "rendered/cluster01/argocd-apps.yaml"
+            "examples/incident/head/rendered/cluster01/argocd-apps.yaml"
         );
+        assert_eq!(physical["artifactLocation"]["uriBaseId"], "SRCROOT");
         assert!(physical["region"]["startLine"].as_u64().unwrap() >= 1);
         assert!(
             result["locations"][0]["logicalLocations"][0]["fullyQualifiedName"]
@@ -177,4 +188,55 @@ fn silenced_findings_are_suppressed_results() {
                 .contains("clobbercheck.dev/allow: overwrite at b.yaml:1")
         );
     }
+}
+
+#[test]
+fn full_descriptions_are_distinct() {
+    let sarif = incident_sarif();
+    let rules = sarif["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    let mut full: Vec<&str> = rules
+        .iter()
+        .map(|r| r["fullDescription"]["text"].as_str().unwrap())
+        .collect();
+    full.sort();
+    full.dedup();
+    assert_eq!(full.len(), rules.len());
+}
+
+/// A deletion points at its base definition, under the base's root: head's file of that name is
+/// shorter (the bug: `svc.yaml:10` named on a head file of 5 lines).
+#[test]
+fn a_deletion_points_at_the_base_file_and_line() {
+    let repo = GitRepo::new();
+    let svc = |name: &str| format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n");
+    repo.write(&[(
+        "svc.yaml",
+        Some(&format!("{}---\n# kept\n{}", svc("keep"), svc("payments"))),
+    )]);
+    repo.commit("base");
+    repo.write(&[("svc.yaml", Some(&svc("keep")))]);
+    repo.commit("head");
+    let out = run(
+        repo.path(),
+        &[
+            "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "sarif",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let sarif: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    validate(&sarif);
+    let run = &sarif["runs"][0];
+    assert!(run["originalUriBaseIds"]["BASEROOT"].is_object(), "{run}");
+    let deletion = run["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ruleId"] == "stateful-deletion")
+        .expect("the Namespace deletion is reported");
+    let physical = &deletion["locations"][0]["physicalLocation"];
+    assert_eq!(physical["artifactLocation"]["uri"], "svc.yaml");
+    assert_eq!(physical["artifactLocation"]["uriBaseId"], "BASEROOT");
+    assert_eq!(physical["region"]["startLine"], 7);
 }

@@ -7,14 +7,13 @@
 
 use minijinja::Environment;
 use serde::Serialize;
-use serde_json::Value;
-use similar::TextDiff;
 
 use crate::analysis::Analysis;
-use crate::classify::{Change, ObjectChange};
 use crate::finding::Severity;
 use crate::report::Report;
-use crate::report::markdown::{self, FindingView, TemplateError};
+pub use crate::report::markdown::truncate;
+use crate::report::markdown::{self, Part, TemplateError};
+use crate::report::view::Review;
 
 /// GitHub's limit on a check run's title, summary and text, in characters.
 pub const MAX_OUTPUT: usize = 65_535;
@@ -78,59 +77,6 @@ pub struct Publication {
     pub comment: String,
 }
 
-#[derive(Serialize)]
-struct DiffView {
-    change: &'static str,
-    id: String,
-    location: String,
-    diff: String,
-}
-
-fn render(env: &Environment<'_>, name: &str, ctx: Value) -> Result<String, TemplateError> {
-    env.get_template(name)
-        .and_then(|t| t.render(minijinja::value::Serde(&ctx)))
-        .map_err(|e| TemplateError {
-            name: name.to_string(),
-            message: e.to_string(),
-        })
-}
-
-/// Cuts `text` to at most `limit` characters, ending with a visible note when it had to.
-pub fn truncate(text: &str, limit: usize) -> String {
-    if text.chars().count() <= limit {
-        return text.to_string();
-    }
-    let note = "\n\n_… truncated to stay within GitHub's size limit; run `clobbercheck check` for the full report._";
-    let keep = limit.saturating_sub(note.chars().count());
-    let mut out: String = text.chars().take(keep).collect();
-    out.push_str(note);
-    out
-}
-
-/// Renders with as many of `total` items as fit in `limit` characters (the template is told how
-/// many were left out), then cuts as a last resort.
-fn fit(
-    total: usize,
-    limit: usize,
-    render: impl Fn(usize) -> Result<String, TemplateError>,
-) -> Result<String, TemplateError> {
-    let fits = |s: &str| s.chars().count() <= limit;
-    let full = render(total)?;
-    if fits(&full) {
-        return Ok(full);
-    }
-    let (mut lo, mut hi) = (0, total);
-    while lo < hi {
-        let mid = (lo + hi).div_ceil(2);
-        if fits(&render(mid)?) {
-            lo = mid;
-        } else {
-            hi = mid - 1;
-        }
-    }
-    Ok(truncate(&render(lo)?, limit))
-}
-
 /// Builds everything to publish for `analysis` of the PR at `head_sha`.
 pub fn publication(
     analysis: &Analysis,
@@ -138,19 +84,21 @@ pub fn publication(
     env: &Environment<'_>,
 ) -> Result<Publication, TemplateError> {
     let report = &analysis.report;
+    let view = Review::build(analysis, MAX_OUTPUT);
+    let comment_limit = MAX_BODY - SUMMARY_MARKER.chars().count() - 1;
     Ok(Publication {
-        check: check_run(report, analysis, env)?,
+        check: check_run(report, &view, env)?,
         review: review(analysis, head_sha),
-        comment: truncate(
-            &format!("{SUMMARY_MARKER}\n{}", markdown::render(report, env)?),
-            MAX_BODY,
+        comment: format!(
+            "{SUMMARY_MARKER}\n{}",
+            markdown::render(&view, env, Part::All, Some(comment_limit))?
         ),
     })
 }
 
 fn check_run(
     report: &Report,
-    analysis: &Analysis,
+    view: &Review,
     env: &Environment<'_>,
 ) -> Result<CheckRunOutput, TemplateError> {
     let failed = report.failed();
@@ -161,42 +109,19 @@ fn check_run(
             .filter(|f| f.rule == rule && f.severity == Severity::Error)
             .count()
     };
-    let title = render(
+    let title = markdown::render_template(
         env,
         "check-title.j2",
-        serde_json::json!({
+        &serde_json::json!({
             "failed": failed,
             "s": report.summary,
             "overwrites": count("overwrite-disguised-as-addition"),
             "duplicates": count("duplicate-identity"),
         }),
     )?;
-    let findings: Vec<FindingView<'_>> = report.findings.iter().map(FindingView::from).collect();
-    let summary = fit(findings.len(), MAX_OUTPUT, |n| {
-        render(
-            env,
-            "check-summary.md.j2",
-            serde_json::json!({
-                "report": {"summary": report.summary},
-                "failed": failed,
-                "findings": &findings[..n],
-                "omitted": findings.len() - n,
-            }),
-        )
-    })?;
-    let (diffs, not_computed) = object_diffs(analysis, MAX_OUTPUT);
-    let text = fit(diffs.len(), MAX_OUTPUT, |n| {
-        render(
-            env,
-            "check-text.md.j2",
-            serde_json::json!({
-                "diffs": &diffs[..n],
-                "omitted": diffs.len() - n + not_computed,
-                "base": report.base,
-                "head": report.head,
-            }),
-        )
-    })?;
+    // One review, two fields: the summary holds all but the diffs, the text the diffs.
+    let summary = markdown::render(view, env, Part::Summary, Some(MAX_OUTPUT))?;
+    let text = markdown::render(view, env, Part::Text, Some(MAX_OUTPUT))?;
     let annotations = report
         .findings
         .iter()
@@ -229,111 +154,6 @@ fn check_run(
         text,
         annotations,
     })
-}
-
-/// Unified diffs of the changed objects, findings' objects first, computed until their total
-/// exceeds `budget` characters; returns them and how many changed objects were not computed.
-fn object_diffs(analysis: &Analysis, budget: usize) -> (Vec<DiffView>, usize) {
-    let report = &analysis.report;
-    let flagged: std::collections::HashSet<_> = report
-        .findings
-        .iter()
-        .filter_map(|f| f.id.as_ref())
-        .collect();
-    let mut changed: Vec<&ObjectChange> = report
-        .objects
-        .objects
-        .iter()
-        .filter(|o| o.change != Change::Unchanged)
-        .collect();
-    changed.sort_by_key(|o| {
-        let rank = match o.change {
-            Change::Modified => 1,
-            Change::Added => 2,
-            Change::Deleted | Change::Unchanged => 3,
-        };
-        (!flagged.contains(&o.id), rank)
-    });
-    let mut out = Vec::new();
-    let mut used = 0;
-    for (i, object) in changed.iter().enumerate() {
-        if used > budget {
-            return (out, changed.len() - i);
-        }
-        let view = object_diff(object);
-        used += view.diff.len() + view.id.len() + 32;
-        out.push(view);
-    }
-    (out, 0)
-}
-
-fn object_diff(object: &ObjectChange) -> DiffView {
-    let base = object.effective_base().map(|d| d.value.as_ref());
-    let head = object.effective_head().map(|d| d.value.as_ref());
-    let secret = object.id.group.is_empty() && object.id.kind == "Secret";
-    let yaml = |value: Option<&Value>, other: Option<&Value>, side: Side| -> String {
-        let Some(value) = value else {
-            return String::new();
-        };
-        let shown = if secret {
-            redact_secret(value, other, side)
-        } else {
-            value.clone()
-        };
-        serde_saphyr::to_string(&shown).unwrap_or_else(|e| format!("# cannot show: {e}\n"))
-    };
-    let old = yaml(base, head, Side::Base);
-    let new = yaml(head, base, Side::Head);
-    let diff = TextDiff::from_lines(&old, &new)
-        .unified_diff()
-        .context_radius(3)
-        .header("base", "head")
-        .to_string();
-    let location = object
-        .effective_head()
-        .or(object.effective_base())
-        .map(|d| format!("{}:{}", d.path, d.line))
-        .unwrap_or_default();
-    DiffView {
-        change: object.change.as_str(),
-        id: object.id.to_string(),
-        location,
-        diff: diff.trim_end().replace("```", "`\u{200b}``"),
-    }
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Side {
-    Base,
-    Head,
-}
-
-/// A Secret with every `data`/`stringData` value replaced by a placeholder saying only whether
-/// it differs from the other side, and without `last-applied-configuration` (which repeats them).
-fn redact_secret(value: &Value, other: Option<&Value>, side: Side) -> Value {
-    let mut shown = value.clone();
-    for field in ["data", "stringData"] {
-        let theirs = other.and_then(|o| o.get(field));
-        if let Some(Value::Object(map)) = shown.get_mut(field) {
-            for (key, v) in map.iter_mut() {
-                let same = theirs.and_then(|t| t.get(key)) == Some(&*v);
-                let placeholder = match (same, side) {
-                    (true, _) => "(value hidden)",
-                    (false, Side::Base) => "(value hidden: old)",
-                    (false, Side::Head) => "(value hidden: new)",
-                };
-                *v = Value::String(placeholder.into());
-            }
-        }
-    }
-    if let Some(Value::Object(annotations)) = shown
-        .get_mut("metadata")
-        .and_then(|m| m.get_mut("annotations"))
-        && let Some(v) = annotations.get_mut("kubectl.kubernetes.io/last-applied-configuration")
-    {
-        *v = Value::String("(value hidden)".into());
-    }
-    shown
 }
 
 /// The review: every overwrite and duplicate finding inline where its head line is in the PR
@@ -385,70 +205,4 @@ fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
         body: truncate(&body, MAX_BODY),
         comments,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secret_values_are_hidden_and_changed_keys_named() {
-        let base = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "s", "annotations": {
-                "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{\"password\":\"aHVudGVyMg==\"}}"}},
-            "data": {"password": "aHVudGVyMg==", "user": "YWRtaW4="}});
-        let head = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "s"},
-            "data": {"password": "c3dvcmRmaXNo", "user": "YWRtaW4="},
-            "stringData": {"token": "plain-text-token"}});
-        let old = serde_saphyr::to_string(&redact_secret(&base, Some(&head), Side::Base)).unwrap();
-        let new = serde_saphyr::to_string(&redact_secret(&head, Some(&base), Side::Head)).unwrap();
-        for secret in [
-            "aHVudGVyMg==",
-            "c3dvcmRmaXNo",
-            "YWRtaW4=",
-            "plain-text-token",
-        ] {
-            assert!(
-                !old.contains(secret) && !new.contains(secret),
-                "{old}\n{new}"
-            );
-        }
-        assert!(old.contains("password: \"(value hidden: old)\""), "{old}");
-        assert!(new.contains("password: \"(value hidden: new)\""), "{new}");
-        assert!(new.contains("token"), "{new}");
-        let diff = TextDiff::from_lines(&old, &new).unified_diff().to_string();
-        assert!(diff.contains("-  password"), "{diff}");
-        assert!(
-            !diff.contains("-  user") && !diff.contains("+  user"),
-            "{diff}"
-        );
-    }
-
-    #[test]
-    fn truncate_keeps_the_limit_and_says_so() {
-        let long = "x".repeat(MAX_OUTPUT * 2);
-        let cut = truncate(&long, MAX_OUTPUT);
-        assert_eq!(cut.chars().count(), MAX_OUTPUT);
-        assert!(cut.contains("truncated"));
-        assert_eq!(truncate("short", MAX_OUTPUT), "short");
-    }
-
-    #[test]
-    fn fit_drops_items_and_reports_how_many() {
-        let items: Vec<String> = (0..1000)
-            .map(|i| format!("item {i:04} {}", "y".repeat(90)))
-            .collect();
-        let out = fit(items.len(), 10_000, |n| {
-            Ok(format!(
-                "{}\nomitted {}",
-                items[..n].join("\n"),
-                items.len() - n
-            ))
-        })
-        .unwrap();
-        assert!(out.chars().count() <= 10_000);
-        assert!(out.contains("omitted 9"), "{}", &out[out.len() - 40..]);
-        assert!(!out.contains("truncated"));
-    }
 }

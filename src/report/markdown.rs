@@ -1,31 +1,31 @@
-//! The Markdown report, rendered from `templates/` with minijinja.
+//! The Markdown and HTML reviews, rendered from `templates/` with minijinja.
 //!
 //! The templates are compiled into the binary as defaults; a directory given at run time may
-//! override any of them by file name, so teams can word the report their way.
+//! override any of them by file name, so teams can word the review their way. Every template
+//! receives the same [`Review`] (src/report/view.rs), so the PR comment, the check run and
+//! `check --format markdown|html` say the same thing.
 
 use std::path::Path;
 
 use minijinja::Environment;
 use serde::Serialize;
 
-use super::Report;
-use crate::classify::Change;
-use crate::finding::Finding;
+use super::view::{RULES_DOC, Review};
+
+/// GitHub's limit on a check run's summary or text and (one more) on a comment, in characters:
+/// the default size of `check --format markdown`.
+pub const MAX_CHARS: usize = 65_535;
 
 /// The default templates, by name.
 pub const TEMPLATES: &[(&str, &str)] = &[
     ("report.md.j2", include_str!("../../templates/report.md.j2")),
     (
+        "report.html.j2",
+        include_str!("../../templates/report.html.j2"),
+    ),
+    (
         "check-title.j2",
         include_str!("../../templates/check-title.j2"),
-    ),
-    (
-        "check-summary.md.j2",
-        include_str!("../../templates/check-summary.md.j2"),
-    ),
-    (
-        "check-text.md.j2",
-        include_str!("../../templates/check-text.md.j2"),
     ),
 ];
 
@@ -35,6 +35,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
 pub struct TemplateError {
     pub name: String,
     pub message: String,
+}
+
+/// Which part of the review a Markdown text holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Part {
+    /// Everything: the PR comment and `check --format markdown`.
+    All,
+    /// All but the per-object diffs: the check run's summary.
+    Summary,
+    /// Only the per-object diffs: the check run's text.
+    Text,
 }
 
 /// Builds the template environment: embedded defaults, overridden by files in `dir`.
@@ -57,129 +69,147 @@ pub fn environment(dir: Option<&Path>) -> Result<Environment<'static>, TemplateE
     Ok(env)
 }
 
-#[derive(Serialize)]
-struct View<'a> {
-    report: &'a Report,
-    failed: bool,
-    findings: Vec<FindingView<'a>>,
-    /// The rules behind findings and silenced findings, with their explanations.
-    rules: Vec<RuleView>,
-    silenced: Vec<SilencedView<'a>>,
-    added: Vec<ObjectView>,
-    modified: Vec<ObjectView>,
-    deleted: Vec<ObjectView>,
-}
-
-/// A finding as every Markdown template sees it (this report, the check run, the review).
-#[derive(Serialize)]
-pub struct FindingView<'a> {
-    severity: &'static str,
-    rule: &'a str,
-    location: String,
-    object: Option<String>,
-    message: &'a str,
-    /// One line: how to fix it.
-    hint: &'static str,
-}
-
-#[derive(Serialize)]
-struct RuleView {
-    id: &'static str,
-    summary: &'static str,
-    explanation: &'static str,
-}
-
-#[derive(Serialize)]
-struct SilencedView<'a> {
-    finding: FindingView<'a>,
-    reason: &'a str,
-}
-
-impl<'a> From<&'a Finding> for FindingView<'a> {
-    fn from(f: &'a Finding) -> Self {
-        finding_view(f)
-    }
-}
-
-fn finding_view(f: &Finding) -> FindingView<'_> {
-    FindingView {
-        severity: f.severity.as_str(),
-        rule: f.rule,
-        location: f.location(),
-        object: f.id.as_ref().map(ToString::to_string),
-        message: &f.message,
-        hint: super::hint(f.rule),
-    }
-}
-
-#[derive(Serialize)]
-struct ObjectView {
-    id: String,
-    location: String,
-    moved: bool,
-    api_change: Option<String>,
-}
-
-/// Renders `report.md.j2` for a report.
-pub fn render(report: &Report, env: &Environment<'_>) -> Result<String, TemplateError> {
-    let objects = |change: Change| -> Vec<ObjectView> {
-        report
-            .objects
-            .objects
-            .iter()
-            .filter(|o| o.change == change)
-            .map(|o| {
-                let def = o.effective_head().or(o.effective_base());
-                ObjectView {
-                    id: o.id.to_string(),
-                    location: def
-                        .map(|d| format!("{}:{}", d.path, d.line))
-                        .unwrap_or_default(),
-                    moved: o.moved,
-                    api_change: match (o.effective_base(), o.effective_head()) {
-                        (Some(b), Some(h)) if b.api_version != h.api_version => {
-                            Some(format!("{} → {}", b.api_version, h.api_version))
-                        }
-                        _ => None,
-                    },
-                }
-            })
-            .collect()
-    };
-    let view = View {
-        report,
-        failed: report.failed(),
-        findings: report.findings.iter().map(finding_view).collect(),
-        rules: crate::rules::RULES
-            .iter()
-            .filter(|r| {
-                let id = r.info().id;
-                report.findings.iter().any(|f| f.rule == id)
-                    || report.silenced.iter().any(|s| s.finding.rule == id)
-            })
-            .map(|r| RuleView {
-                id: r.info().id,
-                summary: r.info().summary,
-                explanation: r.explanation(),
-            })
-            .collect(),
-        silenced: report
-            .silenced
-            .iter()
-            .map(|s| SilencedView {
-                finding: finding_view(&s.finding),
-                reason: &s.reason,
-            })
-            .collect(),
-        added: objects(Change::Added),
-        modified: objects(Change::Modified),
-        deleted: objects(Change::Deleted),
-    };
-    let name = "report.md.j2";
+/// Renders one template with a context.
+pub fn render_template<S: Serialize>(
+    env: &Environment<'_>,
+    name: &str,
+    ctx: &S,
+) -> Result<String, TemplateError> {
     env.get_template(name)
-        .and_then(|t| t.render(minijinja::value::Serde(&view)))
+        .and_then(|t| t.render(minijinja::value::Serde(ctx)))
         .map_err(|e| TemplateError {
             name: name.to_string(),
             message: e.to_string(),
         })
+}
+
+/// Renders `part` of the review as Markdown within `limit` characters (`None`: no limit): when
+/// the whole does not fit, every list is cut to as many items as fit, each saying how many it
+/// left out; cutting text is the last resort.
+pub fn render(
+    review: &Review,
+    env: &Environment<'_>,
+    part: Part,
+    limit: Option<usize>,
+) -> Result<String, TemplateError> {
+    let note = match limit {
+        Some(n) => format!(
+            "GitHub limits this text to {} characters; `clobbercheck check --format markdown --max-chars 0` shows everything",
+            thousands(n)
+        ),
+        None => String::new(),
+    };
+    let draw = |review: &Review| {
+        render_template(
+            env,
+            "report.md.j2",
+            &serde_json::json!({
+                "review": review,
+                "part": part,
+                "limit_note": note,
+                "rule_uri": RULES_DOC,
+            }),
+        )
+    };
+    let Some(limit) = limit else {
+        return draw(review);
+    };
+    fit(review.longest(), limit, |n| draw(&review.capped(n)))
+}
+
+/// The self-contained HTML page of the review (`check --format html`).
+pub fn render_html(review: &Review, env: &Environment<'_>) -> Result<String, TemplateError> {
+    render_template(
+        env,
+        "report.html.j2",
+        &serde_json::json!({ "review": review }),
+    )
+}
+
+/// `65,535`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Cuts `text` to at most `limit` characters, ending with a visible note when it had to.
+pub fn truncate(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_string();
+    }
+    let note = "\n\n_… truncated to stay within GitHub's size limit; run `clobbercheck check` for the full report._";
+    let keep = limit.saturating_sub(note.chars().count());
+    let mut out: String = text.chars().take(keep).collect();
+    out.push_str(note);
+    out
+}
+
+/// Renders with as many of `total` items as fit in `limit` characters (the template is told how
+/// many were left out), then cuts as a last resort.
+pub fn fit(
+    total: usize,
+    limit: usize,
+    render: impl Fn(usize) -> Result<String, TemplateError>,
+) -> Result<String, TemplateError> {
+    let fits = |s: &str| s.chars().count() <= limit;
+    let full = render(total)?;
+    if fits(&full) {
+        return Ok(full);
+    }
+    let (mut lo, mut hi) = (0, total);
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if fits(&render(mid)?) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(truncate(&render(lo)?, limit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_the_limit_and_says_so() {
+        let long = "x".repeat(MAX_CHARS * 2);
+        let cut = truncate(&long, MAX_CHARS);
+        assert_eq!(cut.chars().count(), MAX_CHARS);
+        assert!(cut.contains("truncated"));
+        assert_eq!(truncate("short", MAX_CHARS), "short");
+    }
+
+    #[test]
+    fn fit_drops_items_and_reports_how_many() {
+        let items: Vec<String> = (0..1000)
+            .map(|i| format!("item {i:04} {}", "y".repeat(90)))
+            .collect();
+        let out = fit(items.len(), 10_000, |n| {
+            Ok(format!(
+                "{}\nomitted {}",
+                items[..n].join("\n"),
+                items.len() - n
+            ))
+        })
+        .unwrap();
+        assert!(out.chars().count() <= 10_000);
+        assert!(out.contains("omitted 9"), "{}", &out[out.len() - 40..]);
+        assert!(!out.contains("truncated"));
+    }
+
+    #[test]
+    fn thousands_separates() {
+        assert_eq!(thousands(65_535), "65,535");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
 }

@@ -1,9 +1,11 @@
 //! Reports: one [`Report`] value, rendered as text, Markdown, JSON (DESIGN.md §4.2) or SARIF.
 
+pub mod diff;
 pub mod json;
 pub mod markdown;
 pub mod sarif;
 pub mod text;
+pub mod view;
 
 use serde::{Serialize, Serializer};
 
@@ -119,4 +121,6 @@ pub enum Format {
     Json,
     /// SARIF 2.1.0, for GitHub code scanning and editors.
     Sarif,
+    /// One self-contained HTML page (no network at view time): the review with side-by-side diffs.
+    Html,
 }

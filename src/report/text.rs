@@ -1,11 +1,10 @@
-//! The terminal report: findings first, grouped by rule with the rule's fix, then silenced
-//! findings, then what the PR adds, modifies and deletes.
+//! The terminal report: the review's structure (src/report/view.rs) for a reviewer at a terminal —
+//! headline, verdict and counts, one block per affected object, then the lists, the diffs when
+//! asked for (`check --diff`), and each rule's explanation once.
 
 use std::fmt::Write;
 
-use super::Report;
-use crate::classify::{Change, ObjectChange};
-use crate::finding::{Finding, Severity};
+use super::view::{List, Review};
 
 /// ANSI styling, on only when writing to a terminal.
 struct Style {
@@ -22,149 +21,219 @@ impl Style {
     }
 }
 
-/// Renders the report for a reviewer at a terminal; `color` adds ANSI colours.
-pub fn render(report: &Report, color: bool) -> String {
+/// Width the messages are wrapped to.
+const WIDTH: usize = 96;
+/// Indent of a block's values (after the label column).
+const VALUE: usize = 16;
+
+/// Renders the review; `color` adds ANSI colours.
+pub fn render(review: &Review, color: bool) -> String {
     let style = Style { on: color };
-    let s = &report.summary;
+    let s = &review.summary;
     let mut out = String::new();
-    let verdict = if report.failed() {
+    let _ = writeln!(out, "{}", style.paint("1", &review.headline));
+    let verdict = if review.failed {
         style.paint("1;31", "FAIL")
     } else {
         style.paint("1;32", "ok")
     };
-    let silenced = if s.silenced > 0 {
-        format!(", {} silenced", s.silenced)
-    } else {
-        String::new()
-    };
     let _ = writeln!(
         out,
-        "{verdict}: {} error(s), {} warning(s), {} notice(s){silenced} — {} added, {} modified, {} deleted, {} unchanged  ({} → {})",
-        s.errors,
-        s.warnings,
-        s.notices,
-        s.added,
-        s.modified,
-        s.deleted,
-        s.unchanged,
-        report.base,
-        report.head
+        "{verdict}: {} — {} added, {} modified, {} deleted, {} unchanged  ({} → {})",
+        review.verdict, s.added, s.modified, s.deleted, s.unchanged, review.base, review.head
     );
-    if !report.findings.is_empty() {
-        let _ = writeln!(out, "\nFindings");
-        for (rule, findings) in by_rule(&report.findings) {
-            let summary = crate::rules::find(rule)
-                .map(|r| r.info().summary)
-                .unwrap_or_default();
-            let help = super::hint(rule);
+    if review.blocks.total > 0 {
+        title(&mut out, &style, &review.blocks);
+        for b in &review.blocks.items {
+            let (code, word) = match b.severity {
+                "error" => ("1;31", "error  "),
+                "warning" => ("1;33", "warning"),
+                _ => ("1;36", "notice "),
+            };
             let _ = writeln!(
                 out,
-                "\n{} ({}): {summary}",
-                style.paint("1", rule),
-                findings.len()
+                "\n  {} {}  {}",
+                style.paint(code, word),
+                style.paint("1", &b.title),
+                style.paint("2", &b.location)
             );
-            if !help.is_empty() {
-                let _ = writeln!(out, "  fix: {help}");
+            if let Some(looks) = &b.looks {
+                field(&mut out, "looks like", looks);
             }
-            for f in findings {
-                finding(&mut out, &style, f);
+            field(&mut out, "is", &b.is);
+            if let Some(wins) = &b.wins {
+                field(&mut out, "wins", wins);
             }
-        }
-    }
-    if !report.silenced.is_empty() {
-        let _ = writeln!(
-            out,
-            "\nSilenced ({}): acknowledged on purpose, not counted in the verdict",
-            report.silenced.len()
-        );
-        for s in &report.silenced {
-            finding(&mut out, &style, &s.finding);
-            for line in wrap(&format!("acknowledged by {}", s.reason), 92) {
-                let _ = writeln!(out, "          {line}");
+            for (i, f) in b.fields.iter().enumerate() {
+                let label = if i == 0 { "changes" } else { "" };
+                field(
+                    &mut out,
+                    label,
+                    &format!("{}: {} → {}", f.field, f.before, f.after),
+                );
             }
-        }
-    }
-    for (change, title, mark, code) in [
-        (Change::Added, "Added", "+", "32"),
-        (Change::Modified, "Modified", "~", "33"),
-        (Change::Deleted, "Deleted", "-", "31"),
-    ] {
-        let objects: Vec<&ObjectChange> = report
-            .objects
-            .objects
-            .iter()
-            .filter(|o| o.change == change)
-            .collect();
-        if objects.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "\n{title} ({})", objects.len());
-        for o in objects {
-            let def = o.effective_head().or(o.effective_base());
-            let location = def
-                .map(|d| format!("{}:{}", d.path, d.line))
-                .unwrap_or_default();
-            let mut extra = String::new();
-            if let (Some(b), Some(h)) = (o.effective_base(), o.effective_head()) {
-                if o.moved {
-                    let _ = write!(
-                        extra,
-                        "  (moved from {}:{} to {}:{})",
-                        b.path, b.line, h.path, h.line
+            if b.fields_left_out > 0 {
+                field(
+                    &mut out,
+                    "",
+                    &format!("and {} more changed field(s)", b.fields_left_out),
+                );
+            }
+            if !b.owners_before.is_empty() || !b.owners_after.is_empty() {
+                let owners = |list: &[String]| {
+                    if list.is_empty() {
+                        "no Application".to_string()
+                    } else {
+                        list.join("; ")
+                    }
+                };
+                if b.owners_before == b.owners_after {
+                    field(&mut out, "deployed by", &owners(&b.owners_after));
+                } else {
+                    field(
+                        &mut out,
+                        "deployed by",
+                        &format!("before {}", owners(&b.owners_before)),
+                    );
+                    field(&mut out, "", &format!("after {}", owners(&b.owners_after)));
+                }
+            }
+            if let Some(d) = &b.deploys {
+                field(&mut out, "deploys", &format!("before {}", d.before));
+                field(&mut out, "", &format!("after {}", d.after));
+                if d.prunes.total > 0 {
+                    let mut what = format!("{} object(s)", d.prunes.total);
+                    if d.stateful > 0 {
+                        let _ = write!(what, ", {} stateful", d.stateful);
+                    }
+                    let mut names = d.prunes.items.join(", ");
+                    if d.prunes.left_out > 0 {
+                        let _ = write!(names, " and {} more", d.prunes.left_out);
+                    }
+                    field(
+                        &mut out,
+                        if d.pruned { "prunes" } else { "unmanaged" },
+                        &style.paint("31", &format!("{what} on {}: {names}", d.cluster)),
                     );
                 }
-                if b.api_version != h.api_version {
-                    let _ = write!(extra, "  ({} → {})", b.api_version, h.api_version);
-                }
             }
+            for n in &b.notes {
+                field(&mut out, n.severity, &format!("[{}] {}", n.rule, n.message));
+            }
+            field(&mut out, "fix", &b.fix);
+            field(&mut out, "rules", &b.rules.join(", "));
+        }
+        left(&mut out, &review.blocks);
+    }
+    if review.other.total > 0 {
+        title(&mut out, &style, &review.other);
+        for f in &review.other.items {
+            let _ = writeln!(out, "  {} {} [{}]", f.severity, f.location, f.rule);
+            for line in wrap(&f.message, WIDTH - VALUE) {
+                let _ = writeln!(out, "{:VALUE$}{line}", "");
+            }
+        }
+        left(&mut out, &review.other);
+    }
+    if review.silenced.total > 0 {
+        let _ = writeln!(
+            out,
+            "\n{} ({}): acknowledged on purpose, not counted in the verdict",
+            style.paint("1", "Silenced"),
+            review.silenced.total
+        );
+        for x in &review.silenced.items {
+            let f = &x.finding;
+            let _ = writeln!(out, "  {} {} [{}]", f.severity, f.location, f.rule);
+            for line in wrap(
+                &format!("{} acknowledged by {}", f.message, x.reason),
+                WIDTH - VALUE,
+            ) {
+                let _ = writeln!(out, "{:VALUE$}{line}", "");
+            }
+        }
+        left(&mut out, &review.silenced);
+    }
+    for (list, mark, code) in review.changes.iter().map(|l| {
+        let (mark, code) = match l.title.as_str() {
+            "Added" => ("+", "32"),
+            "Deleted" => ("-", "31"),
+            _ => ("~", "33"),
+        };
+        (l, mark, code)
+    }) {
+        title(&mut out, &style, list);
+        for o in &list.items {
+            let note = if o.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", o.note)
+            };
             let _ = writeln!(
                 out,
-                "  {} {}  {}{extra}",
+                "  {} {}  {}{note}",
                 style.paint(code, mark),
                 o.id,
-                style.paint("2", &location)
+                style.paint("2", &o.location)
             );
+        }
+        left(&mut out, list);
+    }
+    if review.diffs.total > 0 {
+        title(&mut out, &style, &review.diffs);
+        for d in &review.diffs.items {
+            let _ = writeln!(
+                out,
+                "\n  {} {}  {}",
+                d.change,
+                style.paint("1", &d.id),
+                style.paint("2", &d.location)
+            );
+            for line in d.diff.lines() {
+                let painted = match line.chars().next() {
+                    Some('+') if !line.starts_with("+++") => style.paint("32", line),
+                    Some('-') if !line.starts_with("---") => style.paint("31", line),
+                    Some('@') => style.paint("36", line),
+                    _ => line.to_string(),
+                };
+                let _ = writeln!(out, "    {painted}");
+            }
+        }
+        left(&mut out, &review.diffs);
+    }
+    if !review.rules.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} ({})",
+            style.paint("1", "Rules"),
+            review.rules.len()
+        );
+        for r in &review.rules {
+            let _ = writeln!(out, "  {}: {}", style.paint("1", r.id), r.summary);
+            for line in wrap(r.explanation, WIDTH - 6) {
+                let _ = writeln!(out, "      {line}");
+            }
+            let _ = writeln!(out, "      {}", style.paint("2", &r.uri));
         }
     }
     out
 }
 
-/// Findings grouped by rule, in registry order (unregistered ids last), each group in report
-/// order.
-fn by_rule(findings: &[Finding]) -> Vec<(&'static str, Vec<&Finding>)> {
-    let mut groups: Vec<(&'static str, Vec<&Finding>)> = Vec::new();
-    for f in findings {
-        match groups.iter_mut().find(|(rule, _)| *rule == f.rule) {
-            Some((_, list)) => list.push(f),
-            None => groups.push((f.rule, vec![f])),
-        }
-    }
-    let order = |rule: &str| {
-        crate::rules::RULES
-            .iter()
-            .position(|r| r.info().id == rule)
-            .unwrap_or(usize::MAX)
-    };
-    groups.sort_by_key(|(rule, _)| order(rule));
-    groups
+fn title<T>(out: &mut String, style: &Style, list: &List<T>) {
+    let _ = writeln!(out, "\n{} ({})", style.paint("1", &list.title), list.total);
 }
 
-/// One finding: severity, location and rule, then the wrapped message.
-fn finding(out: &mut String, style: &Style, f: &Finding) {
-    let level = match f.severity {
-        Severity::Error => style.paint("1;31", "error  "),
-        Severity::Warning => style.paint("1;33", "warning"),
-        Severity::Notice => style.paint("1;36", "notice "),
-    };
-    let location = f.location();
-    let _ = writeln!(
-        out,
-        "  {level} {} [{}]",
-        style.paint("1", &location),
-        f.rule
-    );
-    for line in wrap(&f.message, 92) {
-        let _ = writeln!(out, "          {line}");
+fn left<T>(out: &mut String, list: &List<T>) {
+    if list.left_out > 0 {
+        let _ = writeln!(out, "  … and {} more not shown", list.left_out);
+    }
+}
+
+/// One labelled line of a block, the value wrapped under itself.
+fn field(out: &mut String, label: &str, value: &str) {
+    for (i, line) in wrap(value, WIDTH - VALUE).into_iter().enumerate() {
+        let label = if i == 0 { label } else { "" };
+        let _ = writeln!(out, "    {label:<width$}{line}", width = VALUE - 4);
     }
 }
 
@@ -173,7 +242,7 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
             lines.push(std::mem::take(&mut line));
         }
         if !line.is_empty() {

@@ -20,6 +20,13 @@ impl Rule for ConfigChanged {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "clobbercheck always reads its configuration from the base revision, so a pull request \
+         cannot switch off or soften the check it is judged by. The edit takes effect only once \
+         it is merged; until then, reviewers should read the configuration change itself, since \
+         it decides what future pull requests may do unnoticed."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         if let Some(path) = ctx.config_changed {
             out.push(Finding {

@@ -31,6 +31,14 @@ impl Rule for DuplicateIdentity {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "A deploy tool keys objects by API group, kind, namespace and name. When one revision \
+         defines the same key twice, kubectl and Argo CD apply both definitions in order and \
+         keep the last one, with no error; Argo CD only warns after the sync. The earlier \
+         definition never reaches the cluster, and for an Argo CD Application that means the \
+         folder it deployed is no longer deployed, so automated pruning deletes its objects."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         for object in &ctx.changes.objects {
             let count = object.head.len();

@@ -26,6 +26,13 @@ impl Rule for InvalidAcknowledgement {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "An acknowledgement silences a finding on purpose, so it must name a rule that exists \
+         and an object the revision defines. One that matches nothing is usually a typo or a \
+         leftover from a renamed object: it silences nothing today and may silence the wrong \
+         finding tomorrow."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         for object in &ctx.changes.objects {
             if !ctx.in_scope(object) {

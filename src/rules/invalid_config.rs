@@ -24,6 +24,13 @@ impl Rule for InvalidConfig {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "The configuration is read from the base revision, so this pull request is still judged \
+         by the old one. Once merged, though, the new file is what every later check loads: a key \
+         it does not know or a value it cannot use stops each of them before it judges anything \
+         (exit status 2), so the file is checked here, before it can do that."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         if let Some((path, message)) = ctx.head_config_error {
             out.push(Finding {

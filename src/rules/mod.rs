@@ -81,11 +81,9 @@ pub fn touched(object: &ObjectChange) -> bool {
 pub trait Rule: Sync {
     fn info(&self) -> &'static RuleInfo;
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>);
-    /// A few link-free sentences for reports: why the finding matters on a cluster. Rules
-    /// without a longer text show their summary.
-    fn explanation(&self) -> &'static str {
-        self.info().summary
-    }
+    /// A few link-free sentences for reports: why the finding matters on a cluster. Distinct
+    /// from the summary (reports show both, once: SARIF's short and full descriptions).
+    fn explanation(&self) -> &'static str;
 }
 
 /// Every rule, in report order.
@@ -106,6 +104,34 @@ pub static RULES: &[&dyn Rule] = &[
     &config_changed::ConfigChanged,
     &invalid_config::InvalidConfig,
 ];
+
+/// The documentation of every rule, one `<a id>` anchor per rule id, generated from the registry
+/// (docs/rules.md is this text; a test keeps them equal). SARIF `helpUri`s point into it.
+pub fn documentation() -> String {
+    let mut out = String::from(
+        "# Rules\n\nGenerated from the rule registry (`src/rules/`); `cargo test --test review` checks it (`CLOBBERCHECK_BLESS=1` rewrites it).\n",
+    );
+    for rule in RULES {
+        let info = rule.info();
+        out.push_str(&format!(
+            "\n<a id=\"{id}\"></a>\n## `{id}` ({severity} by default)\n\n{summary}.\n\n{explanation}\n\n**Fix:** {help}.\n",
+            id = info.id,
+            severity = info.default_severity.as_str(),
+            summary = capitalize(info.summary),
+            explanation = rule.explanation(),
+            help = info.help,
+        ));
+    }
+    out
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
 
 /// The registered rule with this id, for reports that explain findings.
 pub fn find(id: &str) -> Option<&'static dyn Rule> {

@@ -26,6 +26,14 @@ impl Rule for OverwriteDisguisedAsAddition {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "A pull request's diff shows lines, not objects. A new document whose group, kind, \
+         namespace and name equal an existing object's appears as added lines, so review sees \
+         an addition, while the deploy tool replaces the existing object with it. This is how \
+         the InfluxDB Cloud outage happened: a new Application took an existing Application's \
+         name, replaced it, and pruning deleted the production workload it had deployed."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         for object in &ctx.changes.objects {
             if object.base.is_empty() {

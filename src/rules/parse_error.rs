@@ -21,6 +21,13 @@ impl Rule for ParseError {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "A file that cannot be parsed hides every object it defines: clobbercheck cannot tell \
+         what it adds, replaces or deletes, and the deploy tool will either refuse the whole \
+         file or, with a lenient YAML reader, apply something other than what review saw. Every \
+         other file is still analysed."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         for problem in &ctx.head.problems {
             let path = problem.path();

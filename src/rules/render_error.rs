@@ -25,6 +25,13 @@ impl Rule for RenderError {
         &INFO
     }
 
+    fn explanation(&self) -> &'static str {
+        "A render target (jsonnet entry point, kustomize overlay, Helm chart) that fails to \
+         render produces no objects, so its objects cannot be compared and a deletion or \
+         overwrite inside it goes unseen. In a deploy tool the same failure usually blocks the \
+         sync of the whole Application."
+    }
+
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         for failure in &ctx.head.render_errors {
             // The same failure in base is old debt, not something this PR introduced.
