@@ -177,6 +177,7 @@ mod tests {
             line,
             end_line,
             target: None,
+            generator: None,
         }
     }
 
@@ -214,6 +215,7 @@ mod tests {
             line: 1,
             end_line: 1,
             target: Some(target.into()),
+            generator: None,
         };
         assert!(pr.is_new(&rendered("env/b/main.jsonnet")));
         assert!(!pr.is_new(&rendered("env/a/main.jsonnet")));

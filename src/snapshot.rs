@@ -300,6 +300,7 @@ impl Snapshot {
                                     line: doc.line,
                                     end_line: doc.end_line,
                                     target: None,
+                                    generator: None,
                                 },
                                 doc.value.clone(),
                             )
