@@ -19,6 +19,9 @@ mod generators;
 pub mod template;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use serde_json::{Map, Value};
 
@@ -288,6 +291,68 @@ pub fn expand(set: &Value, origin: &Origin, ctx: &ExpandContext<'_>) -> Expansio
              repository); the Applications it generates are not checked",
             outside.join(", ")
         ));
+    }
+    out
+}
+
+/// What expanding every ApplicationSet of one revision gave.
+#[derive(Debug, Default)]
+pub struct RevisionExpansion {
+    /// Generated Applications as documents: origin = the set's document plus the producer.
+    pub documents: Vec<(Origin, Arc<Value>)>,
+    /// Sets (by document) with generators not expandable offline, and what to say.
+    pub notices: Vec<(Origin, String)>,
+    /// Sets (by document and name) that failed to expand in part, and why.
+    pub errors: Vec<(Origin, String, String)>,
+}
+
+/// Expands every ApplicationSet among a revision's documents (given in apply order). The
+/// `clusters` generator sees the revision's Argo CD cluster Secrets, else `fallback_clusters`
+/// (the configuration's `argocd.clusters`).
+pub fn expand_revision(
+    documents: &[(Origin, Arc<Value>)],
+    files: &[String],
+    read: &(dyn Fn(&str) -> Result<Vec<u8>, String> + Sync),
+    fallback_clusters: &[Cluster],
+    deploys_from_here: &(dyn Fn(&str, Option<&str>) -> bool + Sync),
+) -> RevisionExpansion {
+    let sets: Vec<&(Origin, Arc<Value>)> = documents
+        .iter()
+        .filter(|(_, v)| is_application_set(v))
+        .collect();
+    if sets.is_empty() {
+        return RevisionExpansion::default();
+    }
+    let secrets: Vec<Cluster> = documents
+        .iter()
+        .filter_map(|(origin, value)| Cluster::from_secret(value, origin))
+        .collect();
+    let clusters = if secrets.is_empty() {
+        fallback_clusters
+    } else {
+        &secrets
+    };
+    let ctx = ExpandContext::new(files, read, clusters, deploys_from_here);
+    let expansions: Vec<(&Origin, Expansion)> = sets
+        .par_iter()
+        .map(|(origin, value)| (origin, expand(value, origin, &ctx)))
+        .collect();
+    let mut out = RevisionExpansion::default();
+    for (origin, expansion) in expansions {
+        for app in expansion.applications {
+            let generated = Origin {
+                generator: Some(Arc::new(app.producer)),
+                ..origin.clone()
+            };
+            out.documents.push((generated, Arc::new(app.value)));
+        }
+        for notice in expansion.notices {
+            out.notices.push((origin.clone(), notice));
+        }
+        for error in expansion.errors {
+            out.errors
+                .push((origin.clone(), expansion.name.clone(), error));
+        }
     }
     out
 }

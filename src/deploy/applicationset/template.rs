@@ -107,7 +107,14 @@ fn go(text: &str, params: &Map<String, Value>, missing_key_error: bool) -> Resul
         .map_err(|e| format!("failed to parse template {text:?}: {e}"))?;
     let data = to_gtmpl(&Value::Object(params.clone()), missing_key_error);
     template.render(&gtmpl::Context::from(data)).map_err(|e| {
-        let mut message = format!("failed to execute go template {text:?}: {e}");
+        let mut reason = e.to_string();
+        // gtmpl names a missing key with a dump of the whole map; say it as Go does.
+        if let Some(rest) = reason.strip_prefix("no field ")
+            && let Some((key, _)) = rest.split_once(" for ")
+        {
+            reason = format!("map has no entry for key {key:?}");
+        }
+        let mut message = format!("failed to execute go template {text:?}: {reason}");
         if message.contains("not defined") || message.contains("undefined") {
             message.push_str(&format!(
                 " (clobbercheck supports Go's built-in functions and these Sprig functions: {})",
