@@ -327,6 +327,7 @@ impl Snapshot {
         // Which repoURL is this repository is decided elsewhere (DESIGN.md §3a); until then every
         // git generator is taken to read this repository, as every Application path is.
         let everywhere = |_: &str, _: Option<&str>| true;
+        let started = std::time::Instant::now();
         let expanded = crate::deploy::applicationset::expand_revision(
             &all,
             &paths,
@@ -334,6 +335,14 @@ impl Snapshot {
             &config.argocd_clusters,
             &everywhere,
         );
+        if !expanded.documents.is_empty() || !expanded.errors.is_empty() {
+            tracing::debug!(
+                revision = revision.label(),
+                applications = expanded.documents.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "ApplicationSets expanded"
+            );
+        }
         all.extend(expanded.documents);
         let mut render_errors = rendered.failures;
         render_errors.extend(expanded.errors.into_iter().map(|(origin, name, message)| {
