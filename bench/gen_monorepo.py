@@ -204,6 +204,70 @@ def app_files(app, cluster, tag="1.0.0"):
         f"env/{cluster}/{app}/argocd.yaml": argocd(app, cluster),
     }
 
+def appsets(clusters, apps, stages):
+    """Two ApplicationSets over the app folders: a fasttemplate matrix (git directories
+    `env/*/*` x a list of `stages` stages) and a goTemplate list with one element per folder.
+    A folder the PR adds generates stages Applications more."""
+    elements = "\n".join(f"                - {{stage: s{s}}}" for s in range(stages))
+    folders = "\n".join(f"          - {{cluster: cluster{c:02d}, app: app{a:03d}}}"
+                         for c in range(clusters) for a in range(apps))
+    matrix = f"""apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: stages
+  namespace: argocd
+spec:
+  generators:
+    - matrix:
+        generators:
+          - git:
+              repoURL: https://github.com/example/gitops.git
+              revision: main
+              directories:
+                - path: env/*/*
+          - list:
+              elements:
+{elements}
+  template:
+    metadata:
+      name: '{{{{path[1]}}}}-{{{{path.basename}}}}-{{{{stage}}}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://github.com/example/gitops.git
+        targetRevision: main
+        path: '{{{{path}}}}'
+      destination:
+        server: 'https://{{{{path[1]}}}}.example.com'
+        namespace: '{{{{path.basename}}}}'
+"""
+    listed = f"""apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: folders
+  namespace: argocd
+spec:
+  goTemplate: true
+  goTemplateOptions: ["missingkey=error"]
+  generators:
+    - list:
+        elements:
+{folders}
+  template:
+    metadata:
+      name: '{{{{ .cluster }}}}-{{{{ .app | normalize }}}}-mirror'
+    spec:
+      project: default
+      source:
+        repoURL: https://github.com/example/gitops.git
+        targetRevision: main
+        path: 'env/{{{{ .cluster }}}}/{{{{ .app }}}}'
+      destination:
+        server: 'https://{{{{ .cluster }}}}.example.com'
+        namespace: '{{{{ .app }}}}'
+"""
+    return {"appsets/stages.yaml": matrix, "appsets/folders.yaml": listed}
+
 def write(root, files):
     for path, text in files.items():
         full = os.path.join(root, path)
@@ -220,6 +284,10 @@ def main():
     parser.add_argument("dir")
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--apps", type=int, default=20)
+    parser.add_argument("--appset-stages", type=int, default=0,
+                        help="add ApplicationSets generating (stages + 1) Applications per app "
+                             "folder: a matrix of git directories x a list of stages, and a "
+                             "goTemplate list set (bench/appset.py)")
     args = parser.parse_args()
     root = args.dir
     os.makedirs(root, exist_ok=True)
@@ -229,6 +297,8 @@ def main():
     for c in range(args.clusters):
         for a in range(args.apps):
             write(root, app_files(f"app{a:03d}", f"cluster{c:02d}"))
+    if args.appset_stages:
+        write(root, appsets(args.clusters, args.apps, args.appset_stages))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     # Head: a new image tag in one file, and one new app.

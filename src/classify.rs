@@ -38,6 +38,10 @@ pub struct Definition {
     pub api_version: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,
+    /// For an Application an ApplicationSet generated: the set and the generator element that
+    /// produced it (`ApplicationSet services, from directory services/core`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generator: Option<String>,
     #[serde(skip)]
     pub origin: Origin,
     /// Head definitions only: the PR adds it (new file, or all its lines added).
@@ -143,6 +147,11 @@ fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {
         line: object.origin.line,
         api_version: object.api_version.clone(),
         target: object.origin.target.clone(),
+        generator: object
+            .origin
+            .generator
+            .as_ref()
+            .map(|p| p.description.clone()),
         origin: object.origin.clone(),
         new_in_pr,
         value: object.value.clone(),

@@ -66,6 +66,29 @@ struct RawConfig {
     allow: Vec<crate::acknowledge::AllowEntry>,
     sources: Vec<crate::render::RawSource>,
     render_limits: crate::render::RawLimits,
+    argocd: RawArgocd,
+}
+
+/// The `argocd:` section as written: what Argo CD knows that the repository may not hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawArgocd {
+    clusters: Vec<RawCluster>,
+}
+
+/// One `argocd.clusters` entry: a cluster as the ApplicationSet `clusters` generator sees it,
+/// for repositories that do not commit their Argo CD cluster Secrets.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    server: String,
+    #[serde(default)]
+    project: String,
+    #[serde(default)]
+    labels: BTreeMap<String, String>,
+    #[serde(default)]
+    annotations: BTreeMap<String, String>,
 }
 
 /// One `naming:` entry as written.
@@ -91,6 +114,7 @@ impl Default for RawConfig {
             allow: Vec::new(),
             sources: Vec::new(),
             render_limits: crate::render::RawLimits::default(),
+            argocd: RawArgocd::default(),
         }
     }
 }
@@ -116,6 +140,9 @@ pub struct Config {
     pub sources: Vec<crate::render::Source>,
     /// Sandbox limits every render target runs under.
     pub render_limits: crate::render::Limits,
+    /// `argocd.clusters`: the clusters the ApplicationSet `clusters` generator offers when the
+    /// revision holds no Argo CD cluster Secret.
+    pub argocd_clusters: Vec<crate::deploy::applicationset::Cluster>,
 }
 
 impl Default for Config {
@@ -240,6 +267,19 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let render_limits = raw.render_limits.validate().map_err(invalid)?;
+        let argocd_clusters = raw
+            .argocd
+            .clusters
+            .into_iter()
+            .map(|c| crate::deploy::applicationset::Cluster {
+                name: c.name,
+                server: c.server,
+                project: c.project,
+                labels: c.labels,
+                annotations: c.annotations,
+                origin: None,
+            })
+            .collect();
         Ok(Self {
             source,
             include,
@@ -252,6 +292,7 @@ impl Config {
             allow: raw.allow,
             sources,
             render_limits,
+            argocd_clusters,
         })
     }
 

@@ -37,6 +37,9 @@ pub struct PrDiff {
     files: HashMap<String, FileDiff>,
     /// Render targets of head whose entry point base does not have.
     added_targets: std::collections::HashSet<String>,
+    /// Applications generated in head whose producing element is new: `(set path, set line,
+    /// producer description)`.
+    added_generated: std::collections::HashSet<(String, usize, String)>,
 }
 
 impl PrDiff {
@@ -78,10 +81,62 @@ impl PrDiff {
             .filter(|t| !base.files.contains_key(&t.entry))
             .map(|t| t.name.clone())
             .collect();
-        Ok(Self {
+        let mut diff = Self {
             files,
             added_targets,
-        })
+            added_generated: Default::default(),
+        };
+        diff.added_generated = diff.new_generated(base, head);
+        Ok(diff)
+    }
+
+    /// The generated Applications of head whose producer is new: a directory base does not have,
+    /// a generator file base does not have, or a document (the ApplicationSet, a cluster Secret)
+    /// new in the PR. So a PR that adds only a folder adds the Application generated from it.
+    fn new_generated(
+        &self,
+        base: &Snapshot,
+        head: &Snapshot,
+    ) -> std::collections::HashSet<(String, usize, String)> {
+        use crate::deploy::applicationset::Evidence;
+        let mut out = std::collections::HashSet::new();
+        let generated: Vec<&Origin> = head
+            .objects
+            .iter()
+            .map(|o| &o.origin)
+            .filter(|o| o.generator.is_some())
+            .collect();
+        if generated.is_empty() {
+            return out;
+        }
+        let mut base_dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+        for path in base.files.keys() {
+            let mut rest = path.as_str();
+            while let Some((dir, _)) = rest.rsplit_once('/') {
+                if !base_dirs.insert(dir) {
+                    break;
+                }
+                rest = dir;
+            }
+        }
+        for origin in generated {
+            let Some(producer) = &origin.generator else {
+                continue;
+            };
+            let new = producer.evidence.iter().any(|e| match e {
+                Evidence::Directory(dir) => !base_dirs.contains(dir.as_str()),
+                Evidence::File(path) => !base.files.contains_key(path),
+                Evidence::Document(doc) => self.is_new(doc),
+            });
+            if new {
+                out.insert((
+                    origin.path.clone(),
+                    origin.line,
+                    producer.description.clone(),
+                ));
+            }
+        }
+        out
     }
 
     /// How a head path changed, or `None` when it did not.
@@ -90,8 +145,16 @@ impl PrDiff {
     }
 
     /// Whether a head definition is new in the PR: its file is added or all its lines are; for
-    /// a rendered definition, its render target is added.
+    /// a rendered definition, its render target is added; for a generated Application, its
+    /// producing element is new.
     pub fn is_new(&self, origin: &Origin) -> bool {
+        if let Some(producer) = &origin.generator {
+            return self.added_generated.contains(&(
+                origin.path.clone(),
+                origin.line,
+                producer.description.clone(),
+            ));
+        }
         if let Some(target) = &origin.target {
             return self.added_targets.contains(target);
         }
@@ -177,6 +240,7 @@ mod tests {
             line,
             end_line,
             target: None,
+            generator: None,
         }
     }
 
@@ -214,6 +278,7 @@ mod tests {
             line: 1,
             end_line: 1,
             target: Some(target.into()),
+            generator: None,
         };
         assert!(pr.is_new(&rendered("env/b/main.jsonnet")));
         assert!(!pr.is_new(&rendered("env/a/main.jsonnet")));

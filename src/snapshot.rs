@@ -175,8 +175,12 @@ pub struct Snapshot {
     pub warnings: HashMap<String, Vec<YamlWarning>>,
     /// Render targets of this revision (`sources:`), to tell targets the PR adds.
     pub targets: Vec<Target>,
-    /// Targets that could not be rendered; their objects are unknown.
+    /// Targets that could not be rendered (and ApplicationSets that failed to expand, as
+    /// `ApplicationSet <name>`); their objects are unknown.
     pub render_errors: Vec<RenderFailure>,
+    /// ApplicationSets (by document) with generators that need a system outside the repository:
+    /// what they generate is unknown, and the user is told so.
+    pub set_notices: Vec<(Origin, String)>,
 }
 
 impl Snapshot {
@@ -283,31 +287,75 @@ impl Snapshot {
             }
             documents.push((path, parsed));
         }
-        let objects = build_objects(
-            documents
-                .iter()
-                .flat_map(|(path, parsed)| {
-                    parsed
-                        .as_ref()
-                        .as_ref()
-                        .map(|docs| docs.as_slice())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(move |doc| {
-                            (
-                                Origin {
-                                    path: path.clone(),
-                                    line: doc.line,
-                                    end_line: doc.end_line,
-                                    target: None,
-                                },
-                                doc.value.clone(),
-                            )
-                        })
-                })
-                .chain(rendered.documents),
-            config,
+        let mut all: Vec<(Origin, Arc<serde_json::Value>)> = documents
+            .iter()
+            .flat_map(|(path, parsed)| {
+                parsed
+                    .as_ref()
+                    .as_ref()
+                    .map(|docs| docs.as_slice())
+                    .unwrap_or_default()
+                    .iter()
+                    .map(move |doc| {
+                        (
+                            Origin {
+                                path: path.clone(),
+                                line: doc.line,
+                                end_line: doc.end_line,
+                                target: None,
+                                generator: None,
+                            },
+                            doc.value.clone(),
+                        )
+                    })
+            })
+            .chain(rendered.documents)
+            .collect();
+        let paths: Vec<String> = files.keys().cloned().collect();
+        let read = |path: &str| -> Result<Vec<u8>, String> {
+            let file = files
+                .get(path)
+                .ok_or_else(|| format!("{path} is not a file of {}", revision.label()))?;
+            if file.entry.size > config.max_file_size {
+                return Err(format!(
+                    "{path} is {} bytes, above max_file_size ({} bytes): not read",
+                    file.entry.size, config.max_file_size
+                ));
+            }
+            revision.read(&file.entry).map_err(|e| e.to_string())
+        };
+        // Which repoURL is this repository is decided elsewhere (DESIGN.md §3a); until then every
+        // git generator is taken to read this repository, as every Application path is.
+        let everywhere = |_: &str, _: Option<&str>| true;
+        let started = std::time::Instant::now();
+        let expanded = crate::deploy::applicationset::expand_revision(
+            &all,
+            &paths,
+            &read,
+            &config.argocd_clusters,
+            &everywhere,
         );
+        if !expanded.documents.is_empty() || !expanded.errors.is_empty() {
+            tracing::debug!(
+                revision = revision.label(),
+                applications = expanded.documents.len(),
+                micros = started.elapsed().as_micros() as u64,
+                "ApplicationSets expanded"
+            );
+        }
+        all.extend(expanded.documents);
+        let mut render_errors = rendered.failures;
+        render_errors.extend(expanded.errors.into_iter().map(|(origin, name, message)| {
+            RenderFailure {
+                target: format!("ApplicationSet {name}"),
+                path: origin.path,
+                line: origin.line,
+                column: 1,
+                message,
+            }
+        }));
+        let set_notices = expanded.notices;
+        let objects = build_objects(all.into_iter(), config);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
         Ok(Self {
             label: revision.label().to_string(),
@@ -316,7 +364,8 @@ impl Snapshot {
             problems,
             warnings,
             targets: rendered.targets,
-            render_errors: rendered.failures,
+            render_errors,
+            set_notices,
         })
     }
 }

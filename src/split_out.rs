@@ -91,6 +91,7 @@ pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitO
                     line: d.line,
                     end_line: d.end_line,
                     target: None,
+                    generator: None,
                 },
                 Arc::clone(&d.value),
             )

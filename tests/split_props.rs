@@ -151,7 +151,7 @@ proptest! {
             .unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
         let objects = build_objects(
             parsed.iter().map(|d| (
-                Origin { path: "stream.yaml".into(), line: d.line, end_line: d.end_line, target: None },
+                Origin { path: "stream.yaml".into(), line: d.line, end_line: d.end_line, target: None, generator: None },
                 Arc::clone(&d.value),
             )),
             &Config::default(),

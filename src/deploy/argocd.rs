@@ -358,6 +358,7 @@ mod tests {
             line: 1,
             end_line: 1,
             target: None,
+            generator: None,
         }
     }
 

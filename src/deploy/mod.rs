@@ -5,4 +5,5 @@
 //! and Flux objects are several readers of one model of owners; rules read owners and blast
 //! radius from here and never re-derive them.
 
+pub mod applicationset;
 pub mod argocd;

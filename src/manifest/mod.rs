@@ -22,6 +22,9 @@ pub struct Origin {
     pub end_line: usize,
     /// The render target that produced it, for rendered sources.
     pub target: Option<String>,
+    /// For an Application an ApplicationSet generated (`path` and lines are the set's): the
+    /// generator element that produced it, and what makes it new in a PR.
+    pub generator: Option<Arc<crate::deploy::applicationset::Producer>>,
 }
 
 /// One Kubernetes object as defined in a revision.

@@ -255,6 +255,7 @@ pub fn render_revision(
                         line: doc.line,
                         end_line: doc.line,
                         target: Some(target.name.clone()),
+                        generator: None,
                     },
                     doc.value.clone(),
                 )

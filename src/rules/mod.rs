@@ -2,6 +2,7 @@
 //!
 //! Adding a rule touches its own file, the [`RULES`] line and its fixture, nothing else.
 
+mod applicationset_not_expanded;
 mod config_changed;
 mod duplicate_identity;
 mod duplicate_key;
@@ -100,6 +101,7 @@ pub static RULES: &[&dyn Rule] = &[
     &reclaim_policy_delete::ReclaimPolicyDelete,
     &duplicate_key::DuplicateKey,
     &yaml11_scalar::Yaml11Scalar,
+    &applicationset_not_expanded::ApplicationSetNotExpanded,
     &invalid_acknowledgement::InvalidAcknowledgement,
     &config_changed::ConfigChanged,
     &invalid_config::InvalidConfig,
@@ -174,8 +176,12 @@ pub(crate) fn at(path: &str, line: usize) -> String {
     format!("{path}:{line}")
 }
 
-/// How a definition is named in messages: `path:line`, plus its render target when rendered.
+/// How a definition is named in messages: `path:line`, plus its render target when rendered, or
+/// the ApplicationSet and generator element that produced it.
 pub(crate) fn describe(def: &crate::classify::Definition) -> String {
+    if let Some(generator) = &def.generator {
+        return format!("{} ({generator})", at(&def.path, def.line));
+    }
     match &def.target {
         Some(target) if target != &def.path => {
             format!("{} (rendered by {target})", at(&def.path, def.line))
