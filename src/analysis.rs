@@ -68,8 +68,8 @@ pub fn analyze_with(
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
     let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
-    let base_apps = Applications::from_objects(&base.objects, &config);
-    let head_apps = Applications::from_objects(&head.objects, &config);
+    let base_apps = Applications::from_objects(&base.objects, &config.deploy);
+    let head_apps = Applications::from_objects(&head.objects, &config.deploy);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,

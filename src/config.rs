@@ -66,6 +66,8 @@ struct RawConfig {
     allow: Vec<crate::acknowledge::AllowEntry>,
     sources: Vec<crate::render::RawSource>,
     render_limits: crate::render::RawLimits,
+    repo_urls: Vec<String>,
+    target_revisions: Vec<String>,
 }
 
 /// One `naming:` entry as written.
@@ -91,6 +93,8 @@ impl Default for RawConfig {
             allow: Vec::new(),
             sources: Vec::new(),
             render_limits: crate::render::RawLimits::default(),
+            repo_urls: Vec::new(),
+            target_revisions: Vec::new(),
         }
     }
 }
@@ -116,6 +120,9 @@ pub struct Config {
     pub sources: Vec<crate::render::Source>,
     /// Sandbox limits every render target runs under.
     pub render_limits: crate::render::Limits,
+    /// What the deployer layer (Argo CD Applications) needs: `clusters:`, `default_namespace`,
+    /// `repo_urls:` and `target_revisions:`.
+    pub deploy: crate::deploy::Settings,
 }
 
 impl Default for Config {
@@ -240,6 +247,26 @@ impl Config {
             .collect::<Result<Vec<_>, _>>()
             .map_err(invalid)?;
         let render_limits = raw.render_limits.validate().map_err(invalid)?;
+        for (key, values) in [
+            ("repo_urls", &raw.repo_urls),
+            ("target_revisions", &raw.target_revisions),
+        ] {
+            if let Some(index) = values.iter().position(|v| v.trim().is_empty()) {
+                return Err(ConfigError::InvalidKey {
+                    path,
+                    key: format!("{key}[{index}]"),
+                    message: "must not be empty".into(),
+                });
+            }
+        }
+        let deploy = crate::deploy::Settings {
+            default_namespace: raw.default_namespace.clone(),
+            clusters: clusters.clone(),
+            repository: crate::deploy::repository::ThisRepository::new(
+                &raw.repo_urls,
+                &raw.target_revisions,
+            ),
+        };
         Ok(Self {
             source,
             include,
@@ -252,6 +279,7 @@ impl Config {
             allow: raw.allow,
             sources,
             render_limits,
+            deploy,
         })
     }
 

@@ -3,18 +3,21 @@
 //! Files are parsed through a [`ParseCache`] keyed by git blob id, so a blob that base and head
 //! share is read and parsed once, whichever side asks first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::deploy::argocd::Applications;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
 use crate::manifest::yaml::YamlWarning;
 use crate::manifest::{ObjectHead, Origin, RenderedObject};
-use crate::render::{RenderCache, RenderFailure, Target, render_revision};
+use crate::render::{
+    RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
+};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
 
 /// The outcome of parsing one blob, shared between sides.
@@ -177,7 +180,14 @@ pub struct Snapshot {
     pub targets: Vec<Target>,
     /// Targets that could not be rendered; their objects are unknown.
     pub render_errors: Vec<RenderFailure>,
+    /// Kustomization and chart folders that no Application, no `sources:` entry and no other
+    /// rendered target uses: their files are not objects, and their output is not analysed.
+    pub unanalysed: Vec<ToolFolder>,
 }
+
+/// Rounds of "learn Applications, render the folders they deploy": an app-of-apps rendered by
+/// kustomize needs a second round for the Applications it renders, and so on down the tree.
+const APPLICATION_ROUNDS: usize = 8;
 
 impl Snapshot {
     /// Reads and parses a revision's selected files and builds every object's identity.
@@ -187,7 +197,20 @@ impl Snapshot {
         cache: &ParseCache,
     ) -> Result<Self, RevisionError> {
         let entries = revision.files()?;
-        let rendered = render_revision(revision, &entries, config, &cache.renders)?;
+        let mut rendered = render_revision(revision, &entries, config, &cache.renders)?;
+        // Folders Argo CD renders with a tool (issue 10 §1), unless a `sources:` entry already does.
+        let configured: HashSet<String> = rendered.targets.iter().map(|t| t.name.clone()).collect();
+        let folders: Vec<ToolFolder> = tool_folders(revision, &entries)?
+            .into_iter()
+            .filter(|f| !configured.contains(&f.dir))
+            .collect();
+        let tools: HashMap<&str, &ToolFolder> =
+            folders.iter().map(|f| (f.dir.as_str(), f)).collect();
+        let tool_inputs: HashSet<&str> = folders
+            .iter()
+            .flat_map(|f| f.inputs.iter().map(String::as_str))
+            .collect();
+        let all_entries = entries.clone();
         let mut problems = Vec::new();
         let mut files = BTreeMap::new();
         let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
@@ -263,12 +286,84 @@ impl Snapshot {
             .into_iter()
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
-        let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(selected.len());
+        let docs_of = |path: &String, parsed: &Parsed| -> Vec<(Origin, Arc<serde_json::Value>)> {
+            parsed
+                .as_ref()
+                .as_ref()
+                .map(|docs| docs.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|doc| {
+                    (
+                        Origin {
+                            path: path.clone(),
+                            line: doc.line,
+                            end_line: doc.end_line,
+                            target: None,
+                        },
+                        doc.value.clone(),
+                    )
+                })
+                .collect()
+        };
+        let parsed: Vec<(String, Parsed)> = selected
+            .into_iter()
+            .map(|(path, oid)| {
+                let parsed = cache
+                    .get(oid, path.ends_with(".json"))
+                    .expect("every selected blob was parsed above");
+                (path, parsed)
+            })
+            .collect();
+        // Files a tool consumes are not objects; the Applications among the others (and among
+        // rendered output) say which tool folders are deployed, with which parameters.
+        let plain: Vec<(Origin, Arc<serde_json::Value>)> = parsed
+            .iter()
+            .filter(|(path, _)| !tool_inputs.contains(path.as_str()))
+            .flat_map(|(path, parsed)| docs_of(path, parsed))
+            .collect();
+        let mut done: Vec<(crate::render::SourceKind, Target)> = Vec::new();
+        let mut apps = Applications::default();
+        for _ in 0..APPLICATION_ROUNDS {
+            apps = Applications::learn(
+                plain
+                    .iter()
+                    .chain(&rendered.documents)
+                    .map(|(origin, value)| (origin, value.as_ref())),
+                &config.deploy,
+            );
+            let (wanted, refused) = apps.tool_targets(&tools);
+            for failure in refused {
+                if !rendered.failures.contains(&failure) {
+                    rendered.failures.push(failure);
+                }
+            }
+            let fresh: Vec<(crate::render::SourceKind, Target)> =
+                wanted.into_iter().filter(|w| !done.contains(w)).collect();
+            if fresh.is_empty() {
+                break;
+            }
+            done.extend(fresh.iter().cloned());
+            let out = render_targets(
+                revision,
+                &all_entries,
+                fresh,
+                config.render_limits,
+                &cache.renders,
+            )?;
+            rendered.documents.extend(out.documents);
+            rendered.failures.extend(out.failures);
+            rendered.consumed.extend(out.consumed);
+            rendered.targets.extend(out.targets);
+        }
+        // A consumed file is still a plain manifest where an Application deploys its folder as
+        // a directory.
+        let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(parsed.len());
         let mut warnings = HashMap::new();
-        for (path, oid) in selected {
-            let parsed = cache
-                .get(oid, path.ends_with(".json"))
-                .expect("every selected blob was parsed above");
+        for (path, parsed) in parsed {
+            if tool_inputs.contains(path.as_str()) && !apps.deploys_as_directory(&path, &tools) {
+                continue;
+            }
             match parsed.as_ref() {
                 Err(error) => problems.push(Problem::Parse {
                     path: path.clone(),
@@ -283,28 +378,18 @@ impl Snapshot {
             }
             documents.push((path, parsed));
         }
+        let unanalysed = folders
+            .iter()
+            .filter(|f| {
+                !rendered.targets.iter().any(|t| t.name == f.dir)
+                    && !rendered.consumed.contains(&f.entry)
+            })
+            .cloned()
+            .collect();
         let objects = build_objects(
             documents
                 .iter()
-                .flat_map(|(path, parsed)| {
-                    parsed
-                        .as_ref()
-                        .as_ref()
-                        .map(|docs| docs.as_slice())
-                        .unwrap_or_default()
-                        .iter()
-                        .map(move |doc| {
-                            (
-                                Origin {
-                                    path: path.clone(),
-                                    line: doc.line,
-                                    end_line: doc.end_line,
-                                    target: None,
-                                },
-                                doc.value.clone(),
-                            )
-                        })
-                })
+                .flat_map(|(path, parsed)| docs_of(path, parsed))
                 .chain(rendered.documents),
             config,
         );
@@ -317,6 +402,7 @@ impl Snapshot {
             warnings,
             targets: rendered.targets,
             render_errors: rendered.failures,
+            unanalysed,
         })
     }
 }
@@ -339,17 +425,17 @@ pub fn build_objects(
     }
     // Argo CD Applications decide the cluster and default namespace of the files they deploy;
     // a file deployed to several destinations defines one object per destination.
-    let apps = crate::deploy::argocd::Applications::learn(
+    let apps = Applications::learn(
         heads
             .iter()
             .map(|(origin, value, _)| (origin, value.as_ref())),
-        config,
+        &config.deploy,
     );
     let scopes = &scopes;
     heads
         .into_iter()
         .flat_map(|(origin, value, head)| {
-            apps.placements(&origin.path, config)
+            apps.placements(&origin.path, &config.deploy)
                 .into_iter()
                 .map(move |placement| RenderedObject {
                     identity: head.identity(scopes, placement.cluster, &placement.namespace),

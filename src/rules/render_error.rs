@@ -4,6 +4,9 @@
 //!
 //! Why it matters: the objects of a target that does not render are invisible to the check, so
 //! an overwrite hidden in it would pass. Every other target is still analysed.
+//! A kustomization or chart folder that no Application and no `sources:` entry deploys is not
+//! rendered at all: a notice says so (for folders the PR touches, or all with `--all`), since its
+//! files are templates and patches, never objects of their own.
 //! Example: `env/c1/app/main.jsonnet:3:5: cannot import "/etc/passwd"`.
 //! Fix: fix the error at the given position, install the missing tool, or raise
 //! `render_limits` if the target is legitimately big.
@@ -47,6 +50,33 @@ impl Rule for RenderError {
                     failure.column,
                     failure.message,
                     if debt { " (already so in base)" } else { "" },
+                ),
+            });
+        }
+        for folder in &ctx.head.unanalysed {
+            let touched = folder.inputs.iter().any(|path| {
+                let head = ctx.head.files.get(path).map(|f| f.oid);
+                let base = ctx.base.files.get(path).map(|f| f.oid);
+                head != base || head.is_some_and(|oid| oid.is_zero())
+            });
+            if !(touched || ctx.all) {
+                continue;
+            }
+            let what = match folder.tool {
+                crate::render::Tool::Helm => "Helm chart",
+                crate::render::Tool::Kustomize => "kustomization",
+            };
+            out.push(Finding {
+                rule: INFO.id,
+                severity: Severity::Notice,
+                id: None,
+                path: Some(folder.entry.clone()),
+                line: Some(1),
+                message: format!(
+                    "{what} {} is not analysed: no Argo CD Application of this repository and no \
+                     `sources:` entry deploys it, so it is not rendered (its files are templates, \
+                     never objects of their own)",
+                    folder.dir
                 ),
             });
         }
