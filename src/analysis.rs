@@ -7,6 +7,7 @@ use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
 use crate::deploy::argocd::Applications;
+use crate::deploy::repository::ThisRepository;
 use crate::prdiff::PrDiff;
 use crate::report::Report;
 use crate::revision::{Revision, RevisionError};
@@ -33,10 +34,14 @@ pub struct Analysis {
 }
 
 /// How an analysis judges, beyond the configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Judge every object of head (`check --all`, for audits), not only what the PR touches.
     pub all: bool,
+    /// This repository's URLs and branches as the caller knows them (the App's payload,
+    /// `--repo-url` or the `origin` remote), added to the configuration's `repo_urls:` and
+    /// `target_revisions:`.
+    pub repository: ThisRepository,
 }
 
 /// Compares two revisions, judging what the PR touches. `config` overrides the configuration; by
@@ -59,10 +64,11 @@ pub fn analyze_with(
     cache: &ParseCache,
     options: Options,
 ) -> Result<Analysis, AnalysisError> {
-    let config = match config {
+    let mut config = match config {
         Some(config) => config,
         None => Config::load(base_rev)?.0,
     };
+    config.deploy.repository.extend(&options.repository);
     let base = Snapshot::load(base_rev, &config, cache)?;
     let head = Snapshot::load(head_rev, &config, cache)?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;

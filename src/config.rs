@@ -437,6 +437,21 @@ mod tests {
     }
 
     #[test]
+    fn repo_urls_and_target_revisions_name_this_repository() {
+        let c = Config::parse(
+            "repo_urls: ['git@github.com:example/gitops.git']\ntarget_revisions: [production]\n",
+            "c.yml",
+        )
+        .unwrap();
+        let here = &c.deploy.repository;
+        assert!(here.deploys_from_here("https://github.com/example/gitops", Some("production")));
+        assert!(!here.deploys_from_here("https://github.com/example/gitops", Some("staging")));
+        assert!(!here.deploys_from_here("https://github.com/other/gitops", None));
+        let err = Config::parse("repo_urls: ['']\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("repo_urls[0]"), "{err}");
+    }
+
+    #[test]
     fn defaults_select_yaml_and_json_outside_github() {
         let c = Config::default();
         assert!(c.selects("a/b.yaml") && c.selects("x.json") && c.selects("top.yml"));

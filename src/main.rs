@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use clobbercheck::deploy::repository::ThisRepository;
 use clobbercheck::report::{Format, json, markdown, sarif, text};
 use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
@@ -45,6 +46,11 @@ enum Command {
         /// Judge every object of head (an audit), not only what the change touches.
         #[arg(long)]
         all: bool,
+        /// A URL Argo CD Applications name this repository by (repeatable; any form: https,
+        /// `git@host:org/repo`, with or without `.git`). Default: the `origin` remote of --repo.
+        /// Applications of other repositories place nothing here.
+        #[arg(long = "repo-url", value_name = "URL")]
+        repo_urls: Vec<String>,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
@@ -129,12 +135,20 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             templates,
             all,
+            repo_urls,
         } => {
             let config = config.map(|path| load_config(&path)).transpose()?;
             let base_rev = open_side(&base, &repo)?;
             let head_rev = open_side(&head, &repo)?;
             let cache = ParseCache::default();
-            let options = Options { all };
+            let checkout = ThisRepository::of_checkout(&repo, &base);
+            // Explicit URLs replace the remote's; the checkout's branches still count.
+            let repository = if repo_urls.is_empty() {
+                checkout
+            } else {
+                ThisRepository::new(&repo_urls, checkout.revisions())
+            };
+            let options = Options { all, repository };
             let analysis = analyze_with(
                 base_rev.as_ref(),
                 head_rev.as_ref(),

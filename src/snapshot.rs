@@ -95,6 +95,13 @@ pub enum Problem {
     NonUtf8Name { path: String },
     /// A git tree entry no checkout could write (`..`, `.`, empty, `/` in it): not read.
     InvalidName { path: String },
+    /// A document written as an object whose `metadata.name` no kind accepts (template text
+    /// such as `{{ .Release.Name }}-settings`): never an identity.
+    InvalidObjectName {
+        path: String,
+        line: usize,
+        name: String,
+    },
 }
 
 impl Problem {
@@ -106,7 +113,8 @@ impl Problem {
             | Problem::Symlink { path, .. }
             | Problem::Submodule { path }
             | Problem::NonUtf8Name { path }
-            | Problem::InvalidName { path } => path,
+            | Problem::InvalidName { path }
+            | Problem::InvalidObjectName { path, .. } => path,
         }
     }
 
@@ -150,6 +158,14 @@ impl Problem {
             "the file name is not valid UTF-8 (shown with U+FFFD for the bad bytes): not read, \
              objects in it are not checked; rename it"
                 .into(),
+        ),
+        Problem::InvalidObjectName { line, name, .. } => (
+            *line,
+            format!(
+                "metadata.name '{name}' is not a valid Kubernetes name (template text?): the \
+                 document is not an object; deploy its folder with its tool (an Argo CD \
+                 Application or a `sources:` entry) so it is rendered, or fix the name"
+            ),
         ),
         Problem::InvalidName { .. } => (
             1,
@@ -375,6 +391,17 @@ impl Snapshot {
                     warnings.insert(path.clone(), found);
                 }
                 Ok(_) => {}
+            }
+            if let Ok(docs) = parsed.as_ref() {
+                for doc in docs {
+                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value) {
+                        problems.push(Problem::InvalidObjectName {
+                            path: path.clone(),
+                            line: doc.line,
+                            name: name.to_string(),
+                        });
+                    }
+                }
             }
             documents.push((path, parsed));
         }

@@ -119,3 +119,101 @@ fn an_added_overlay_deploys_its_own_objects_and_patches_are_never_objects() {
         }
     }
 }
+
+fn shared(report: &serde_json::Value) -> Vec<(String, String, String, u64)> {
+    findings(report)
+        .into_iter()
+        .filter(|f| f.0 == "shared-resource")
+        .collect()
+}
+
+#[test]
+fn an_application_of_another_repository_places_nothing_here() {
+    // Today's behaviour without knowing this repository's URL: the vendor's path is taken
+    // to be ours, so the Deployment looks shared.
+    let (status, report) = check_fixture("other-repository", &[]);
+    assert_eq!(status, 1, "{report:#}");
+    assert!(!shared(&report).is_empty(), "{report:#}");
+    // Knowing the URL (any written form), the vendor's Application deploys nothing of ours.
+    for url in [
+        "git@github.com:example/gitops.git",
+        "https://github.com/example/gitops",
+    ] {
+        let (status, report) = check_fixture("other-repository", &["--repo-url", url]);
+        assert_eq!(status, 0, "{url}: {report:#}");
+        assert!(shared(&report).is_empty(), "{url}: {report:#}");
+        let cache = object(&report, "cache", "cache").expect("cache placed by cache-a");
+        assert_eq!(cache["change"], "unchanged", "{cache:#}");
+    }
+}
+
+#[test]
+fn the_origin_remote_names_this_repository_and_a_pinned_tag_places_nothing() {
+    let repo = GitRepo::new();
+    repo.repo
+        .remote("origin", "ssh://git@github.com/example/gitops.git")
+        .unwrap();
+    let (base, head) = fixture("other-repository");
+    let copy = |side: &str| -> Vec<(String, String)> {
+        let root = Path::new(side);
+        let mut out = Vec::new();
+        for path in [
+            "apps/cache-a.yaml",
+            "apps/vendor-cache.yaml",
+            "components/cache/deployment.yaml",
+        ] {
+            if let Ok(text) = std::fs::read_to_string(root.join(path)) {
+                out.push((path.to_string(), text));
+            }
+        }
+        out
+    };
+    let commit = |files: Vec<(String, String)>, extra: &[(&str, &str)]| {
+        let mut all: Vec<(&str, Option<&str>)> = files
+            .iter()
+            .map(|(p, t)| (p.as_str(), Some(t.as_str())))
+            .collect();
+        all.extend(extra.iter().map(|(p, t)| (*p, Some(*t))));
+        repo.commit_files("side", &all);
+    };
+    commit(copy(&base), &[]);
+    // Our own repository, but pinned to a tag: not the revision under review.
+    let pinned = std::fs::read_to_string(Path::new(&head).join("apps/vendor-cache.yaml"))
+        .unwrap()
+        .replace("vendor-cache", "cache-pinned")
+        .replace(
+            "https://github.com/vendor/cache-deploy.git",
+            "https://github.com/example/gitops.git",
+        )
+        .replace("namespace: cache", "namespace: cache-old");
+    commit(copy(&head), &[("apps/cache-pinned.yaml", &pinned)]);
+    let out = run(
+        repo.path(),
+        &[
+            "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+        ],
+    );
+    let report = json(&out);
+    assert_eq!(code(&out), 0, "{report:#}");
+    assert!(shared(&report).is_empty(), "{report:#}");
+    assert!(
+        object(&report, "cache-old", "cache").is_none(),
+        "{report:#}"
+    );
+    assert!(object(&report, "cache", "cache").is_some(), "{report:#}");
+}
+
+#[test]
+fn repo_urls_in_the_configuration_name_this_repository() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yml");
+    std::fs::write(
+        &config,
+        "repo_urls: ['https://github.com/example/gitops.git/']\n",
+    )
+    .unwrap();
+    let (status, report) =
+        check_fixture("other-repository", &["--config", config.to_str().unwrap()]);
+    assert_eq!(status, 0, "{report:#}");
+    assert!(shared(&report).is_empty(), "{report:#}");
+}

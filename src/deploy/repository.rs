@@ -46,6 +46,47 @@ impl ThisRepository {
         }
     }
 
+    /// Adds another's URLs and branches.
+    pub fn extend(&mut self, other: &ThisRepository) {
+        self.add(&other.urls, &other.revisions);
+    }
+
+    /// What a local checkout says about itself: the `origin` remote's URL (none without one),
+    /// and as branches under review `base` when it names a branch, the branch checked out, and
+    /// the remote's default branch (`refs/remotes/origin/HEAD`). A missing repository or remote
+    /// simply adds nothing.
+    pub fn of_checkout(repo: &std::path::Path, base: &str) -> Self {
+        let mut this = Self::default();
+        let Ok(git) = git2::Repository::open(repo) else {
+            return this;
+        };
+        let urls: Vec<String> = git
+            .find_remote("origin")
+            .ok()
+            .and_then(|r| r.url().ok().map(str::to_string))
+            .into_iter()
+            .collect();
+        let mut revisions: Vec<String> = Vec::new();
+        let is_branch = git.find_branch(base, git2::BranchType::Local).is_ok()
+            || git.find_branch(base, git2::BranchType::Remote).is_ok();
+        if is_branch {
+            revisions.push(base.to_string());
+        }
+        if let Ok(head) = git.head()
+            && head.is_branch()
+            && let Ok(name) = head.shorthand()
+        {
+            revisions.push(name.to_string());
+        }
+        if let Ok(default) = git.find_reference("refs/remotes/origin/HEAD")
+            && let Ok(Some(target)) = default.symbolic_target()
+        {
+            revisions.push(target.trim_start_matches("refs/remotes/").to_string());
+        }
+        this.add(&urls, &revisions);
+        this
+    }
+
     /// Whether any URL is known. Without one (a directory compared without `--repo-url`),
     /// every Application source is taken to be this repository, as before issue 10.
     pub fn is_known(&self) -> bool {
@@ -66,6 +107,11 @@ impl ThisRepository {
             || revision == "HEAD"
             || self.revisions.iter().any(|r| r == revision)
             || (!self.is_known() && self.revisions.is_empty())
+    }
+
+    /// The branches under review, besides `HEAD` and an empty revision.
+    pub fn revisions(&self) -> &[String] {
+        &self.revisions
     }
 
     /// The URLs as normalised, for messages.
