@@ -217,3 +217,66 @@ fn repo_urls_in_the_configuration_name_this_repository() {
     assert_eq!(status, 0, "{report:#}");
     assert!(shared(&report).is_empty(), "{report:#}");
 }
+
+fn messages(report: &serde_json::Value, rule: &str) -> Vec<String> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| format!("{}:{}: {}", f["path"], f["line"], f["message"]))
+        .collect()
+}
+
+#[test]
+fn application_parameters_render_kustomize_and_select_directory_files() {
+    let test = "application_parameters_render_kustomize_and_select_directory_files";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("app-parameters", &[]);
+    // kustomize.namePrefix / nameSuffix / namespace, applied as `kustomize edit` would.
+    let blue = object(&report, "blue", "blue-worker-v2").expect("edited kustomization rendered");
+    assert_eq!(blue["change"], "added");
+    assert!(object(&report, "default", "worker").is_none(), "{report:#}");
+    // directory.recurse with include '*.yaml' and exclude 'skip/*' (globs crossing '/').
+    assert!(object(&report, "raw", "a").is_some(), "{report:#}");
+    assert!(object(&report, "raw", "c").is_some(), "{report:#}");
+    assert!(object(&report, "raw", "b").is_none(), "{report:#}");
+    assert!(object(&report, "raw", "d").is_none(), "{report:#}");
+    // Template text outside a chart is named, never an identity.
+    let parse = messages(&report, "parse-error");
+    assert!(
+        parse
+            .iter()
+            .any(|m| m.contains("templated/settings.yaml")
+                && m.contains("not a valid Kubernetes name")),
+        "{parse:?}"
+    );
+    assert!(!report["objects"].to_string().contains("{{"), "{report:#}");
+}
+
+#[test]
+fn a_chart_an_application_deploys_is_rendered_with_its_helm_parameters() {
+    let test = "a_chart_an_application_deploys_is_rendered_with_its_helm_parameters";
+    let (_, report) = check_fixture("app-parameters", &[]);
+    let render = messages(&report, "render-error");
+    if !installed("helm") {
+        // A missing tool stays a render-error naming it, at the chart.
+        assert!(
+            render
+                .iter()
+                .any(|m| m.contains("charts/billing") && m.contains("`helm` is not installed")),
+            "{render:?}"
+        );
+        skip(
+            test,
+            "helm is not installed: the chart's rendered objects are not checked",
+        );
+        return;
+    }
+    assert!(render.is_empty(), "{render:?}");
+    // releaseName, the `$values` ref file (enabled: true), valuesObject and parameters.
+    let settings = object(&report, "billing", "billing-eu-settings").expect("chart rendered");
+    assert_eq!(settings["change"], "added", "{settings:#}");
+}
