@@ -73,7 +73,30 @@ pub fn analyze_with(
     let head = Snapshot::load(head_rev, &config, cache)?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
-    let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
+    // Objects of a target that failed to render on one side are unknown there: they are left
+    // out of the comparison on both sides (never deleted, never added), and render-error says so.
+    let unknown = |failed: &Snapshot, o: &crate::manifest::RenderedObject| {
+        o.origin
+            .target
+            .as_ref()
+            .is_some_and(|t| failed.render_errors.iter().any(|f| &f.target == t))
+    };
+    let known = |objects: &[crate::manifest::RenderedObject], other: &Snapshot| {
+        objects
+            .iter()
+            .filter(|o| !unknown(other, o))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let changes = if base.render_errors.is_empty() && head.render_errors.is_empty() {
+        ChangeSet::classify(&base.objects, &head.objects, &diff)
+    } else {
+        ChangeSet::classify(
+            &known(&base.objects, &head),
+            &known(&head.objects, &base),
+            &diff,
+        )
+    };
     let base_apps = Applications::from_objects(&base.objects, &config.deploy);
     let head_apps = Applications::from_objects(&head.objects, &config.deploy);
     let findings = rules::run(&Context {

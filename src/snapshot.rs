@@ -14,7 +14,7 @@ use crate::deploy::argocd::Applications;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
 use crate::manifest::yaml::YamlWarning;
-use crate::manifest::{ObjectHead, Origin, RenderedObject};
+use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
 use crate::render::{
     RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
 };
@@ -462,14 +462,22 @@ pub fn build_objects(
     heads
         .into_iter()
         .flat_map(|(origin, value, head)| {
-            apps.placements(&origin.path, &config.deploy)
-                .into_iter()
-                .map(move |placement| RenderedObject {
-                    identity: head.identity(scopes, placement.cluster, &placement.namespace),
-                    api_version: head.api_version.clone(),
-                    origin: origin.clone(),
-                    value: value.clone(),
-                })
+            // One definition reached through several Applications is one object per distinct
+            // identity, never a duplicate of itself (an object naming its own namespace lands
+            // in the same place whichever destination namespace deploys it).
+            let mut identities: Vec<Option<Identity>> = Vec::new();
+            for placement in apps.placements(&origin.path, &config.deploy) {
+                let identity = head.identity(scopes, placement.cluster, &placement.namespace);
+                if !identities.contains(&identity) {
+                    identities.push(identity);
+                }
+            }
+            identities.into_iter().map(move |identity| RenderedObject {
+                identity,
+                api_version: head.api_version.clone(),
+                origin: origin.clone(),
+                value: value.clone(),
+            })
         })
         .collect()
 }

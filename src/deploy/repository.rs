@@ -94,19 +94,19 @@ impl ThisRepository {
     }
 
     /// Whether an Application source with this `repoURL` and `targetRevision` reads this
-    /// repository at the revision under review: the URL is one of ours (or none is known) and
-    /// the revision is empty, `HEAD`, or a branch under review (`refs/heads/` and `origin/`
-    /// prefixes ignored). Without any branch known, only `HEAD` and empty match when the URL is
-    /// known, so a pinned tag of this repository places nothing either.
+    /// repository at the revision under review: the URL is one of ours and the revision is
+    /// empty, `HEAD`, or a branch under review (`refs/heads/` and `origin/` prefixes ignored),
+    /// so a pinned tag of this repository places nothing either. Without any URL known, nothing
+    /// tells this repository's sources from others': every source counts, whatever its revision.
     pub fn deploys_from_here(&self, repo_url: &str, target_revision: Option<&str>) -> bool {
-        if self.is_known() && !self.urls.contains(&normalize_url(repo_url)) {
+        if !self.is_known() {
+            return true;
+        }
+        if !self.urls.contains(&normalize_url(repo_url)) {
             return false;
         }
         let revision = branch_name(target_revision.unwrap_or_default());
-        revision.is_empty()
-            || revision == "HEAD"
-            || self.revisions.iter().any(|r| r == revision)
-            || (!self.is_known() && self.revisions.is_empty())
+        revision.is_empty() || revision == "HEAD" || self.revisions.iter().any(|r| r == revision)
     }
 
     /// The branches under review, besides `HEAD` and an empty revision.
@@ -212,7 +212,6 @@ mod tests {
         let this = ThisRepository::default();
         assert!(this.deploys_from_here("https://github.com/any/thing", Some("v1")));
         let named_branch = ThisRepository::new::<&str, &str>(&[], &["main"]);
-        assert!(named_branch.deploys_from_here("https://github.com/any/thing", Some("main")));
-        assert!(!named_branch.deploys_from_here("https://github.com/any/thing", Some("v1")));
+        assert!(named_branch.deploys_from_here("https://github.com/any/thing", Some("v1")));
     }
 }

@@ -16,6 +16,23 @@ use crate::finding::{Finding, Severity};
 
 pub struct RenderError;
 
+/// How many identities a render target produced in a snapshot, and the first few named.
+fn rendered_in(snapshot: &crate::snapshot::Snapshot, target: &str) -> (usize, Vec<String>) {
+    let mut ids: Vec<String> = snapshot
+        .objects
+        .iter()
+        .filter(|o| o.origin.target.as_deref() == Some(target))
+        .filter_map(|o| o.identity.as_ref().map(|i| i.to_string()))
+        .collect();
+    ids.dedup();
+    let count = ids.len();
+    if count > 5 {
+        ids.truncate(5);
+        ids.push(format!("and {} more", count - 5));
+    }
+    (count, ids)
+}
+
 static INFO: RuleInfo = RuleInfo {
     id: "render-error",
     default_severity: Severity::Error,
@@ -36,6 +53,16 @@ impl Rule for RenderError {
                 .render_errors
                 .iter()
                 .any(|b| b.target == failure.target && b.message == failure.message);
+            let (count, named) = rendered_in(ctx.base, &failure.target);
+            let unknown = if count == 0 {
+                String::new()
+            } else {
+                format!(
+                    "; the {count} object(s) it rendered in base ({}) are unknown in head, \
+                     neither deleted nor kept",
+                    named.join(", ")
+                )
+            };
             out.push(Finding {
                 rule: INFO.id,
                 severity: if debt { Severity::Notice } else { severity },
@@ -43,7 +70,7 @@ impl Rule for RenderError {
                 path: Some(failure.path.clone()),
                 line: Some(failure.line),
                 message: format!(
-                    "render target {} failed at {}:{}:{}: {}; objects it defines are not checked{}",
+                    "render target {} failed at {}:{}:{}: {}; objects it defines are not checked{unknown}{}",
                     failure.target,
                     failure.path,
                     failure.line,
