@@ -7,6 +7,7 @@ use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
 use crate::deploy::argocd::Applications;
+use crate::deploy::repository::ThisRepository;
 use crate::prdiff::PrDiff;
 use crate::report::Report;
 use crate::revision::{Revision, RevisionError};
@@ -33,10 +34,14 @@ pub struct Analysis {
 }
 
 /// How an analysis judges, beyond the configuration.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Options {
     /// Judge every object of head (`check --all`, for audits), not only what the PR touches.
     pub all: bool,
+    /// This repository's URLs and branches as the caller knows them (the App's payload,
+    /// `--repo-url` or the `origin` remote), added to the configuration's `repo_urls:` and
+    /// `target_revisions:`.
+    pub repository: ThisRepository,
 }
 
 /// Compares two revisions, judging what the PR touches. `config` overrides the configuration; by
@@ -60,10 +65,11 @@ pub fn analyze_with(
     options: Options,
 ) -> Result<Analysis, AnalysisError> {
     let config_given = config.is_some();
-    let config = match config {
+    let mut config = match config {
         Some(config) => config,
         None => Config::load(base_rev)?.0,
     };
+    config.deploy.repository.extend(&options.repository);
     let base = Snapshot::load(base_rev, &config, cache)?;
     let head = Snapshot::load(head_rev, &config, cache)?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
@@ -75,9 +81,32 @@ pub fn analyze_with(
         _ => None,
     };
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
-    let changes = ChangeSet::classify(&base.objects, &head.objects, &diff);
-    let base_apps = Applications::from_objects(&base.objects, &config);
-    let head_apps = Applications::from_objects(&head.objects, &config);
+    // Objects of a target that failed to render on one side are unknown there: they are left
+    // out of the comparison on both sides (never deleted, never added), and render-error says so.
+    let unknown = |failed: &Snapshot, o: &crate::manifest::RenderedObject| {
+        o.origin
+            .target
+            .as_ref()
+            .is_some_and(|t| failed.render_errors.iter().any(|f| &f.target == t))
+    };
+    let known = |objects: &[crate::manifest::RenderedObject], other: &Snapshot| {
+        objects
+            .iter()
+            .filter(|o| !unknown(other, o))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let changes = if base.render_errors.is_empty() && head.render_errors.is_empty() {
+        ChangeSet::classify(&base.objects, &head.objects, &diff)
+    } else {
+        ChangeSet::classify(
+            &known(&base.objects, &head),
+            &known(&head.objects, &base),
+            &diff,
+        )
+    };
+    let base_apps = Applications::from_objects(&base.objects, &config.deploy);
+    let head_apps = Applications::from_objects(&head.objects, &config.deploy);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,

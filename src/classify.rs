@@ -119,8 +119,14 @@ impl ChangeSet {
                     }
                     _ => Change::Modified,
                 };
+                // Moved from A to B only when A no longer defines it (issue 10 §5).
                 let moved = match (base.last(), head.last()) {
-                    (Some(b), Some(h)) => b.path != h.path || b.target != h.target,
+                    (Some(b), Some(h)) => {
+                        (b.path != h.path || b.target != h.target)
+                            && !head
+                                .iter()
+                                .any(|d| d.path == b.path && d.target == b.target)
+                    }
                     _ => false,
                 };
                 ObjectChange {

@@ -66,6 +66,8 @@ struct RawConfig {
     allow: Vec<crate::acknowledge::AllowEntry>,
     sources: Vec<crate::render::RawSource>,
     render_limits: crate::render::RawLimits,
+    repo_urls: Vec<String>,
+    target_revisions: Vec<String>,
     argocd: RawArgocd,
 }
 
@@ -115,6 +117,8 @@ impl Default for RawConfig {
             sources: Vec::new(),
             render_limits: crate::render::RawLimits::default(),
             argocd: RawArgocd::default(),
+            repo_urls: Vec::new(),
+            target_revisions: Vec::new(),
         }
     }
 }
@@ -143,6 +147,9 @@ pub struct Config {
     /// `argocd.clusters`: the clusters the ApplicationSet `clusters` generator offers when the
     /// revision holds no Argo CD cluster Secret.
     pub argocd_clusters: Vec<crate::deploy::applicationset::Cluster>,
+    /// What the deployer layer (Argo CD Applications) needs: `clusters:`, `default_namespace`,
+    /// `repo_urls:` and `target_revisions:`.
+    pub deploy: crate::deploy::Settings,
 }
 
 impl Default for Config {
@@ -280,6 +287,26 @@ impl Config {
                 origin: None,
             })
             .collect();
+        for (key, values) in [
+            ("repo_urls", &raw.repo_urls),
+            ("target_revisions", &raw.target_revisions),
+        ] {
+            if let Some(index) = values.iter().position(|v| v.trim().is_empty()) {
+                return Err(ConfigError::InvalidKey {
+                    path,
+                    key: format!("{key}[{index}]"),
+                    message: "must not be empty".into(),
+                });
+            }
+        }
+        let deploy = crate::deploy::Settings {
+            default_namespace: raw.default_namespace.clone(),
+            clusters: clusters.clone(),
+            repository: crate::deploy::repository::ThisRepository::new(
+                &raw.repo_urls,
+                &raw.target_revisions,
+            ),
+        };
         Ok(Self {
             source,
             include,
@@ -293,6 +320,7 @@ impl Config {
             sources,
             render_limits,
             argocd_clusters,
+            deploy,
         })
     }
 
@@ -447,6 +475,21 @@ mod tests {
         );
         let err = Config::parse("sources:\n  - jsonet: 'x'\n", "c.yml").unwrap_err();
         assert!(err.to_string().contains("jsonet"), "{err}");
+    }
+
+    #[test]
+    fn repo_urls_and_target_revisions_name_this_repository() {
+        let c = Config::parse(
+            "repo_urls: ['git@github.com:example/gitops.git']\ntarget_revisions: [production]\n",
+            "c.yml",
+        )
+        .unwrap();
+        let here = &c.deploy.repository;
+        assert!(here.deploys_from_here("https://github.com/example/gitops", Some("production")));
+        assert!(!here.deploys_from_here("https://github.com/example/gitops", Some("staging")));
+        assert!(!here.deploys_from_here("https://github.com/other/gitops", None));
+        let err = Config::parse("repo_urls: ['']\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("repo_urls[0]"), "{err}");
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use clobbercheck::deploy::repository::ThisRepository;
 use clobbercheck::finding::Severity;
 use clobbercheck::report::markdown::{self, Part};
 use clobbercheck::report::view::Review;
@@ -72,6 +73,11 @@ enum Command {
         /// cut to fit, each saying how many items it left out. 0 lifts the limit.
         #[arg(long, default_value_t = markdown::MAX_CHARS, value_name = "N")]
         max_chars: usize,
+        /// A URL Argo CD Applications name this repository by (repeatable; any form: https,
+        /// `git@host:org/repo`, with or without `.git`). Default: the `origin` remote of --repo.
+        /// Applications of other repositories place nothing here.
+        #[arg(long = "repo-url", value_name = "URL")]
+        repo_urls: Vec<String>,
     },
     /// Write one object per file, named from its identity; refuse duplicates.
     Split {
@@ -202,6 +208,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             output,
             diff,
             max_chars,
+            repo_urls,
         } => {
             let config = config.map(|path| load_config(&path)).transpose()?;
             if let Some(dir) = templates.as_deref().filter(|d| !d.is_dir()) {
@@ -216,7 +223,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let base_rev = sides.open(&base, &head)?;
             let head_rev = sides.open(&head, &base)?;
             let cache = ParseCache::default();
-            let options = Options { all };
+            let checkout = ThisRepository::of_checkout(&sides.repo, &base);
+            // Explicit URLs replace the remote's; the checkout's branches still count.
+            let repository = if repo_urls.is_empty() {
+                checkout
+            } else {
+                ThisRepository::new(&repo_urls, checkout.revisions())
+            };
+            let options = Options { all, repository };
             let analysis = analyze_with(
                 base_rev.as_ref(),
                 head_rev.as_ref(),

@@ -3,18 +3,21 @@
 //! Files are parsed through a [`ParseCache`] keyed by git blob id, so a blob that base and head
 //! share is read and parsed once, whichever side asks first.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
 use crate::config::Config;
+use crate::deploy::argocd::Applications;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
 use crate::manifest::yaml::YamlWarning;
-use crate::manifest::{ObjectHead, Origin, RenderedObject};
-use crate::render::{RenderCache, RenderFailure, Target, render_revision};
+use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
+use crate::render::{
+    RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
+};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
 
 /// The outcome of parsing one blob, shared between sides.
@@ -92,6 +95,13 @@ pub enum Problem {
     NonUtf8Name { path: String },
     /// A git tree entry no checkout could write (`..`, `.`, empty, `/` in it): not read.
     InvalidName { path: String },
+    /// A document written as an object whose `metadata.name` no kind accepts (template text
+    /// such as `{{ .Release.Name }}-settings`): never an identity.
+    InvalidObjectName {
+        path: String,
+        line: usize,
+        name: String,
+    },
 }
 
 impl Problem {
@@ -103,7 +113,8 @@ impl Problem {
             | Problem::Symlink { path, .. }
             | Problem::Submodule { path }
             | Problem::NonUtf8Name { path }
-            | Problem::InvalidName { path } => path,
+            | Problem::InvalidName { path }
+            | Problem::InvalidObjectName { path, .. } => path,
         }
     }
 
@@ -148,6 +159,14 @@ impl Problem {
              objects in it are not checked; rename it"
                 .into(),
         ),
+        Problem::InvalidObjectName { line, name, .. } => (
+            *line,
+            format!(
+                "metadata.name '{name}' is not a valid Kubernetes name (template text?): the \
+                 document is not an object; deploy its folder with its tool (an Argo CD \
+                 Application or a `sources:` entry) so it is rendered, or fix the name"
+            ),
+        ),
         Problem::InvalidName { .. } => (
             1,
             "git tree entry with a name no checkout can write (empty, `.`, `..`, or holding `/`): \
@@ -175,13 +194,19 @@ pub struct Snapshot {
     pub warnings: HashMap<String, Vec<YamlWarning>>,
     /// Render targets of this revision (`sources:`), to tell targets the PR adds.
     pub targets: Vec<Target>,
-    /// Targets that could not be rendered (and ApplicationSets that failed to expand, as
-    /// `ApplicationSet <name>`); their objects are unknown.
+    /// Targets that could not be rendered; their objects are unknown.
     pub render_errors: Vec<RenderFailure>,
     /// ApplicationSets (by document) with generators that need a system outside the repository:
     /// what they generate is unknown, and the user is told so.
     pub set_notices: Vec<(Origin, String)>,
+    /// Kustomization and chart folders that no Application, no `sources:` entry and no other
+    /// rendered target uses: their files are not objects, and their output is not analysed.
+    pub unanalysed: Vec<ToolFolder>,
 }
+
+/// Rounds of "learn Applications, render the folders they deploy": an app-of-apps rendered by
+/// kustomize needs a second round for the Applications it renders, and so on down the tree.
+const APPLICATION_ROUNDS: usize = 8;
 
 impl Snapshot {
     /// Reads and parses a revision's selected files and builds every object's identity.
@@ -191,7 +216,20 @@ impl Snapshot {
         cache: &ParseCache,
     ) -> Result<Self, RevisionError> {
         let entries = revision.files()?;
-        let rendered = render_revision(revision, &entries, config, &cache.renders)?;
+        let mut rendered = render_revision(revision, &entries, config, &cache.renders)?;
+        // Folders Argo CD renders with a tool (issue 10 §1), unless a `sources:` entry already does.
+        let configured: HashSet<String> = rendered.targets.iter().map(|t| t.name.clone()).collect();
+        let folders: Vec<ToolFolder> = tool_folders(revision, &entries)?
+            .into_iter()
+            .filter(|f| !configured.contains(&f.dir))
+            .collect();
+        let tools: HashMap<&str, &ToolFolder> =
+            folders.iter().map(|f| (f.dir.as_str(), f)).collect();
+        let tool_inputs: HashSet<&str> = folders
+            .iter()
+            .flat_map(|f| f.inputs.iter().map(String::as_str))
+            .collect();
+        let all_entries = entries.clone();
         let mut problems = Vec::new();
         let mut files = BTreeMap::new();
         let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
@@ -267,50 +305,47 @@ impl Snapshot {
             .into_iter()
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
-        let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(selected.len());
-        let mut warnings = HashMap::new();
-        for (path, oid) in selected {
-            let parsed = cache
-                .get(oid, path.ends_with(".json"))
-                .expect("every selected blob was parsed above");
-            match parsed.as_ref() {
-                Err(error) => problems.push(Problem::Parse {
-                    path: path.clone(),
-                    error: error.clone(),
-                }),
-                Ok(docs) if docs.iter().any(|d| !d.warnings.is_empty()) => {
-                    let found: Vec<YamlWarning> =
-                        docs.iter().flat_map(|d| d.warnings.clone()).collect();
-                    warnings.insert(path.clone(), found);
-                }
-                Ok(_) => {}
-            }
-            documents.push((path, parsed));
-        }
-        let mut all: Vec<(Origin, Arc<serde_json::Value>)> = documents
-            .iter()
-            .flat_map(|(path, parsed)| {
-                parsed
-                    .as_ref()
-                    .as_ref()
-                    .map(|docs| docs.as_slice())
-                    .unwrap_or_default()
-                    .iter()
-                    .map(move |doc| {
-                        (
-                            Origin {
-                                path: path.clone(),
-                                line: doc.line,
-                                end_line: doc.end_line,
-                                target: None,
-                                generator: None,
-                            },
-                            doc.value.clone(),
-                        )
-                    })
+        let docs_of = |path: &String, parsed: &Parsed| -> Vec<(Origin, Arc<serde_json::Value>)> {
+            parsed
+                .as_ref()
+                .as_ref()
+                .map(|docs| docs.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|doc| {
+                    (
+                        Origin {
+                            path: path.clone(),
+                            line: doc.line,
+                            end_line: doc.end_line,
+                            target: None,
+                            generator: None,
+                        },
+                        doc.value.clone(),
+                    )
+                })
+                .collect()
+        };
+        let parsed: Vec<(String, Parsed)> = selected
+            .into_iter()
+            .map(|(path, oid)| {
+                let parsed = cache
+                    .get(oid, path.ends_with(".json"))
+                    .expect("every selected blob was parsed above");
+                (path, parsed)
             })
-            .chain(rendered.documents)
             .collect();
+        // Files a tool consumes are not objects; the Applications among the others (and among
+        // rendered output) say which tool folders are deployed, with which parameters.
+        let plain: Vec<(Origin, Arc<serde_json::Value>)> = parsed
+            .iter()
+            .filter(|(path, _)| !tool_inputs.contains(path.as_str()))
+            .flat_map(|(path, parsed)| docs_of(path, parsed))
+            .collect();
+        // ApplicationSets (issue 10 §3) are expanded over the documents known so far, before
+        // Applications are learned, so generated Applications place and render their folders
+        // exactly as hand-written ones; each round re-expands, since a rendered folder may hold
+        // sets of its own.
         let paths: Vec<String> = files.keys().cloned().collect();
         let read = |path: &str| -> Result<Vec<u8>, String> {
             let file = files
@@ -324,26 +359,115 @@ impl Snapshot {
             }
             revision.read(&file.entry).map_err(|e| e.to_string())
         };
-        // Which repoURL is this repository is decided elsewhere (DESIGN.md §3a); until then every
-        // git generator is taken to read this repository, as every Application path is.
-        let everywhere = |_: &str, _: Option<&str>| true;
-        let started = std::time::Instant::now();
-        let expanded = crate::deploy::applicationset::expand_revision(
-            &all,
-            &paths,
-            &read,
-            &config.argocd_clusters,
-            &everywhere,
-        );
-        if !expanded.documents.is_empty() || !expanded.errors.is_empty() {
-            tracing::debug!(
-                revision = revision.label(),
-                applications = expanded.documents.len(),
-                micros = started.elapsed().as_micros() as u64,
-                "ApplicationSets expanded"
+        let this_repository = |url: &str, revision: Option<&str>| {
+            config.deploy.repository.deploys_from_here(url, revision)
+        };
+        let expand = |rendered: &[(Origin, Arc<serde_json::Value>)]| {
+            let known: Vec<(Origin, Arc<serde_json::Value>)> =
+                plain.iter().chain(rendered).cloned().collect();
+            let started = std::time::Instant::now();
+            let expanded = crate::deploy::applicationset::expand_revision(
+                &known,
+                &paths,
+                &read,
+                &config.argocd_clusters,
+                &this_repository,
             );
+            if !expanded.documents.is_empty() || !expanded.errors.is_empty() {
+                tracing::debug!(
+                    revision = revision.label(),
+                    applications = expanded.documents.len(),
+                    micros = started.elapsed().as_micros() as u64,
+                    "ApplicationSets expanded"
+                );
+            }
+            expanded
+        };
+        let mut expanded = expand(&rendered.documents);
+        let mut expanded_over = rendered.documents.len();
+        let mut done: Vec<(crate::render::SourceKind, Target)> = Vec::new();
+        let mut apps = Applications::default();
+        for _ in 0..APPLICATION_ROUNDS {
+            if expanded_over != rendered.documents.len() {
+                expanded = expand(&rendered.documents);
+                expanded_over = rendered.documents.len();
+            }
+            apps = Applications::learn(
+                plain
+                    .iter()
+                    .chain(&rendered.documents)
+                    .chain(&expanded.documents)
+                    .map(|(origin, value)| (origin, value.as_ref())),
+                &config.deploy,
+            );
+            let (wanted, refused) = apps.tool_targets(&tools);
+            for failure in refused {
+                if !rendered.failures.contains(&failure) {
+                    rendered.failures.push(failure);
+                }
+            }
+            let fresh: Vec<(crate::render::SourceKind, Target)> =
+                wanted.into_iter().filter(|w| !done.contains(w)).collect();
+            if fresh.is_empty() {
+                break;
+            }
+            done.extend(fresh.iter().cloned());
+            let out = render_targets(
+                revision,
+                &all_entries,
+                fresh,
+                config.render_limits,
+                &cache.renders,
+            )?;
+            rendered.documents.extend(out.documents);
+            rendered.failures.extend(out.failures);
+            rendered.consumed.extend(out.consumed);
+            rendered.targets.extend(out.targets);
         }
-        all.extend(expanded.documents);
+        // A consumed file is still a plain manifest where an Application deploys its folder as
+        // a directory.
+        let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(parsed.len());
+        let mut warnings = HashMap::new();
+        for (path, parsed) in parsed {
+            if tool_inputs.contains(path.as_str()) && !apps.deploys_as_directory(&path, &tools) {
+                continue;
+            }
+            match parsed.as_ref() {
+                Err(error) => problems.push(Problem::Parse {
+                    path: path.clone(),
+                    error: error.clone(),
+                }),
+                Ok(docs) if docs.iter().any(|d| !d.warnings.is_empty()) => {
+                    let found: Vec<YamlWarning> =
+                        docs.iter().flat_map(|d| d.warnings.clone()).collect();
+                    warnings.insert(path.clone(), found);
+                }
+                Ok(_) => {}
+            }
+            if let Ok(docs) = parsed.as_ref() {
+                for doc in docs {
+                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value) {
+                        problems.push(Problem::InvalidObjectName {
+                            path: path.clone(),
+                            line: doc.line,
+                            name: name.to_string(),
+                        });
+                    }
+                }
+            }
+            documents.push((path, parsed));
+        }
+        let unanalysed = folders
+            .iter()
+            .filter(|f| {
+                !rendered.targets.iter().any(|t| t.name == f.dir)
+                    && !rendered.consumed.contains(&f.entry)
+            })
+            .cloned()
+            .collect();
+        if expanded_over != rendered.documents.len() {
+            expanded = expand(&rendered.documents);
+        }
         let mut render_errors = rendered.failures;
         render_errors.extend(expanded.errors.into_iter().map(|(origin, name, message)| {
             RenderFailure {
@@ -354,8 +478,14 @@ impl Snapshot {
                 message,
             }
         }));
-        let set_notices = expanded.notices;
-        let objects = build_objects(all.into_iter(), config);
+        let objects = build_objects(
+            documents
+                .iter()
+                .flat_map(|(path, parsed)| docs_of(path, parsed))
+                .chain(rendered.documents)
+                .chain(expanded.documents),
+            config,
+        );
         problems.sort_by(|a, b| a.path().cmp(b.path()));
         Ok(Self {
             label: revision.label().to_string(),
@@ -365,7 +495,8 @@ impl Snapshot {
             warnings,
             targets: rendered.targets,
             render_errors,
-            set_notices,
+            set_notices: expanded.notices,
+            unanalysed,
         })
     }
 }
@@ -388,24 +519,32 @@ pub fn build_objects(
     }
     // Argo CD Applications decide the cluster and default namespace of the files they deploy;
     // a file deployed to several destinations defines one object per destination.
-    let apps = crate::deploy::argocd::Applications::learn(
+    let apps = Applications::learn(
         heads
             .iter()
             .map(|(origin, value, _)| (origin, value.as_ref())),
-        config,
+        &config.deploy,
     );
     let scopes = &scopes;
     heads
         .into_iter()
         .flat_map(|(origin, value, head)| {
-            apps.placements(&origin.path, config)
-                .into_iter()
-                .map(move |placement| RenderedObject {
-                    identity: head.identity(scopes, placement.cluster, &placement.namespace),
-                    api_version: head.api_version.clone(),
-                    origin: origin.clone(),
-                    value: value.clone(),
-                })
+            // One definition reached through several Applications is one object per distinct
+            // identity, never a duplicate of itself (an object naming its own namespace lands
+            // in the same place whichever destination namespace deploys it).
+            let mut identities: Vec<Option<Identity>> = Vec::new();
+            for placement in apps.placements(&origin.path, &config.deploy) {
+                let identity = head.identity(scopes, placement.cluster, &placement.namespace);
+                if !identities.contains(&identity) {
+                    identities.push(identity);
+                }
+            }
+            identities.into_iter().map(move |identity| RenderedObject {
+                identity,
+                api_version: head.api_version.clone(),
+                origin: origin.clone(),
+                value: value.clone(),
+            })
         })
         .collect()
 }

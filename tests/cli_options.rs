@@ -198,7 +198,7 @@ fn fail_on_warning_fails_on_a_warning_only_change() {
     let args = ["check", "--base", "HEAD~1", "--head", "HEAD"];
     let out = run(repo.path(), &args);
     assert_eq!(code(&out), 0, "a warning alone passes: {}", stdout(&out));
-    assert!(stdout(&out).contains("1 warning(s)"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("1 warning,"), "{}", stdout(&out));
     let out = run(
         repo.path(),
         &[&args[..], &["--fail-on", "warning"]].concat(),

@@ -6,18 +6,28 @@
 //! objects Argo CD manages and which Applications share an object.
 //!
 //! What counts: an Application's effective definition (the last of duplicates, as Argo CD keeps
-//! it), each of its `spec.source` / `spec.sources[]` entries that has a `path` and no `chart`.
-//! clobbercheck cannot tell which `repoURL` is the repository it reads, so every such path is taken
-//! to be in it; a path that does not exist here simply covers no file. Like Argo CD's directory
+//! it), each of its `spec.source` / `spec.sources[]` entries that has a `path`, no `chart`, and
+//! reads this repository at the revision under review ([`ThisRepository`]); a source of another
+//! repository, a chart repository or a pinned tag places nothing here. Like Argo CD's directory
 //! sources, a path covers the files directly in that folder, and the whole subtree when
-//! `directory.recurse` is true. A `clusters:` pattern that matches a file still names its cluster.
+//! `directory.recurse` is true, filtered by `directory.include` / `exclude` (globs on the path
+//! relative to the source folder, `*` crossing `/`, as argo-cd `reposerver/repository/
+//! repository.go` `getPotentiallyValidManifestFile` matches them with gobwas/glob). A folder
+//! holding a kustomization or a chart is rendered with the Application's parameters instead
+//! (see [`Application::recipe`]). A `clusters:` pattern that matches a file still names its
+//! cluster.
 
 use std::collections::HashMap;
 
+use globset::GlobMatcher;
 use serde_json::Value;
 
-use crate::config::Config;
+use super::Settings;
+use super::repository::ThisRepository;
 use crate::manifest::{Origin, RenderedObject};
+use crate::render::{
+    HelmOverrides, KustomizeEdit, RenderFailure, SourceKind, Target, Tool, ToolFolder,
+};
 
 /// The finalizer that makes deleting an Application delete everything it manages.
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
@@ -63,12 +73,82 @@ pub fn prune_disabled(value: &Value, owners: &[&Application]) -> bool {
 }
 
 /// One folder of this repository an Application deploys.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Source {
     /// Repository path without leading `./` or trailing `/`; empty for the root.
     pub path: String,
     /// `directory.recurse: true`: the whole subtree, not only the folder's own files.
     pub recurse: bool,
+    /// `directory.include` / `directory.exclude`, relative to `path`.
+    include: Option<GlobMatcher>,
+    exclude: Option<GlobMatcher>,
+    /// The written `helm` section (`Null` when absent).
+    pub helm: Value,
+    /// The written `kustomize` section (`Null` when absent).
+    pub kustomize: Value,
+}
+
+/// Two sources are the same when they read the same folder the same way (globs compared as
+/// written).
+impl PartialEq for Source {
+    fn eq(&self, other: &Self) -> bool {
+        let glob = |g: &Option<GlobMatcher>| g.as_ref().map(|g| g.glob().glob().to_string());
+        self.path == other.path
+            && self.recurse == other.recurse
+            && glob(&self.include) == glob(&other.include)
+            && glob(&self.exclude) == glob(&other.exclude)
+            && self.helm == other.helm
+            && self.kustomize == other.kustomize
+    }
+}
+
+impl Source {
+    fn read(source: &Value) -> Option<Self> {
+        let path = source["path"].as_str()?;
+        let directory = &source["directory"];
+        let glob = |key: &str| {
+            non_empty(&directory[key]).and_then(|g| {
+                globset::GlobBuilder::new(g)
+                    .literal_separator(false)
+                    .build()
+                    .ok()
+                    .map(|g| g.compile_matcher())
+            })
+        };
+        Some(Self {
+            path: normalize(path),
+            recurse: directory["recurse"].as_bool() == Some(true),
+            include: glob("include"),
+            exclude: glob("exclude"),
+            helm: source["helm"].clone(),
+            kustomize: source["kustomize"].clone(),
+        })
+    }
+
+    /// Whether this source deploys the repository file `path`.
+    pub fn covers(&self, path: &str) -> bool {
+        let dir = parent(path);
+        let inside = dir == self.path
+            || (self.recurse
+                && (self.path.is_empty() || dir.starts_with(&format!("{}/", self.path))));
+        let relative = if self.path.is_empty() {
+            path
+        } else {
+            path.get(self.path.len() + 1..).unwrap_or(path)
+        };
+        inside && self.admits(relative)
+    }
+
+    /// Whether the directory filters let a file (relative to the source folder) through. Tool
+    /// marker files are never filtered: they stand for the folder's rendered output.
+    fn admits(&self, relative: &str) -> bool {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        if name == "Chart.yaml" || crate::render::is_kustomization(name) {
+            return true;
+        }
+        self.include.as_ref().is_none_or(|g| g.is_match(relative))
+            && !self.exclude.as_ref().is_some_and(|g| g.is_match(relative))
+    }
 }
 
 /// The parts of an Argo CD Application clobbercheck uses.
@@ -86,6 +166,9 @@ pub struct Application {
     pub destination_namespace: Option<String>,
     /// The folders of this repository it deploys.
     pub sources: Vec<Source>,
+    /// Multi-source `ref` names whose source is this repository at the revision under review:
+    /// `$name/file` value files read this repository's `file`.
+    pub refs: Vec<String>,
     /// Carries the resources finalizer: deleting it deletes everything it manages.
     pub cascades: bool,
     /// `spec.project`: deleting that AppProject stops this Application.
@@ -96,7 +179,7 @@ pub struct Application {
 
 impl Application {
     /// Reads an Application document; `None` for anything else or an Application without name.
-    pub fn from_value(value: &Value, origin: &Origin, default_namespace: &str) -> Option<Self> {
+    pub fn from_value(value: &Value, origin: &Origin, settings: &Settings) -> Option<Self> {
         if !is_argo(value, "Application") {
             return None;
         }
@@ -116,27 +199,27 @@ impl Application {
                 })
             });
         let mut sources = Vec::new();
+        let mut refs = Vec::new();
         let listed = spec["sources"].as_array().into_iter().flatten();
         for source in std::iter::once(&spec["source"]).chain(listed) {
-            if non_empty(&source["chart"]).is_some() {
+            if non_empty(&source["chart"]).is_some() || !from_here(source, &settings.repository) {
                 continue;
             }
-            if let Some(path) = source["path"].as_str() {
-                sources.push(Source {
-                    path: normalize(path),
-                    recurse: source["directory"]["recurse"].as_bool() == Some(true),
-                });
+            if let Some(name) = non_empty(&source["ref"]) {
+                refs.push(name.to_string());
             }
+            sources.extend(Source::read(source));
         }
         Some(Self {
             name: name.to_string(),
             namespace: non_empty(&metadata["namespace"])
-                .unwrap_or(default_namespace)
+                .unwrap_or(&settings.default_namespace)
                 .to_string(),
             origin: origin.clone(),
             cluster,
             destination_namespace: non_empty(&destination["namespace"]).map(str::to_string),
             sources,
+            refs,
             cascades: metadata["finalizers"]
                 .as_array()
                 .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(RESOURCES_FINALIZER))),
@@ -150,13 +233,95 @@ impl Application {
         })
     }
 
+    /// How Argo CD renders `source` (one of this Application's) when its folder is a
+    /// kustomization or a chart: the tool with the Application's parameters. An error names a
+    /// parameter that cannot be honoured offline (a value file of another repository).
+    ///
+    /// Helm: the release name is `helm.releaseName`, else the Application's name; value files
+    /// are relative to the chart, `$ref/file` reads `file` of a `ref` source; `values` (text) or
+    /// `valuesObject` come after them; `parameters` become `--set` / `--set-string`
+    /// (argoproj/argo-cd `reposerver/repository/repository.go`, `helmTemplate`). Kustomize:
+    /// `namePrefix`, `nameSuffix`, `namespace`, `commonLabels` (`util/kustomize/kustomize.go`).
+    pub fn recipe(&self, source: &Source, tool: Tool) -> Result<SourceKind, String> {
+        match tool {
+            Tool::Kustomize => {
+                let k = &source.kustomize;
+                let text = |key: &str| non_empty(&k[key]).map(str::to_string);
+                Ok(SourceKind::Kustomize(KustomizeEdit {
+                    name_prefix: text("namePrefix"),
+                    name_suffix: text("nameSuffix"),
+                    namespace: text("namespace"),
+                    common_labels: k["commonLabels"]
+                        .as_object()
+                        .into_iter()
+                        .flatten()
+                        .map(|(key, v)| (key.clone(), scalar_text(v)))
+                        .collect(),
+                }))
+            }
+            Tool::Helm => {
+                let h = &source.helm;
+                let mut values = Vec::new();
+                for file in h["valueFiles"].as_array().into_iter().flatten() {
+                    let Some(file) = file.as_str() else { continue };
+                    values.push(self.value_file(&source.path, file)?);
+                }
+                let inline_values = match (&h["valuesObject"], non_empty(&h["values"])) {
+                    (object @ Value::Object(_), _) => Some(object.to_string()),
+                    (_, Some(text)) => Some(text.to_string()),
+                    _ => None,
+                };
+                let parameters = h["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| {
+                        let name = non_empty(&p["name"])?;
+                        Some((
+                            name.to_string(),
+                            scalar_text(&p["value"]),
+                            p["forceString"].as_bool() == Some(true),
+                        ))
+                    })
+                    .collect();
+                let release = non_empty(&h["releaseName"])
+                    .unwrap_or(&self.name)
+                    .to_string();
+                Ok(SourceKind::Helm {
+                    values,
+                    release,
+                    app: HelmOverrides {
+                        inline_values,
+                        parameters,
+                        namespace: non_empty(&h["namespace"])
+                            .map(str::to_string)
+                            .or_else(|| self.destination_namespace.clone()),
+                    },
+                })
+            }
+        }
+    }
+
+    /// A `valueFiles` entry as a path relative to the chart folder `chart`.
+    fn value_file(&self, chart: &str, file: &str) -> Result<String, String> {
+        let Some(rest) = file.strip_prefix('$') else {
+            return Ok(file.to_string());
+        };
+        let (name, path) = rest.split_once('/').unwrap_or((rest, ""));
+        if !self.refs.iter().any(|r| r == name) {
+            return Err(format!(
+                "value file {file} of Application {} reads the `ref` source ${name}, which is not \
+                 this repository at the revision under review: not available offline",
+                self.name
+            ));
+        }
+        let depth = chart.split('/').filter(|s| !s.is_empty()).count();
+        Ok(format!("{}{path}", "../".repeat(depth)))
+    }
+
     /// Whether the Application deploys the repository file `path`.
     pub fn covers(&self, path: &str) -> bool {
-        let dir = parent(path);
-        self.sources.iter().any(|s| {
-            dir == s.path
-                || (s.recurse && (s.path.is_empty() || dir.starts_with(&format!("{}/", s.path))))
-        })
+        self.sources.iter().any(|s| s.covers(path))
     }
 
     /// `Application name (file:line, deploying a, b to cluster, namespace ns)` for messages.
@@ -221,18 +386,17 @@ impl Applications {
     /// what Argo CD keeps.
     pub fn learn<'a>(
         documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
-        config: &Config,
+        settings: &Settings,
     ) -> Self {
         let cluster_of = |origin: &Origin| {
-            config
+            settings
                 .clusters
                 .as_ref()
                 .and_then(|p| p.cluster_of(&origin.path))
         };
         let mut apps: Vec<Application> = Vec::new();
         for (origin, value) in documents {
-            let Some(app) = Application::from_value(value, origin, &config.default_namespace)
-            else {
+            let Some(app) = Application::from_value(value, origin, settings) else {
                 continue;
             };
             let cluster = cluster_of(origin);
@@ -263,15 +427,65 @@ impl Applications {
 
     /// The Applications among a snapshot's objects (a document deployed to several clusters is
     /// one object per cluster, but one Application definition).
-    pub fn from_objects(objects: &[RenderedObject], config: &Config) -> Self {
+    pub fn from_objects(objects: &[RenderedObject], settings: &Settings) -> Self {
         let mut seen = std::collections::HashSet::new();
         Self::learn(
             objects
                 .iter()
                 .filter(|o| seen.insert(&o.origin))
                 .map(|o| (&o.origin, o.value.as_ref())),
-            config,
+            settings,
         )
+    }
+
+    /// The kustomization and chart folders these Applications deploy, each with the recipe Argo
+    /// CD renders it with (one render per distinct folder and recipe, in apply order); a recipe
+    /// that cannot be honoured offline is a failure at the Application.
+    pub fn tool_targets(
+        &self,
+        tools: &HashMap<&str, &ToolFolder>,
+    ) -> (Vec<(SourceKind, Target)>, Vec<RenderFailure>) {
+        let mut targets: Vec<(SourceKind, Target)> = Vec::new();
+        let mut failures = Vec::new();
+        for app in &self.apps {
+            for source in &app.sources {
+                let Some(folder) = tools.get(source.path.as_str()) else {
+                    continue;
+                };
+                match app.recipe(source, folder.tool) {
+                    Ok(kind) => {
+                        let known = targets
+                            .iter()
+                            .any(|(k, t)| t.name == folder.dir && k == &kind);
+                        if !known {
+                            let target = Target {
+                                name: folder.dir.clone(),
+                                entry: folder.entry.clone(),
+                            };
+                            targets.push((kind, target));
+                        }
+                    }
+                    Err(message) => failures.push(RenderFailure {
+                        target: folder.dir.clone(),
+                        path: app.origin.path.clone(),
+                        line: app.origin.line,
+                        column: 1,
+                        message,
+                    }),
+                }
+            }
+        }
+        (targets, failures)
+    }
+
+    /// Whether a file that a tool would consume is nevertheless deployed as a plain manifest:
+    /// some Application deploys a folder holding it as a directory (a folder no tool renders).
+    pub fn deploys_as_directory(&self, path: &str, tools: &HashMap<&str, &ToolFolder>) -> bool {
+        self.owners(path).iter().any(|app| {
+            app.sources
+                .iter()
+                .any(|s| !tools.contains_key(s.path.as_str()) && s.covers(path))
+        })
     }
 
     /// Every effective Application, in apply order.
@@ -299,31 +513,46 @@ impl Applications {
     }
 
     /// Where a file's objects land when `app` deploys it (`None`: no Application does).
-    pub fn placement(app: Option<&Application>, path: &str, config: &Config) -> Placement {
-        let pattern = config.clusters.as_ref().and_then(|p| p.cluster_of(path));
+    pub fn placement(app: Option<&Application>, path: &str, settings: &Settings) -> Placement {
+        let pattern = settings.clusters.as_ref().and_then(|p| p.cluster_of(path));
         Placement {
             cluster: pattern.or_else(|| app.and_then(|a| a.cluster.clone())),
             namespace: app
                 .and_then(|a| a.destination_namespace.clone())
-                .unwrap_or_else(|| config.default_namespace.clone()),
+                .unwrap_or_else(|| settings.default_namespace.clone()),
         }
     }
 
     /// Every distinct place a file's objects land: one per destination of the Applications
     /// deploying it, or the configured cluster pattern and default namespace when none does.
-    pub fn placements(&self, path: &str, config: &Config) -> Vec<Placement> {
+    pub fn placements(&self, path: &str, settings: &Settings) -> Vec<Placement> {
         let owners = self.owners(path);
         if owners.is_empty() {
-            return vec![Self::placement(None, path, config)];
+            return vec![Self::placement(None, path, settings)];
         }
         let mut out: Vec<Placement> = Vec::with_capacity(owners.len());
         for app in owners {
-            let placement = Self::placement(Some(app), path, config);
+            let placement = Self::placement(Some(app), path, settings);
             if !out.contains(&placement) {
                 out.push(placement);
             }
         }
         out
+    }
+}
+
+/// Whether a written source reads this repository at the revision under review.
+fn from_here(source: &Value, repository: &ThisRepository) -> bool {
+    let url = source["repoURL"].as_str().unwrap_or_default();
+    repository.deploys_from_here(url, source["targetRevision"].as_str())
+}
+
+/// A label or parameter value as text (YAML may have read `true` or `3`).
+fn scalar_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -381,7 +610,7 @@ mod tests {
         let mut with_default = app("a", "apps", "https://kubernetes.default.svc", false);
         with_default["spec"]["syncPolicy"] = json!({"syncOptions": ["Prune=false"]});
         let o = origin("root/a.yaml");
-        let a = Application::from_value(&with_default, &o, "default").unwrap();
+        let a = Application::from_value(&with_default, &o, &Settings::default()).unwrap();
         let plain = json!({"metadata": {}});
         let pruned = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=true"}}});
         let protected = json!({"metadata": {"annotations": {SYNC_OPTIONS: "Prune=false"}}});
@@ -401,7 +630,7 @@ mod tests {
             origin("root/b.yaml"),
             origin("root/a2.yaml"),
         );
-        let config = Config::default();
+        let config = Settings::default();
         let apps = Applications::learn([(&oa, &a), (&ob, &b)], &config);
         let owners: Vec<&str> = apps
             .owners("apps/web/d.yaml")
@@ -421,9 +650,9 @@ mod tests {
         assert!(apps.owners("apps/web/d.yaml").is_empty());
         assert_eq!(apps.owners("apps/other/d.yaml").len(), 1);
         // Same name on two clusters of the `clusters:` pattern: two Applications.
-        let config = Config::parse("clusters: 'env/{cluster}/**'\n", "c.yml").unwrap();
+        let config = crate::Config::parse("clusters: 'env/{cluster}/**'\n", "c.yml").unwrap();
         let (o1, o2) = (origin("env/c1/a.yaml"), origin("env/c2/a.yaml"));
-        let apps = Applications::learn([(&o1, &a), (&o2, &a2)], &config);
+        let apps = Applications::learn([(&o1, &a), (&o2, &a2)], &config.deploy);
         assert_eq!(apps.all().len(), 2);
     }
 }

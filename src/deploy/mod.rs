@@ -7,3 +7,30 @@
 
 pub mod applicationset;
 pub mod argocd;
+pub mod repository;
+
+use crate::config::ClusterPattern;
+use repository::ThisRepository;
+
+/// The deployer layer's own section of the configuration: what it needs to place objects and
+/// nothing else (DESIGN.md §3a).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The namespace of namespaced objects that name none and whose deployer names none.
+    pub default_namespace: String,
+    /// `clusters:`: a path pattern naming the cluster a file is applied to.
+    pub clusters: Option<ClusterPattern>,
+    /// This repository's URLs and the branches under review (`repo_urls:`,
+    /// `target_revisions:`, then the command line or the App's payload).
+    pub repository: ThisRepository,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            default_namespace: "default".into(),
+            clusters: None,
+            repository: ThisRepository::default(),
+        }
+    }
+}

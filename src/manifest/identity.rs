@@ -81,7 +81,7 @@ impl ObjectHead {
             .get("generateName")
             .and_then(Value::as_str)
             .filter(|n| !n.is_empty());
-        if name.is_none() && generate_name.is_none() {
+        if name.is_none() && generate_name.is_none() || name.is_some_and(|n| !valid_name(n)) {
             return None;
         }
         let written_group = match api_version.rsplit_once('/') {
@@ -135,6 +135,30 @@ impl ObjectHead {
     }
 }
 
+/// Whether `name` can name an object at all. Names of most kinds are DNS subdomains; a few
+/// (RBAC roles: `system:controller:x`) allow more, but no kind accepts what the API server
+/// refuses in any path segment name (`/`, `%`, `.`, `..`; apimachinery `path.IsValidPathSegmentName`)
+/// or characters no validation admits (whitespace, braces: template text such as
+/// `{{ .Release.Name }}-settings`). Such a document is never an identity (issue 10 §1).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name != "."
+        && name != ".."
+        && !name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '%' | '{' | '}'))
+}
+
+/// The `metadata.name` of a document that is written as a Kubernetes object (string
+/// `apiVersion`, `kind` and `metadata.name`) but whose name no kind accepts.
+pub fn invalid_name(value: &Value) -> Option<&str> {
+    value.get("apiVersion")?.as_str()?;
+    value.get("kind")?.as_str()?;
+    let name = value.get("metadata")?.get("name")?.as_str()?;
+    (!name.is_empty() && !valid_name(name)).then_some(name)
+}
+
 /// Whether a document is a list whose `items` are the objects (`kind: List`, `ConfigMapList`...).
 pub fn list_items(value: &Value) -> Option<&Vec<Value>> {
     let kind = value.get("kind")?.as_str()?;
@@ -180,6 +204,14 @@ mod tests {
         assert!(id(json!({"replicaCount": 1})).is_none());
         assert!(id(json!({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "metadata": {"name": "k"}})).is_none());
         assert!(id(json!({"apiVersion": "v1", "kind": "Pod", "metadata": {}})).is_none());
+        let templated = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "{{ .Release.Name }}-settings"}});
+        assert!(id(templated.clone()).is_none());
+        assert_eq!(
+            invalid_name(&templated),
+            Some("{{ .Release.Name }}-settings")
+        );
+        assert!(valid_name("system:controller:x") && valid_name("web-1.a"));
+        assert!(!valid_name("a/b") && !valid_name("..") && !valid_name("a b"));
         let generated = ObjectHead::of(&json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"generateName": "migrate-"}})).unwrap();
         assert!(
             generated

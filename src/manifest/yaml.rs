@@ -57,8 +57,13 @@ pub enum YamlWarningKind {
     /// silently dropped.
     DuplicateKey { key: String, first_line: usize },
     /// A plain scalar this reader takes as the string `scalar`, while a YAML 1.1 reader such as
-    /// kubectl's takes it as `yaml11` (a boolean or a number, as JSON text).
-    Yaml11Scalar { scalar: String, yaml11: String },
+    /// kubectl's takes it as `yaml11` (a boolean or a number, as JSON text). `key`: it is a
+    /// mapping key (a YAML 1.1 reader turns `on:` into the key `true`), not a value.
+    Yaml11Scalar {
+        scalar: String,
+        yaml11: String,
+        key: bool,
+    },
 }
 
 impl YamlWarning {
@@ -247,11 +252,13 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                     && tag.is_none()
                     && let Some(yaml11) = yaml11_reading(&text)
                 {
+                    let key = matches!(stack.last(), Some(Frame::Map { key: None, .. }));
                     warnings.push(YamlWarning {
                         line,
                         kind: YamlWarningKind::Yaml11Scalar {
                             scalar: text.to_string(),
                             yaml11,
+                            key,
                         },
                     });
                 }

@@ -43,6 +43,11 @@ pub struct PullRequestJob {
     pub head_ref: String,
     /// The head lives in another repository: fetch `refs/pull/<n>/head` from the base one.
     pub fork: bool,
+    /// The repository's other URLs from the payload (`html_url`, `ssh_url`, `git_url`): an
+    /// Application naming any of them deploys from this repository. Absent in jobs queued
+    /// before issue 10.
+    #[serde(default)]
+    pub aliases: Vec<String>,
 }
 
 /// A click on the Acknowledge button of a check run.

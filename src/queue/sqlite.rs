@@ -423,6 +423,7 @@ mod tests {
 
     fn pr(number: u64, head: &str) -> Job {
         Job::Analyze(PullRequestJob {
+            aliases: Vec::new(),
             repo: "o/r".into(),
             clone_url: "http://x/o/r.git".into(),
             installation_id: 1,

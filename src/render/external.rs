@@ -17,7 +17,10 @@ use serde_json::Value;
 
 use super::jsonnet::{Failure, Request};
 use super::sandbox::{self, Confinement, Frame};
-use super::{Limits, RenderFailure, RenderedDoc, Resolution, RevisionFiles, Target};
+use super::{
+    HelmOverrides, KustomizeEdit, Limits, RenderFailure, RenderedDoc, Resolution, RevisionFiles,
+    Target,
+};
 use crate::revision::RevisionError;
 
 /// File names that make a folder a kustomization, in kustomize's order of preference.
@@ -178,14 +181,15 @@ fn answer(
     Ok(Frame::Missing)
 }
 
-/// Renders a kustomization folder with `kustomize build` (or `kubectl kustomize`).
+/// Renders a kustomization folder with `kustomize build` (or `kubectl kustomize`), after the
+/// edits an Argo CD Application asks for are written into its kustomization.
 pub(crate) fn render_kustomize(
     files: &RevisionFiles<'_>,
     target: &Target,
+    edit: &KustomizeEdit,
     limits: Limits,
 ) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
-    let mut inputs = BTreeSet::new();
-    kustomize_inputs(files, &target.name, &mut inputs, &mut HashSet::new())?;
+    let inputs = kustomization_inputs(files, &target.name)?;
     let tool = match find_tool("kustomize") {
         Some(path) => Some((path, vec!["build".to_string()])),
         None => find_tool("kubectl").map(|path| (path, vec!["kustomize".to_string()])),
@@ -201,23 +205,94 @@ pub(crate) fn render_kustomize(
             deps,
         ));
     };
+    let mut extra = Vec::new();
+    if !edit.is_empty() {
+        let mut deps = Vec::new();
+        let edited = match files.resolve(&target.entry, &mut deps)? {
+            Resolution::Found { bytes, .. } => edited_kustomization(&target.entry, &bytes, edit),
+            _ => Err(format!("cannot read {}", target.entry)),
+        };
+        match edited {
+            Ok(bytes) => extra.push((target.entry.clone(), bytes)),
+            Err(message) => {
+                return Ok((Err(failure(target, message)), input_deps(files, &inputs)?));
+            }
+        }
+    }
     args.push(target.name.clone());
-    run_tool(files, target, &inputs, &program, &args, limits)
+    run_tool(files, target, &inputs, &extra, &program, &args, limits)
 }
 
-/// Renders a chart folder with `helm template`.
+/// The kustomization with Argo CD's edits applied, as JSON (which kustomize reads as YAML):
+/// prefix, suffix and namespace replace what is written, labels are added over it, as
+/// `kustomize edit set nameprefix|namesuffix|namespace` and `edit add label --force` do.
+fn edited_kustomization(path: &str, bytes: &[u8], edit: &KustomizeEdit) -> Result<Vec<u8>, String> {
+    let docs = crate::manifest::split::split(path, bytes)
+        .map_err(|e| format!("{path}:{}: cannot parse: {}", e.line, e.message))?;
+    let mut value = docs
+        .into_iter()
+        .next()
+        .map(|d| d.value.as_ref().clone())
+        .unwrap_or_else(|| Value::Object(Default::default()));
+    let Some(map) = value.as_object_mut() else {
+        return Err(format!("{path}: the kustomization is not a mapping"));
+    };
+    for (key, field) in [
+        ("namePrefix", &edit.name_prefix),
+        ("nameSuffix", &edit.name_suffix),
+        ("namespace", &edit.namespace),
+    ] {
+        if let Some(v) = field {
+            map.insert(key.into(), Value::String(v.clone()));
+        }
+    }
+    if !edit.common_labels.is_empty() {
+        let labels = map
+            .entry("commonLabels")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if !labels.is_object() {
+            *labels = Value::Object(Default::default());
+        }
+        if let Some(labels) = labels.as_object_mut() {
+            for (k, v) in &edit.common_labels {
+                labels.insert(k.clone(), Value::String(v.clone()));
+            }
+        }
+    }
+    serde_json::to_vec(&value)
+        .map_err(|e| format!("{path}: cannot write the edited kustomization: {e}"))
+}
+
+/// Renders a chart folder with `helm template`, with an Application's release name, value files
+/// (chart-relative, or a `ref` source's file of this repository), inline values, parameters and
+/// namespace.
 pub(crate) fn render_helm(
     files: &RevisionFiles<'_>,
     target: &Target,
     values: &[String],
     release: &str,
+    app: &HelmOverrides,
     limits: Limits,
 ) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
-    let inputs: BTreeSet<String> = files
+    let mut inputs: BTreeSet<String> = files
         .files_under(&target.name)
         .into_iter()
         .map(|e| e.path.clone())
         .collect();
+    let mut value_paths = Vec::new();
+    for file in values {
+        match super::normalize(&format!("{}/{file}", target.name)) {
+            Some(parts) => {
+                let path = parts.join("/");
+                inputs.insert(path.clone());
+                value_paths.push(path);
+            }
+            None => {
+                let message = format!("values file {file} is outside the repository");
+                return Ok((Err(failure(target, message)), input_deps(files, &inputs)?));
+            }
+        }
+    }
     let Some(program) = find_tool("helm") else {
         let deps = input_deps(files, &inputs)?;
         return Ok((
@@ -234,11 +309,33 @@ pub(crate) fn render_helm(
         release.replace("{dir}", dir_name),
         target.name.clone(),
     ];
-    for file in values {
-        args.push("--values".into());
-        args.push(format!("{}/{file}", target.name));
+    if let Some(namespace) = &app.namespace {
+        args.push("--namespace".into());
+        args.push(namespace.clone());
     }
-    run_tool(files, target, &inputs, &program, &args, limits)
+    for path in value_paths {
+        args.push("--values".into());
+        args.push(path);
+    }
+    let mut extra = Vec::new();
+    if let Some(inline) = &app.inline_values {
+        let path = ".clobbercheck-inline-values.yaml".to_string();
+        args.push("--values".into());
+        args.push(path.clone());
+        extra.push((path, inline.clone().into_bytes()));
+    }
+    for (name, value, force_string) in &app.parameters {
+        args.push(
+            if *force_string {
+                "--set-string"
+            } else {
+                "--set"
+            }
+            .into(),
+        );
+        args.push(format!("{name}={value}"));
+    }
+    run_tool(files, target, &inputs, &extra, &program, &args, limits)
 }
 
 fn failure(target: &Target, message: String) -> RenderFailure {
@@ -261,11 +358,13 @@ fn input_deps(
         .collect()
 }
 
-/// Exports the inputs to a temporary folder and runs the tool there.
+/// Exports the inputs to a temporary folder (then writes `extra` files over them: an edited
+/// kustomization, inline values) and runs the tool there.
 fn run_tool(
     files: &RevisionFiles<'_>,
     target: &Target,
     inputs: &BTreeSet<String>,
+    extra: &[(String, Vec<u8>)],
     program: &Path,
     args: &[String],
     limits: Limits,
@@ -304,6 +403,17 @@ fn run_tool(
             .and_then(|()| std::fs::write(&dest, bytes));
         if let Err(e) = written {
             let message = format!("cannot export {path} to a temporary folder: {e}");
+            return Ok((Err(failure(target, message)), deps));
+        }
+    }
+    for (path, bytes) in extra {
+        let dest = tree.join(path);
+        let written = dest
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .and_then(|()| std::fs::write(&dest, bytes));
+        if let Err(e) = written {
+            let message = format!("cannot write {path} to a temporary folder: {e}");
             return Ok((Err(failure(target, message)), deps));
         }
     }
@@ -395,6 +505,16 @@ fn run_tool(
         })
         .collect();
     Ok((Ok(docs), deps))
+}
+
+/// The files a kustomization folder reads (see [`kustomize_inputs`]).
+pub(crate) fn kustomization_inputs(
+    files: &RevisionFiles<'_>,
+    dir: &str,
+) -> Result<BTreeSet<String>, RevisionError> {
+    let mut inputs = BTreeSet::new();
+    kustomize_inputs(files, dir, &mut inputs, &mut HashSet::new())?;
+    Ok(inputs)
 }
 
 /// The files a kustomization reads: its whole folder, and the local files and folders its

@@ -16,7 +16,7 @@ pub mod jsonnet;
 pub(crate) mod sandbox;
 mod source;
 
-pub use source::{Limits, RawLimits, RawSource, Source, SourceKind};
+pub use source::{HelmOverrides, KustomizeEdit, Limits, RawLimits, RawSource, Source, SourceKind};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -39,8 +39,6 @@ pub struct Target {
     /// The file that makes it a target (`main.jsonnet`, `kustomization.yaml`, `Chart.yaml`);
     /// a target whose entry is absent in base is added by the PR.
     pub entry: String,
-    /// Index of the `sources:` entry that selected it.
-    pub source: usize,
 }
 
 /// A target that could not be rendered, with the position the evaluator or tool reported.
@@ -177,14 +175,13 @@ fn find_targets<'c>(entries: &[FileEntry], config: &'c Config) -> Vec<(&'c Sourc
                         found.push(Target {
                             name: entry.path.clone(),
                             entry: entry.path.clone(),
-                            source: source.index,
                         });
                     }
                 }
             }
-            SourceKind::Kustomize | SourceKind::Helm { .. } => {
+            SourceKind::Kustomize(_) | SourceKind::Helm { .. } => {
                 let markers: &[&str] = match source.kind {
-                    SourceKind::Kustomize => external::KUSTOMIZATION_FILES,
+                    SourceKind::Kustomize(_) => external::KUSTOMIZATION_FILES,
                     _ => &["Chart.yaml"],
                 };
                 for dir in &dirs {
@@ -199,7 +196,6 @@ fn find_targets<'c>(entries: &[FileEntry], config: &'c Config) -> Vec<(&'c Sourc
                         Some(entry) => found.push(Target {
                             name: dir.to_string(),
                             entry,
-                            source: source.index,
                         }),
                         None => tracing::debug!(
                             dir,
@@ -234,14 +230,29 @@ pub fn render_revision(
     config: &Config,
     cache: &RenderCache,
 ) -> Result<RevisionRender, RevisionError> {
-    let targets = find_targets(entries, config);
+    let targets: Vec<(SourceKind, Target)> = find_targets(entries, config)
+        .into_iter()
+        .map(|(source, target)| (source.kind.clone(), target))
+        .collect();
+    render_targets(revision, entries, targets, config.render_limits, cache)
+}
+
+/// Renders given targets, each with its own recipe (a `sources:` entry's, or the tool and
+/// parameters of the Argo CD Application that deploys the folder).
+pub fn render_targets(
+    revision: &dyn Revision,
+    entries: &[FileEntry],
+    targets: Vec<(SourceKind, Target)>,
+    limits: Limits,
+    cache: &RenderCache,
+) -> Result<RevisionRender, RevisionError> {
     if targets.is_empty() {
         return Ok(RevisionRender::default());
     }
     let files = RevisionFiles::new(revision, entries);
     let outcomes: Vec<Arc<Outcome>> = targets
         .par_iter()
-        .map(|(source, target)| render_target(&files, source, target, config.render_limits, cache))
+        .map(|(kind, target)| render_target(&files, kind, target, limits, cache))
         .collect::<Result<_, _>>()?;
     let mut out = RevisionRender::default();
     for ((_, target), outcome) in targets.iter().zip(outcomes) {
@@ -267,21 +278,96 @@ pub fn render_revision(
     Ok(out)
 }
 
+/// Whether a file name makes its folder a kustomization (kustomize's own names, in its order).
+pub fn is_kustomization(name: &str) -> bool {
+    external::KUSTOMIZATION_FILES.contains(&name)
+}
+
+/// The tool Argo CD picks for a folder (argoproj/argo-cd `util/app/discovery/discovery.go`,
+/// `Discover` / `AppType`): a kustomization file makes it kustomize, else a `Chart.yaml` makes it
+/// Helm, else it is a plain directory. (Discover walks file names in order and the
+/// kustomization's assignment comes last, so kustomize wins when a folder holds both.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tool {
+    Kustomize,
+    Helm,
+}
+
+/// A folder of the revision that a tool renders, with the files it consumes.
+#[derive(Debug, Clone)]
+pub struct ToolFolder {
+    /// The folder, without trailing `/`.
+    pub dir: String,
+    /// Its marker file (`kustomization.yaml`, `Chart.yaml`).
+    pub entry: String,
+    pub tool: Tool,
+    /// Every file the tool reads: the whole chart, or the kustomization's folder and the local
+    /// files and folders it names. None of them is a live object on its own.
+    pub inputs: BTreeSet<String>,
+}
+
+/// Every kustomization and chart folder of a revision, by folder path.
+pub fn tool_folders(
+    revision: &dyn Revision,
+    entries: &[FileEntry],
+) -> Result<Vec<ToolFolder>, RevisionError> {
+    let mut found: std::collections::BTreeMap<&str, (Tool, &str)> = Default::default();
+    for entry in entries.iter().filter(|e| e.kind == EntryKind::File) {
+        let (dir, name) = entry.path.rsplit_once('/').unwrap_or(("", &entry.path));
+        let tool = if external::KUSTOMIZATION_FILES.contains(&name) {
+            Tool::Kustomize
+        } else if name == "Chart.yaml" {
+            Tool::Helm
+        } else {
+            continue;
+        };
+        match found.get(dir) {
+            Some((Tool::Kustomize, _)) => {}
+            _ => {
+                found.insert(dir, (tool, &entry.path));
+            }
+        }
+    }
+    if found.is_empty() {
+        return Ok(Vec::new());
+    }
+    let files = RevisionFiles::new(revision, entries);
+    found
+        .into_iter()
+        .map(|(dir, (tool, entry))| {
+            let inputs = match tool {
+                Tool::Kustomize => external::kustomization_inputs(&files, dir)?,
+                Tool::Helm => files
+                    .files_under(dir)
+                    .into_iter()
+                    .map(|e| e.path.clone())
+                    .collect(),
+            };
+            Ok(ToolFolder {
+                dir: dir.to_string(),
+                entry: entry.to_string(),
+                tool,
+                inputs,
+            })
+        })
+        .collect()
+}
+
 fn render_target(
     files: &RevisionFiles<'_>,
-    source: &Source,
+    kind: &SourceKind,
     target: &Target,
     limits: Limits,
     cache: &RenderCache,
 ) -> Result<Arc<Outcome>, RevisionError> {
-    let key = format!("{:?}|{limits:?}|{}", source.kind, target.name);
+    let key = format!("{kind:?}|{limits:?}|{}", target.name);
     if let Some(outcome) = cache.lookup(&key, files) {
         tracing::debug!(target = target.name, "render reused: inputs unchanged");
         return Ok(outcome);
     }
     cache.renders.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
-    let (docs, deps) = match &source.kind {
+    let (docs, deps) = match kind {
         SourceKind::Jsonnet {
             jpath,
             ext_vars,
@@ -311,10 +397,12 @@ fn render_target(
             });
             (docs.map_err(|f| f.for_target(target)), deps)
         }
-        SourceKind::Kustomize => external::render_kustomize(files, target, limits)?,
-        SourceKind::Helm { values, release } => {
-            external::render_helm(files, target, values, release, limits)?
-        }
+        SourceKind::Kustomize(edit) => external::render_kustomize(files, target, edit, limits)?,
+        SourceKind::Helm {
+            values,
+            release,
+            app,
+        } => external::render_helm(files, target, values, release, app, limits)?,
     };
     tracing::info!(
         target = target.name,
@@ -464,7 +552,12 @@ impl<'a> RevisionFiles<'a> {
 
     /// Every regular file under `dir` (recursively), sorted.
     pub(crate) fn files_under(&self, dir: &str) -> Vec<&'a FileEntry> {
-        let prefix = format!("{dir}/");
+        // The repository root holds every file.
+        let prefix = if dir.is_empty() {
+            String::new()
+        } else {
+            format!("{dir}/")
+        };
         let mut out: Vec<&FileEntry> = self
             .by_path
             .values()

@@ -109,14 +109,48 @@ pub enum SourceKind {
         tla: BTreeMap<String, serde_json::Value>,
     },
     /// Kustomization folders, built by `kustomize build` or `kubectl kustomize`.
-    Kustomize,
+    Kustomize(KustomizeEdit),
     /// Chart folders, rendered by `helm template`.
     Helm {
-        /// Values files relative to the chart folder.
+        /// Values files relative to the chart folder (`../` reaches a multi-source `ref` file).
         values: Vec<String>,
         /// Release name; `{dir}` is replaced by the chart folder's name.
         release: String,
+        /// What an Argo CD Application adds (empty for a `sources:` entry).
+        app: HelmOverrides,
     },
+}
+
+/// The `spec.source.kustomize` fields Argo CD applies with `kustomize edit` before building
+/// (argoproj/argo-cd `util/kustomize/kustomize.go`, `Build`): `set nameprefix`, `set namesuffix`,
+/// `set namespace`, `add label --force`. Empty for a `sources:` entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KustomizeEdit {
+    pub name_prefix: Option<String>,
+    pub name_suffix: Option<String>,
+    pub namespace: Option<String>,
+    pub common_labels: BTreeMap<String, String>,
+}
+
+impl KustomizeEdit {
+    /// Whether the kustomization is built as written.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// The `spec.source.helm` fields beyond value files that Argo CD passes to `helm template`
+/// (argoproj/argo-cd `reposerver/repository/repository.go`, `helmTemplate`): inline `values` /
+/// `valuesObject` as one more values file, `parameters` as `--set` / `--set-string`, and the
+/// namespace (`helm.namespace`, else the destination namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HelmOverrides {
+    /// Inline values as YAML (or JSON) text, applied after the value files.
+    pub inline_values: Option<String>,
+    /// `(name, value, forceString)` in written order.
+    pub parameters: Vec<(String, String, bool)>,
+    /// `--namespace`, when the Application gives one.
+    pub namespace: Option<String>,
 }
 
 /// One validated `sources:` entry.
@@ -135,7 +169,7 @@ impl Source {
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             SourceKind::Jsonnet { .. } => "jsonnet",
-            SourceKind::Kustomize => "kustomize",
+            SourceKind::Kustomize(_) => "kustomize",
             SourceKind::Helm { .. } => "helm",
         }
     }
@@ -232,7 +266,7 @@ impl RawSource {
                     if self.release.is_some() {
                         return misplaced("release", "helm");
                     }
-                    SourceKind::Kustomize
+                    SourceKind::Kustomize(KustomizeEdit::default())
                 } else {
                     let values = self.values.unwrap_or_default();
                     for file in &values {
@@ -255,7 +289,11 @@ impl RawSource {
                              optionally with '{{dir}}' for the chart folder's name"
                         ));
                     }
-                    SourceKind::Helm { values, release }
+                    SourceKind::Helm {
+                        values,
+                        release,
+                        app: HelmOverrides::default(),
+                    }
                 }
             }
         };

@@ -563,8 +563,8 @@ impl<'a> Model<'a> {
         Self {
             report,
             config: &analysis.config,
-            base_apps: Applications::from_objects(&analysis.base.objects, &analysis.config),
-            head_apps: Applications::from_objects(&analysis.head.objects, &analysis.config),
+            base_apps: Applications::from_objects(&analysis.base.objects, &analysis.config.deploy),
+            head_apps: Applications::from_objects(&analysis.head.objects, &analysis.config.deploy),
             index: report.objects.objects.iter().map(|o| (&o.id, o)).collect(),
         }
     }
@@ -703,9 +703,7 @@ impl<'a> Model<'a> {
             return None;
         }
         let app = |def: Option<&Definition>| {
-            def.and_then(|d| {
-                Application::from_value(&d.value, &d.origin, &self.config.default_namespace)
-            })
+            def.and_then(|d| Application::from_value(&d.value, &d.origin, &self.config.deploy))
         };
         let before = app(object.effective_base())?;
         let after = app(object.effective_head());

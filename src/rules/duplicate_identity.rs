@@ -98,7 +98,7 @@ fn app_of_apps(ctx: &Context<'_>, object: &ObjectChange) -> String {
     let apps: Vec<Application> = object
         .head
         .iter()
-        .filter_map(|d| Application::from_value(&d.value, &d.origin, &ctx.config.default_namespace))
+        .filter_map(|d| Application::from_value(&d.value, &d.origin, &ctx.config.deploy))
         .collect();
     let Some((winner, losers)) = apps.split_last() else {
         return String::new();

@@ -58,7 +58,7 @@ impl Rule for NamePathMismatch {
                     .chain(def.target.as_deref())
                     .collect();
                 let deployed: Vec<String> =
-                    Application::from_value(&def.value, &def.origin, &ctx.config.default_namespace)
+                    Application::from_value(&def.value, &def.origin, &ctx.config.deploy)
                         .map(|app| app.sources.into_iter().map(|s| s.path).collect())
                         .unwrap_or_default();
                 for convention in &conventions {

@@ -39,8 +39,12 @@ impl Rule for OverwriteDisguisedAsAddition {
             if object.base.is_empty() {
                 continue;
             }
-            // A base definition still present (not re-added) means the new one comes on top.
-            if object.head.iter().all(|d| d.new_in_pr) {
+            // A base definition still present (not re-added) means the new one comes on top,
+            // unless as many base definitions are gone as new ones arrive: then they moved,
+            // even where base already had duplicates (issue 10 §5).
+            let new = object.head.iter().filter(|d| d.new_in_pr).count();
+            let kept = object.head.len() - new;
+            if new == object.head.len() || new <= object.base.len().saturating_sub(kept) {
                 continue;
             }
             let existing: Vec<String> = object.base.iter().map(describe).collect();

@@ -60,7 +60,7 @@ impl Rule for SharedResource {
             let mut owners: Vec<&Application> = Vec::new();
             for def in &object.head {
                 for app in ctx.head_apps.owners(&def.path) {
-                    let place = Applications::placement(Some(app), &def.path, ctx.config);
+                    let place = Applications::placement(Some(app), &def.path, &ctx.config.deploy);
                     let written_namespace = def.value["metadata"]["namespace"]
                         .as_str()
                         .is_some_and(|n| !n.is_empty());

@@ -109,6 +109,14 @@ impl Rule for StatefulDeletion {
             };
             let fix = if protected {
                 ""
+            } else if kind == "Application" {
+                // Prune=false on the Application keeps only the Application; what keeps its
+                // resources when it is deleted is Delete=false on them (Argo CD sync options:
+                // https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/).
+                " Keep it, or first give the objects it manages \
+                 argocd.argoproj.io/sync-options: Delete=false (Argo CD then leaves them on the \
+                 cluster when the Application is deleted), or acknowledge the deletion if it is \
+                 intended."
             } else {
                 " Keep it, protect it with argocd.argoproj.io/sync-options: Prune=false, or \
                  acknowledge the deletion if it is intended."

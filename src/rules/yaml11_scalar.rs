@@ -39,13 +39,18 @@ impl Rule for Yaml11Scalar {
             &INFO,
             severity,
             |warning| match &warning.kind {
-                YamlWarningKind::Yaml11Scalar { scalar, yaml11 } => {
+                YamlWarningKind::Yaml11Scalar {
+                    scalar,
+                    yaml11,
+                    key,
+                } => {
                     let theirs = match yaml11.as_str() {
                         "true" | "false" => format!("the boolean {yaml11}"),
                         _ => format!("the number {yaml11}"),
                     };
+                    let what = if *key { "key" } else { "value" };
                     Some(format!(
-                        "the unquoted value `{scalar}` at line {} is the string \"{scalar}\" \
+                        "the unquoted {what} `{scalar}` at line {} is the string \"{scalar}\" \
                          for clobbercheck (YAML 1.2, like the API server's JSON) but {theirs} for \
                          YAML 1.1 readers such as kubectl and Argo CD (sigs.k8s.io/yaml): quote it \
                          ('{scalar}'), or write {yaml11} if that is what is meant.",

@@ -91,6 +91,21 @@ struct Repository {
     full_name: String,
     #[serde(deserialize_with = "non_empty")]
     clone_url: String,
+    html_url: Option<String>,
+    ssh_url: Option<String>,
+    git_url: Option<String>,
+}
+
+impl Repository {
+    /// The URLs besides `clone_url` an Application may name this repository by.
+    fn aliases(&self) -> Vec<String> {
+        [&self.html_url, &self.ssh_url, &self.git_url]
+            .into_iter()
+            .flatten()
+            .filter(|u| !u.is_empty())
+            .cloned()
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -277,6 +292,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 .and_then(|r| r.full_name.as_deref())
                 != Some(e.repository.full_name.as_str());
             Ok(vec![Job::Analyze(PullRequestJob {
+                aliases: e.repository.aliases(),
                 repo: e.repository.full_name,
                 clone_url: e.repository.clone_url,
                 installation_id,
@@ -362,6 +378,7 @@ fn pr_jobs(
                 _ => false,
             };
             Job::Analyze(PullRequestJob {
+                aliases: repository.aliases(),
                 repo: repository.full_name.clone(),
                 clone_url: repository.clone_url.clone(),
                 installation_id,
@@ -593,6 +610,33 @@ mod tests {
         assert_eq!(pr.head_sha, payload["pull_request"]["head"]["sha"]);
         assert_eq!(pr.repo, payload["repository"]["full_name"]);
         assert!(!pr.fork);
+    }
+
+    #[test]
+    fn every_url_of_the_repository_is_kept_for_argo_cd_sources() {
+        let payload = serde_json::json!({
+            "action": "opened", "number": 7,
+            "pull_request": {
+                "head": {"sha": "b".repeat(40), "ref": "feature", "repo": {"full_name": "o/r", "id": 1}},
+                "base": {"sha": "a".repeat(40), "ref": "main", "repo": {"full_name": "o/r", "id": 1}}},
+            "repository": {
+                "full_name": "o/r", "clone_url": "https://github.com/o/r.git",
+                "html_url": "https://github.com/o/r", "ssh_url": "git@github.com:o/r.git",
+                "git_url": "git://github.com/o/r.git"},
+            "installation": {"id": 3}
+        });
+        let jobs = jobs(Event::PullRequest, &serde_json::to_vec(&payload).unwrap()).unwrap();
+        let [Job::Analyze(pr)] = jobs.as_slice() else {
+            panic!("{jobs:?}")
+        };
+        assert_eq!(
+            pr.aliases,
+            [
+                "https://github.com/o/r",
+                "git@github.com:o/r.git",
+                "git://github.com/o/r.git"
+            ]
+        );
     }
 
     fn closed_and_labeled_are_ignored_and_bad_fields_are_named(dir: &std::path::Path) {

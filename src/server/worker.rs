@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 use tracing::Instrument;
 
 use super::{AppState, Configured};
-use crate::analysis::{AnalysisError, analyze};
+use crate::analysis::{AnalysisError, Options, analyze_with};
+use crate::deploy::repository::ThisRepository;
 use crate::fetch::{FetchError, FetchRequest};
 use crate::github::output::{self, Publication};
 use crate::github::{GitHubError, Installation};
@@ -381,7 +382,14 @@ async fn compute(
         let fetched = started.elapsed();
         let base = GitRevision::open(cached.path(), &pr.base_sha).map_err(AnalysisError::from)?;
         let head = GitRevision::open(cached.path(), &pr.head_sha).map_err(AnalysisError::from)?;
-        let analysis = analyze(&base, &head, None, &state.parse_cache(&pr.repo))?;
+        // This repository as Argo CD Applications name it, at the branch the PR merges into.
+        let mut urls = vec![pr.clone_url.clone()];
+        urls.extend(pr.aliases.iter().cloned());
+        let options = Options {
+            repository: ThisRepository::new(&urls, &[&pr.base_ref]),
+            ..Options::default()
+        };
+        let analysis = analyze_with(&base, &head, None, &state.parse_cache(&pr.repo), options)?;
         let analysed = started.elapsed();
         let publication = output::publication(&analysis, &pr.head_sha, &state.templates)?;
         tracing::info!(
