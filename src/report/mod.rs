@@ -112,3 +112,21 @@ pub enum Format {
     /// SARIF 2.1.0, for GitHub code scanning and editors.
     Sarif,
 }
+
+impl Format {
+    /// The report in this format; `env` holds the Markdown templates, `color` asks for
+    /// terminal colours in text.
+    pub fn render(
+        self,
+        report: &Report,
+        env: &minijinja::Environment<'_>,
+        color: bool,
+    ) -> Result<String, markdown::TemplateError> {
+        Ok(match self {
+            Format::Json => json::render(report),
+            Format::Sarif => sarif::render(report),
+            Format::Markdown => markdown::render(report, env)?,
+            Format::Text => text::render(report, color),
+        })
+    }
+}

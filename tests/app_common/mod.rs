@@ -162,6 +162,8 @@ pub struct Logged {
 #[derive(Default)]
 pub struct Inner {
     pub tokens: HashSet<String>,
+    /// Tokens that may read but not write, as a fork's `pull_request` workflow token.
+    pub read_only: HashSet<String>,
     pub check_runs: Vec<CheckRun>,
     pub reviews: Vec<Review>,
     pub comments: Vec<Comment>,
@@ -440,6 +442,12 @@ fn api(
         return reply(404, json!({"message": "Not Found"}));
     }
     match bearer(headers) {
+        Some(token) if inner.read_only.contains(&token) && method != Method::GET => {
+            return reply(
+                403,
+                json!({"message": "Resource not accessible by integration"}),
+            );
+        }
         Some(token) if inner.tokens.contains(&token) => {}
         _ => {
             return violation(
