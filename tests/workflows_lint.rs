@@ -11,7 +11,33 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Every workflow file this repository ships: its own CI and release, and the example.
+/// The workflow README's "As a GitHub Action" shows, written to a file to lint like the others.
+fn readme_workflow() -> PathBuf {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = readme
+        .split_once("### As a GitHub Action")
+        .expect("README has the Action section")
+        .1;
+    let yaml = section
+        .split_once("```yaml\n")
+        .unwrap()
+        .1
+        .split_once("```")
+        .unwrap()
+        .0;
+    // One file per call: the tests run in parallel.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let path = std::env::temp_dir().join(format!(
+        "clobbercheck-readme-{}-{n}.yml",
+        std::process::id()
+    ));
+    std::fs::write(&path, yaml).unwrap();
+    path
+}
+
+/// Every workflow file this repository ships: its own CI and release, the example, and the one
+/// README shows.
 fn workflows() -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(root().join(".github/workflows"))
         .unwrap()
@@ -21,6 +47,7 @@ fn workflows() -> Vec<PathBuf> {
     files.sort();
     assert!(files.len() >= 2, "CI and release workflows: {files:?}");
     files.push(root().join("examples/github-action/clobbercheck.yml"));
+    files.push(readme_workflow());
     files
 }
 
