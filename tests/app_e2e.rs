@@ -549,7 +549,8 @@ async fn setup_page_registers_the_app_through_the_manifest_flow() {
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+        .replace("&#x2f;", "/");
     assert!(page.contains("settings/apps/new?state="), "{page}");
     assert!(page.contains("name=\"manifest\""));
     assert!(page.contains("/webhook"));
