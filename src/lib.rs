@@ -7,6 +7,7 @@
 //! both call it.
 
 pub mod acknowledge;
+pub mod action;
 pub mod alloc;
 pub mod analysis;
 pub mod classify;

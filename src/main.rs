@@ -96,6 +96,32 @@ enum Command {
     /// variables, open the server's `/` page to register the App.
     Serve,
 
+    /// Run inside a GitHub Actions workflow: the `check` analysis on the event's base and head,
+    /// published as the App publishes (check run, review, summary comment).
+    ///
+    /// Reads GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_WORKSPACE,
+    /// GITHUB_API_URL, GITHUB_SERVER_URL and the token (INPUT_TOKEN, else GITHUB_TOKEN); writes
+    /// $GITHUB_STEP_SUMMARY and the outputs errors, warnings and report to $GITHUB_OUTPUT.
+    /// Exit status as `check`: 0, 1 (findings fail under --fail-on), 2 could not run.
+    #[command(name = "github-action")]
+    GithubAction {
+        /// Base revision instead of the event's (a sha or ref of the workspace repository).
+        #[arg(long, env = "INPUT_BASE", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        base: Option<String>,
+        /// Configuration file, relative to the workspace, instead of the base revision's.
+        #[arg(long, env = "INPUT_CONFIG", value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        config: Option<String>,
+        /// Which findings fail the step.
+        #[arg(long, env = "INPUT_FAIL_ON", value_enum, default_value_t = clobbercheck::action::FailOn::Error)]
+        fail_on: clobbercheck::action::FailOn,
+        /// The report printed in the step's log.
+        #[arg(long, env = "INPUT_FORMAT", value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Directory of templates overriding the embedded Markdown templates.
+        #[arg(long)]
+        templates: Option<PathBuf>,
+    },
+
     /// Print every object one revision defines (plain files and rendered `sources:`) as the
     /// check sees it. Exit status: 0 all read, 1 something could not be read or rendered.
     Render {
@@ -292,6 +318,30 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .build()?;
             runtime.block_on(clobbercheck::server::run(settings))?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::GithubAction {
+            base,
+            config,
+            fail_on,
+            format,
+            templates,
+        } => {
+            let inputs = clobbercheck::action::Inputs {
+                base,
+                config: config.map(PathBuf::from),
+                fail_on,
+                format,
+                templates,
+            };
+            let lookup = |name: &str| std::env::var(name).ok();
+            let mut stdout = std::io::stdout().lock();
+            let outcome = clobbercheck::action::run(&lookup, &inputs, &mut stdout)?;
+            stdout.flush()?;
+            Ok(if outcome.failed {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         Command::Split { out, files } => {
             let mut inputs = Vec::new();

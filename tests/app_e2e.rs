@@ -539,15 +539,18 @@ async fn acknowledge_by_a_writer_passes_the_check_and_by_a_reader_changes_nothin
 async fn setup_page_registers_the_app_through_the_manifest_flow() {
     let w = World::new().await;
     let server = Server::start_with(&w.data_dir, Server::base_env(&w.fake)).await;
+    let code = std::fs::read_to_string(w.data_dir.join("setup-code")).unwrap();
     let page = server
         .client
-        .get(format!("{}/", server.url))
+        .post(format!("{}/", server.url))
+        .form(&[("setup_code", code.trim())])
         .send()
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
+        .unwrap()
+        .replace("&#x2f;", "/");
     assert!(page.contains("settings/apps/new?state="), "{page}");
     assert!(page.contains("name=\"manifest\""));
     assert!(page.contains("/webhook"));

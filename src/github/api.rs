@@ -60,10 +60,11 @@ impl Installation {
         let app_id = self.github().app_id();
         Ok(runs.into_iter().find(|run| {
             run.get("external_id").and_then(Value::as_str) == Some(external_id)
-                && run
-                    .pointer("/app/id")
-                    .and_then(Value::as_u64)
-                    .is_none_or(|id| id == app_id)
+                && app_id.is_none_or(|app_id| {
+                    run.pointer("/app/id")
+                        .and_then(Value::as_u64)
+                        .is_none_or(|id| id == app_id)
+                })
         }))
     }
 
@@ -125,11 +126,14 @@ impl Installation {
             if i == last {
                 body["status"] = json!("completed");
                 body["conclusion"] = json!(output.conclusion);
-                body["actions"] = if output.conclusion == "failure" {
-                    actions()
-                } else {
-                    json!([])
-                };
+                // The button's click is delivered to the App's webhook; a run made with a
+                // workflow's token has no one to receive it.
+                body["actions"] =
+                    if output.conclusion == "failure" && self.github().app_id().is_some() {
+                        actions()
+                    } else {
+                        json!([])
+                    };
             }
             if i == last {
                 self.patch_once(&path, &body, || self.completed_check_run(repo, id))

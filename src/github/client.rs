@@ -118,11 +118,18 @@ struct TokenSlot {
     token: Option<(Secret, Instant)>,
 }
 
+/// Who the client acts as: the App (a JWT, exchanged for installation tokens), or the holder of
+/// one token given from outside (a workflow's `GITHUB_TOKEN`, for `clobbercheck github-action`).
+enum Identity {
+    App(AppCredentials),
+    Token(Secret),
+}
+
 /// The App's connection to one GitHub (github.com or an Enterprise Server).
 pub struct GitHub {
     http: reqwest::Client,
     api: reqwest::Url,
-    credentials: AppCredentials,
+    identity: Identity,
     tokens: Mutex<HashMap<u64, Arc<tokio::sync::Mutex<TokenSlot>>>>,
     metrics: Arc<Metrics>,
     retry: RetryPolicy,
@@ -146,6 +153,26 @@ impl GitHub {
         metrics: Arc<Metrics>,
         retry: RetryPolicy,
     ) -> Result<Self, GitHubError> {
+        Self::build(api_url, Identity::App(credentials), metrics, retry)
+    }
+
+    /// A client acting with one given token (a workflow's `GITHUB_TOKEN`); every installation
+    /// handle uses it, and no JWT is ever made.
+    pub fn with_token(
+        api_url: &str,
+        token: Secret,
+        metrics: Arc<Metrics>,
+        retry: RetryPolicy,
+    ) -> Result<Self, GitHubError> {
+        Self::build(api_url, Identity::Token(token), metrics, retry)
+    }
+
+    fn build(
+        api_url: &str,
+        identity: Identity,
+        metrics: Arc<Metrics>,
+        retry: RetryPolicy,
+    ) -> Result<Self, GitHubError> {
         let base_error = |message: String| GitHubError::BaseUrl {
             url: api_url.to_string(),
             message,
@@ -160,16 +187,20 @@ impl GitHub {
         Ok(Self {
             http,
             api,
-            credentials,
+            identity,
             tokens: Mutex::new(HashMap::new()),
             metrics,
             retry,
         })
     }
 
-    /// The App's id, to recognise its own check runs.
-    pub fn app_id(&self) -> u64 {
-        self.credentials.app_id
+    /// The App's id, to recognise its own check runs; `None` when acting with a given token
+    /// (whose runs belong to whatever App issued it, `github-actions` in a workflow).
+    pub fn app_id(&self) -> Option<u64> {
+        match &self.identity {
+            Identity::App(credentials) => Some(credentials.app_id),
+            Identity::Token(_) => None,
+        }
     }
 
     /// A handle acting as one installation; cheap, shares the token cache.
@@ -201,6 +232,9 @@ impl GitHub {
     }
 
     async fn token(&self, installation: u64) -> Result<Secret, GitHubError> {
+        if let Identity::Token(token) = &self.identity {
+            return Ok(token.clone());
+        }
         let slot = {
             let mut tokens = self.tokens.lock().unwrap_or_else(|p| p.into_inner());
             Arc::clone(tokens.entry(installation).or_default())
@@ -242,9 +276,10 @@ impl GitHub {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let bearer = match &auth {
-                Auth::App => self.credentials.jwt()?,
-                Auth::Token(token) => (*token).clone(),
+            let bearer = match (&auth, &self.identity) {
+                (Auth::App, Identity::App(credentials)) => credentials.jwt()?,
+                (Auth::App, Identity::Token(token)) => token.clone(),
+                (Auth::Token(token), _) => (*token).clone(),
             };
             let mut request = self
                 .http
@@ -611,7 +646,7 @@ mod tests {
         let gh = GitHub {
             http: reqwest::Client::new(),
             api: reqwest::Url::parse("http://127.0.0.1:9/api/v3").unwrap(),
-            credentials: test_credentials(),
+            identity: Identity::App(test_credentials()),
             tokens: Mutex::default(),
             metrics: Arc::default(),
             retry: RetryPolicy::default(),

@@ -124,3 +124,21 @@ pub enum Format {
     /// One self-contained HTML page (no network at view time): the review with side-by-side diffs.
     Html,
 }
+
+impl Format {
+    /// The report in this format; `env` holds the Markdown templates, `color` asks for
+    /// terminal colours in text.
+    pub fn render(
+        self,
+        report: &Report,
+        env: &minijinja::Environment<'_>,
+        color: bool,
+    ) -> Result<String, markdown::TemplateError> {
+        Ok(match self {
+            Format::Json => json::render(report),
+            Format::Sarif => sarif::render(report),
+            Format::Markdown => markdown::render(report, env)?,
+            Format::Text => text::render(report, color),
+        })
+    }
+}

@@ -269,6 +269,9 @@ pub struct Shared {
     pub storing: tokio::sync::Semaphore,
     /// Setup state values handed out by `/`, checked by `/setup`.
     pub setup_states: std::sync::Mutex<Vec<String>>,
+    /// The one-time code that opens the setup page, while no App is configured (see
+    /// [`setup`]); `None` once configured.
+    pub setup_code: std::sync::Mutex<Option<Secret>>,
     /// Parsed blobs per repository, shared by its jobs: consecutive PRs share almost every blob.
     parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
 }
@@ -333,11 +336,13 @@ impl AppState {
             templates,
             storing: tokio::sync::Semaphore::new(STORING),
             setup_states: std::sync::Mutex::new(Vec::new()),
+            setup_code: std::sync::Mutex::new(None),
             parse_caches: std::sync::Mutex::new(Vec::new()),
             settings,
         }));
-        if let Some(secrets) = state.settings.secrets.clone() {
-            state.configure(&secrets)?;
+        match state.settings.secrets.clone() {
+            Some(secrets) => state.configure(&secrets)?,
+            None => setup::new_code(&state)?,
         }
         Ok(state)
     }
@@ -355,6 +360,7 @@ impl AppState {
             webhook_secret: Secret::new(secrets.webhook_secret.clone()),
             github: Arc::new(github),
         }));
+        setup::forget_code(self);
         tracing::info!(app_id = secrets.app_id, "github app configured");
         Ok(())
     }
@@ -371,7 +377,7 @@ pub fn app(state: AppState) -> Router {
         .route("/webhook", post(webhook::receive))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
-        .route("/", get(setup::index))
+        .route("/", get(setup::index).post(setup::unlock))
         .route("/setup", get(setup::callback))
         .layer(DefaultBodyLimit::max(MAX_PAYLOAD))
         .layer(TimeoutLayer::with_status_code(
@@ -423,10 +429,25 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         .await
         .map_err(listen_error)?;
     let addr: Option<SocketAddr> = listener.local_addr().ok();
-    tracing::info!(
-        ?addr,
-        configured = state.configured().is_some(),
-        "listening"
+    // The one start line, on stderr whatever CLOBBERCHECK_LOG says: where, which GitHub, and
+    // whether an App is configured or how to configure it.
+    let where_ = addr.map_or(listen.clone(), |a| a.to_string());
+    let status = match state.configured() {
+        Some(app) => format!(
+            "configured as App {}",
+            app.github.app_id().unwrap_or_default()
+        ),
+        None => format!(
+            "awaiting setup: open / and enter the setup code {} (also in {})",
+            setup::code(&state)
+                .map(|c| c.expose().to_string())
+                .unwrap_or_default(),
+            state.settings.data_dir.join(setup::CODE_FILE).display()
+        ),
+    };
+    eprintln!(
+        "clobbercheck serve: listening on {where_}, GitHub {}, {status}",
+        state.settings.api_url
     );
     axum::serve(listener, app(state))
         .with_graceful_shutdown(shutdown())

@@ -5,18 +5,31 @@
 //! `/setup?code=…`, where the code is exchanged (`POST /app-manifests/{code}/conversions`) for the
 //! App's id, private key and webhook secret. They are written to the data directory with mode
 //! 0600 and used at once, without a restart.
+//!
+//! The page is not an open door: until an App is configured, `serve` makes a one-time setup
+//! code, prints it at start and writes it to `setup-code` in the data directory (mode 0600);
+//! only a browser that posts the code to `/` is handed the manifest form and a `state` that
+//! `/setup` accepts. Once configured, `/` and `/setup` only say so and the code is deleted.
+//! The App is registered under the user, or under an organization when one is named (GitHub's
+//! "Registering a GitHub App from a manifest": `/settings/apps/new` or
+//! `/organizations/{org}/settings/apps/new`), on github.com or the Enterprise Server that
+//! `CLOBBERCHECK_GITHUB_API_URL` names.
 
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 
-use axum::extract::{Query, State};
+use axum::extract::{Form, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{AutoEscape, Environment};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{AppSecrets, AppState, CREDENTIALS_FILE};
+use super::{AppSecrets, AppState, CREDENTIALS_FILE, ServerError};
+use crate::github::Secret;
+
+/// The file holding the setup code in the data directory, while no App is configured.
+pub const CODE_FILE: &str = "setup-code";
 
 /// The App manifest, embedded from the repository's top level.
 pub const MANIFEST: &str = include_str!("../../app-manifest.yml");
@@ -76,19 +89,128 @@ fn page(ctx: Value) -> Response {
     }
 }
 
-fn random_state() -> Result<String, std::io::Error> {
+fn random_hex() -> Result<String, std::io::Error> {
     use std::io::Read;
     let mut bytes = [0u8; 16];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
     Ok(hex::encode(bytes))
 }
 
-/// `GET /`: the App's status, or the registration button.
-pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let public_url = public_url(&state, &headers);
-    if let Some(app) = state.configured() {
-        return page(json!({"app_id": app.github.app_id(), "public_url": public_url}));
+/// Writes `bytes` to `path` with mode 0600, whatever mode an older file had.
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), std::io::Error> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
     }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    // `mode` applies only when the file is created: an older file keeps its mode.
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+/// Makes the one-time setup code of an unconfigured server and writes it to the data directory.
+pub fn new_code(state: &AppState) -> Result<(), ServerError> {
+    let path = state.settings.data_dir.join(CODE_FILE);
+    let error = |e: std::io::Error| ServerError::File {
+        path: path.clone(),
+        message: e.to_string(),
+    };
+    let code = random_hex().map_err(error)?;
+    write_private(&path, format!("{code}\n").as_bytes()).map_err(error)?;
+    *state.setup_code.lock().unwrap_or_else(|p| p.into_inner()) = Some(Secret::new(code));
+    Ok(())
+}
+
+/// The setup code, while the server awaits setup.
+pub fn code(state: &AppState) -> Option<Secret> {
+    state
+        .setup_code
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+}
+
+/// Drops the setup code once an App is configured; the file goes too.
+pub fn forget_code(state: &AppState) {
+    *state.setup_code.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    let path = state.settings.data_dir.join(CODE_FILE);
+    if let Err(e) = std::fs::remove_file(&path)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(path = %path.display(), error = %e, "cannot delete the used setup code");
+    }
+}
+
+/// Compares in time independent of where the strings differ.
+fn same(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn configured_page(state: &AppState, headers: &HeaderMap) -> Option<Response> {
+    let app = state.configured()?;
+    Some(page(json!({
+        "app_id": app.github.app_id(),
+        "public_url": public_url(state, headers),
+    })))
+}
+
+/// `GET /`: the App's status, or the form asking for the setup code.
+pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Some(configured) = configured_page(&state, &headers) {
+        return configured;
+    }
+    page(json!({"ask_code": true, "github_url": web_url(&state.settings.api_url)}))
+}
+
+/// The form posted to `/`.
+#[derive(Deserialize)]
+pub struct Unlock {
+    setup_code: String,
+    #[serde(default)]
+    organization: String,
+}
+
+/// `POST /`: with the right setup code, the registration form for the user or organization.
+pub async fn unlock(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Form(form): Form<Unlock>,
+) -> Response {
+    if let Some(configured) = configured_page(&state, &headers) {
+        return configured;
+    }
+    let expected = code(&state);
+    if !expected.is_some_and(|c| same(c.expose(), form.setup_code.trim())) {
+        tracing::warn!("setup page: wrong setup code");
+        return (
+            StatusCode::FORBIDDEN,
+            page(json!({"ask_code": true, "wrong_code": true,
+                "github_url": web_url(&state.settings.api_url)})),
+        )
+            .into_response();
+    }
+    let organization = form.organization.trim();
+    // GitHub organization names: letters, digits and single hyphens.
+    if !organization
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-')
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "an organization name has only letters, digits and hyphens\n",
+        )
+            .into_response();
+    }
+    let public_url = public_url(&state, &headers);
     let manifest = match manifest(&public_url) {
         Ok(m) => m,
         Err(e) => {
@@ -96,7 +218,7 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
             return (StatusCode::INTERNAL_SERVER_ERROR, "manifest unavailable\n").into_response();
         }
     };
-    let setup_state = match random_state() {
+    let setup_state = match random_hex() {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "no randomness for the setup state");
@@ -109,9 +231,16 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
         let excess = states.len().saturating_sub(32);
         states.drain(..excess);
     }
+    let github = web_url(&state.settings.api_url);
+    let target = if organization.is_empty() {
+        format!("{github}/settings/apps/new")
+    } else {
+        format!("{github}/organizations/{organization}/settings/apps/new")
+    };
     page(json!({
         "public_url": public_url,
-        "github_url": web_url(&state.settings.api_url),
+        "target": target,
+        "organization": organization,
         "state": setup_state,
         "manifest": manifest.to_string(),
     }))
@@ -120,25 +249,27 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap) -> Respons
 /// The callback's query string.
 #[derive(Deserialize)]
 pub struct Callback {
+    #[serde(default)]
     code: String,
+    #[serde(default)]
     state: String,
 }
 
 /// `GET /setup?code=…&state=…`: exchanges the code and configures the server.
-pub async fn callback(State(state): State<AppState>, Query(query): Query<Callback>) -> Response {
-    if state.configured().is_some() {
-        return (
-            StatusCode::CONFLICT,
-            "this server already has a GitHub App\n",
-        )
-            .into_response();
+pub async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Callback>,
+) -> Response {
+    if let Some(configured) = configured_page(&state, &headers) {
+        return configured;
     }
     let known = {
         let mut states = state.setup_states.lock().unwrap_or_else(|p| p.into_inner());
         let position = states.iter().position(|s| *s == query.state);
         position.map(|i| states.remove(i)).is_some()
     };
-    if !known || !query.code.chars().all(|c| c.is_ascii_alphanumeric()) {
+    if !known || query.code.is_empty() || !query.code.chars().all(|c| c.is_ascii_alphanumeric()) {
         return (
             StatusCode::BAD_REQUEST,
             "unknown setup state or code; start again at /\n",
@@ -203,19 +334,7 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
     let path = state.settings.data_dir.join(CREDENTIALS_FILE);
     let written = serde_json::to_vec_pretty(&secrets)
         .map_err(std::io::Error::other)
-        .and_then(|bytes| {
-            std::fs::create_dir_all(&state.settings.data_dir)?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&path)?;
-            // `mode` applies only when the file is created: an older file keeps its mode.
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-            file.write_all(&bytes)?;
-            file.sync_all()
-        });
+        .and_then(|bytes| write_private(&path, &bytes));
     if let Err(e) = written {
         tracing::error!(path = %path.display(), error = %e, "cannot save the App credentials");
         return (

@@ -22,6 +22,7 @@ use crate::analysis::{AnalysisError, Options, analyze_with};
 use crate::deploy::repository::ThisRepository;
 use crate::fetch::{FetchError, FetchRequest};
 use crate::github::output::{self, Publication};
+use crate::github::publish::{self, Published, Target};
 use crate::github::{GitHubError, Installation};
 use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError};
 use crate::report::markdown::TemplateError;
@@ -303,51 +304,29 @@ async fn analyze_pr(
         return Ok(Outcome::Superseded);
     }
     let installation = app.github.installation(pr.installation_id);
-    let completed = match *check_run {
-        Some(run) => installation
-            .completed_check_run(&pr.repo, run)
-            .await?
-            .is_some(),
-        None => false,
+    let external_id = external_id(pr);
+    let target = Target {
+        repo: &pr.repo,
+        head_sha: &pr.head_sha,
+        external_id: &external_id,
+        pull_request: Some(pr.number),
     };
-    let run = match *check_run {
-        Some(run) if completed => {
-            tracing::info!(
-                check_run = run,
-                "an earlier attempt completed the check run; not completing it again"
-            );
-            run
-        }
-        _ => {
-            let run = installation
-                .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
-                .await?;
-            let queue = Arc::clone(&state.queue);
-            blocking(move || queue.started_check_run(id, run)).await?;
-            *check_run = Some(run);
-            run
-        }
-    };
+    let started = publish::start(&installation, &target, *check_run).await?;
+    if !started.completed {
+        let (queue, run) = (Arc::clone(&state.queue), started.check_run);
+        blocking(move || queue.started_check_run(id, run)).await?;
+        *check_run = Some(run);
+    }
     let publication = compute(state, &installation, pr).await?;
-    if !completed {
-        installation
-            .complete_check_run(&pr.repo, run, &publication.check)
-            .await?;
-    }
     let queue = Arc::clone(&state.queue);
-    if blocking(move || queue.is_superseded(id)).await? {
-        // The check run is right for its commit; the PR's review and comment belong to the newer one.
-        return Ok(Outcome::Superseded);
+    // A superseded PR's check run is right for its commit; the review and comment belong to
+    // the newer one.
+    let still_current =
+        || async move { Ok::<_, JobError>(!blocking(move || queue.is_superseded(id)).await?) };
+    match publish::publish(&installation, &target, started, &publication, still_current).await? {
+        Published::Done => Ok(Outcome::Done),
+        Published::Superseded => Ok(Outcome::Superseded),
     }
-    if let Some(review) = &publication.review {
-        installation
-            .post_review(&pr.repo, pr.number, &pr.head_sha, review)
-            .await?;
-    }
-    installation
-        .upsert_summary_comment(&pr.repo, pr.number, &publication.comment)
-        .await?;
-    Ok(Outcome::Done)
 }
 
 /// Fetches both commits and runs the shared analysis on them, off the async threads.

@@ -163,6 +163,10 @@ pub struct Logged {
 #[derive(Default)]
 pub struct Inner {
     pub tokens: HashSet<String>,
+    /// Apps registered through the manifest page: (organization, manifest).
+    pub registrations: Vec<(Option<String>, Value)>,
+    /// Tokens that may read but not write, as a fork's `pull_request` workflow token.
+    pub read_only: HashSet<String>,
     pub check_runs: Vec<CheckRun>,
     pub reviews: Vec<Review>,
     pub comments: Vec<Comment>,
@@ -395,6 +399,9 @@ fn api(
     let mut inner = state.inner.lock().unwrap();
     let inner = &mut *inner;
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    if let Some(response) = register_app(inner, method, &segments, query, body) {
+        return response;
+    }
     let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
     if let ["app-manifests", _code, "conversions"] = segments.as_slice() {
         return reply(
@@ -441,6 +448,12 @@ fn api(
         return reply(404, json!({"message": "Not Found"}));
     }
     match bearer(headers) {
+        Some(token) if inner.read_only.contains(&token) && method != Method::GET => {
+            return reply(
+                403,
+                json!({"message": "Resource not accessible by integration"}),
+            );
+        }
         Some(token) if inner.tokens.contains(&token) => {}
         _ => {
             return violation(
@@ -663,6 +676,51 @@ fn api(
             json!({"message": format!("fake has no {method} {path}")}),
         ),
     }
+}
+
+/// GitHub's web page that registers an App from a manifest (a browser posts the form to
+/// `/settings/apps/new` or `/organizations/{org}/settings/apps/new`): records the owner and
+/// manifest, and sends the browser to the manifest's `redirect_url` with a code and the state.
+fn register_app(
+    inner: &mut Inner,
+    method: &Method,
+    segments: &[&str],
+    query: &str,
+    body: &[u8],
+) -> Option<Response> {
+    let owner = match segments {
+        ["settings", "apps", "new"] => None,
+        ["organizations", org, "settings", "apps", "new"] => Some(org.to_string()),
+        _ => return None,
+    };
+    if method != Method::POST {
+        return Some(reply(405, json!({"message": "post the manifest form"})));
+    }
+    let form =
+        reqwest::Url::parse(&format!("http://form/?{}", String::from_utf8_lossy(body))).unwrap();
+    let manifest: Option<Value> = form
+        .query_pairs()
+        .find(|(k, _)| k == "manifest")
+        .and_then(|(_, v)| serde_json::from_str(&v).ok());
+    let Some(manifest) = manifest else {
+        return Some(violation(inner, 422, "no manifest in the form".into()));
+    };
+    let state = reqwest::Url::parse(&format!("http://q/?{query}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    let redirect = format!(
+        "{}?code=abc123&state={state}",
+        manifest["redirect_url"].as_str().unwrap_or_default()
+    );
+    inner.registrations.push((owner, manifest));
+    let mut response = StatusCode::FOUND.into_response();
+    response
+        .headers_mut()
+        .insert("location", redirect.parse().unwrap());
+    Some(response)
 }
 
 /// DESIGN.md §5 limits on a check run's output and actions.
