@@ -28,7 +28,7 @@ use crate::github::output::{self, Publication};
 use crate::github::publish::{self, Target};
 use crate::github::{GitHub, GitHubError, RetryPolicy, Secret};
 use crate::report::markdown::{self, TemplateError};
-use crate::report::{Format, json};
+use crate::report::{Format, Shape, json};
 use crate::revision::{GitRevision, RevisionError};
 use crate::snapshot::ParseCache;
 
@@ -262,7 +262,7 @@ pub fn run(
     out.write_all(
         inputs
             .format
-            .render(report, &env_templates, false)?
+            .render(&analysis, &env_templates, false, &Shape::default())?
             .as_bytes(),
     )
     .map_err(|e| io_error("standard output", Path::new("-"), e))?;

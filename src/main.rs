@@ -9,9 +9,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use clobbercheck::deploy::repository::ThisRepository;
 use clobbercheck::finding::Severity;
-use clobbercheck::report::markdown::{self, Part};
-use clobbercheck::report::view::Review;
-use clobbercheck::report::{Format, json, sarif, text};
+use clobbercheck::report::{Format, Shape, json, markdown, sarif};
 use clobbercheck::revision::{DirRevision, Revision, discover_repository, open_directory};
 use clobbercheck::snapshot::{Problem, Snapshot};
 use clobbercheck::split_out::{Input, split_to_dir, write_objects, yaml_stream};
@@ -277,26 +275,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     json::write(report, &mut stdout)?;
                     String::new()
                 }
-                Format::Sarif => sarif::render(
-                    report,
-                    &sarif::Roots::of(&sides.resolved(&base), &sides.resolved(&head)),
-                ),
-                Format::Markdown => {
+                format => {
                     let env = markdown::environment(templates.as_deref())?;
-                    let limit = (max_chars > 0).then_some(max_chars);
-                    let budget = limit.unwrap_or(usize::MAX);
-                    markdown::render(&Review::build(&analysis, budget), &env, Part::All, limit)?
-                }
-                Format::Html => {
-                    let env = markdown::environment(templates.as_deref())?;
-                    markdown::render_html(&Review::build(&analysis, usize::MAX), &env)?
-                }
-                Format::Text => {
-                    let budget = if diff { usize::MAX } else { 0 };
-                    text::render(
-                        &Review::build(&analysis, budget),
-                        color.enabled(output.is_none()),
-                    )
+                    let shape = Shape {
+                        max_chars: (max_chars > 0).then_some(max_chars),
+                        diff,
+                        roots: sarif::Roots::of(&sides.resolved(&base), &sides.resolved(&head)),
+                    };
+                    format.render(&analysis, &env, color.enabled(output.is_none()), &shape)?
                 }
             };
             stdout.write_all(output.as_bytes())?;

@@ -125,20 +125,43 @@ pub enum Format {
     Html,
 }
 
+/// How `check` and the Action shape a report beyond its format.
+#[derive(Debug, Clone, Default)]
+pub struct Shape {
+    /// Markdown size limit in characters (`None`: unlimited); lists are cut to fit, each saying
+    /// how many items it left out.
+    pub max_chars: Option<usize>,
+    /// Per-object diffs in the text format (Markdown and HTML always fold them in).
+    pub diff: bool,
+    /// Where directory sides sit in their repository, for SARIF's repository-relative URIs.
+    pub roots: sarif::Roots,
+}
+
 impl Format {
-    /// The report in this format; `env` holds the Markdown templates, `color` asks for
-    /// terminal colours in text.
+    /// The report of `analysis` in this format: the one renderer of `check` and the Action.
+    /// `env` holds the templates; `color` asks for terminal colours in text.
     pub fn render(
         self,
-        report: &Report,
+        analysis: &crate::Analysis,
         env: &minijinja::Environment<'_>,
         color: bool,
+        shape: &Shape,
     ) -> Result<String, markdown::TemplateError> {
+        let report = &analysis.report;
         Ok(match self {
             Format::Json => json::render(report),
-            Format::Sarif => sarif::render(report),
-            Format::Markdown => markdown::render(report, env)?,
-            Format::Text => text::render(report, color),
+            Format::Sarif => sarif::render(report, &shape.roots),
+            Format::Markdown => markdown::render(
+                &view::Review::build(analysis, shape.max_chars.unwrap_or(usize::MAX)),
+                env,
+                markdown::Part::All,
+                shape.max_chars,
+            )?,
+            Format::Html => markdown::render_html(&view::Review::build(analysis, usize::MAX), env)?,
+            Format::Text => text::render(
+                &view::Review::build(analysis, if shape.diff { usize::MAX } else { 0 }),
+                color,
+            ),
         })
     }
 }
