@@ -9,6 +9,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod output;
+pub mod publish;
 
 pub use auth::{AppCredentials, Secret};
 pub use client::{GitHub, GitHubError, Installation, RetryPolicy};

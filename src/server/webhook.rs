@@ -16,7 +16,7 @@ use sha2::Sha256;
 
 use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
-use crate::queue::{AcknowledgeJob, Enqueued, Job, PullRequestJob};
+use crate::queue::{AcknowledgeJob, Enqueued, Job, MergeGroupJob, PullRequestJob, merge_group_key};
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
 /// constant time.
@@ -40,6 +40,7 @@ pub enum Event {
     PullRequest,
     CheckSuite,
     CheckRun,
+    MergeGroup,
     Installation,
     Ping,
     Other,
@@ -52,6 +53,7 @@ impl Event {
             "pull_request" => Event::PullRequest,
             "check_suite" => Event::CheckSuite,
             "check_run" => Event::CheckRun,
+            "merge_group" => Event::MergeGroup,
             "installation" => Event::Installation,
             "ping" => Event::Ping,
             _ => Event::Other,
@@ -181,6 +183,29 @@ struct CheckRunEvent {
     installation: Option<InstallationRef>,
 }
 
+/// The fields of `merge_group` the App reads; refs are full (`refs/heads/main`). Source: the
+/// `merge_group` webhook schema of GitHub's REST API description (octokit/webhooks,
+/// `merge-group-checks-requested`).
+#[derive(Deserialize)]
+struct MergeGroup {
+    #[serde(deserialize_with = "non_empty")]
+    head_sha: String,
+    #[serde(deserialize_with = "non_empty")]
+    head_ref: String,
+    #[serde(deserialize_with = "non_empty")]
+    base_sha: String,
+    #[serde(deserialize_with = "non_empty")]
+    base_ref: String,
+}
+
+#[derive(Deserialize)]
+struct MergeGroupEvent {
+    action: String,
+    merge_group: MergeGroup,
+    repository: Repository,
+    installation: Option<InstallationRef>,
+}
+
 #[derive(Deserialize)]
 struct InstallationEvent {
     action: String,
@@ -264,6 +289,9 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 "edited" => e.changes.as_ref().is_some_and(|c| c.get("base").is_some()),
                 _ => false,
             };
+            // What a push triggers (`opened`, `synchronize`) is one analysis with the
+            // `check_suite` it also triggers; the other actions ask to analyse again.
+            let rerun = !matches!(e.action.as_str(), "opened" | "synchronize");
             if !wanted {
                 return Ok(Vec::new());
             }
@@ -286,6 +314,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 head_sha: e.pull_request.head.sha,
                 head_ref: e.pull_request.head.name,
                 fork,
+                rerun,
             })])
         }
         Event::CheckSuite => {
@@ -300,6 +329,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 installation_id,
                 &e.check_suite.head_sha,
                 e.check_suite.pull_requests,
+                e.action == "rerequested",
             ))
         }
         Event::CheckRun => {
@@ -316,6 +346,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                         installation_id,
                         &e.check_run.head_sha,
                         e.check_run.pull_requests,
+                        true,
                     ))
                 }
                 "requested_action"
@@ -333,6 +364,23 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 _ => Ok(Vec::new()),
             }
         }
+        Event::MergeGroup => {
+            let e: MergeGroupEvent = read("merge_group", body)?;
+            if e.action != "checks_requested" {
+                return Ok(Vec::new());
+            }
+            check_repository("merge_group", &e.repository)?;
+            let installation_id = installation("merge_group", e.installation)?;
+            Ok(vec![Job::MergeGroup(MergeGroupJob {
+                repo: e.repository.full_name,
+                clone_url: e.repository.clone_url,
+                installation_id,
+                base_sha: e.merge_group.base_sha,
+                base_ref: e.merge_group.base_ref,
+                head_sha: e.merge_group.head_sha,
+                head_ref: e.merge_group.head_ref,
+            })])
+        }
         Event::Installation => {
             let e: InstallationEvent = read("installation", body)?;
             tracing::info!(
@@ -346,11 +394,29 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
     }
 }
 
+/// The [`Job::analysis_key`] of the queued work a delivery cancels: a merge group GitHub
+/// `destroyed` (merged, or dequeued) needs no check any more.
+pub fn cancelled(event: Event, body: &[u8]) -> Result<Option<String>, PayloadError> {
+    if event != Event::MergeGroup {
+        return Ok(None);
+    }
+    let e: MergeGroupEvent = read("merge_group", body)?;
+    if e.action != "destroyed" {
+        return Ok(None);
+    }
+    check_repository("merge_group", &e.repository)?;
+    Ok(Some(merge_group_key(
+        &e.repository.full_name,
+        &e.merge_group.head_sha,
+    )))
+}
+
 fn pr_jobs(
     repository: &Repository,
     installation_id: u64,
     head_sha: &str,
     prs: Vec<PrRef>,
+    rerun: bool,
 ) -> Vec<Job> {
     prs.into_iter()
         .map(|pr| {
@@ -371,6 +437,7 @@ fn pr_jobs(
                 head_sha: head_sha.to_string(),
                 head_ref: pr.head.name,
                 fork,
+                rerun,
             })
         })
         .collect()
@@ -501,8 +568,41 @@ pub async fn receive(
         }
     };
     if jobs.is_empty() {
-        state.metrics.delivery(&event_name, "ignored");
-        return (StatusCode::ACCEPTED, "ignored\n".into());
+        return match cancelled(Event::from_header(&event_name), &body) {
+            Ok(Some(key)) => {
+                let queue = Arc::clone(&state.queue);
+                match tokio::task::spawn_blocking(move || queue.cancel(&key)).await {
+                    Ok(Ok(n)) => {
+                        state.metrics.delivery(&event_name, "cancelled");
+                        tracing::info!(delivery, cancelled = n, "merge group destroyed");
+                        (StatusCode::ACCEPTED, "cancelled\n".into())
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(delivery, error = %e, "cannot cancel queued work");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "cannot cancel now\n".into(),
+                        )
+                    }
+                    Err(e) => {
+                        tracing::error!(delivery, error = %e, "cancel task failed");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "cannot cancel now\n".into(),
+                        )
+                    }
+                }
+            }
+            Ok(None) => {
+                state.metrics.delivery(&event_name, "ignored");
+                (StatusCode::ACCEPTED, "ignored\n".into())
+            }
+            Err(e) => {
+                state.metrics.delivery(&event_name, "rejected");
+                tracing::warn!(delivery, error = %e, "unreadable payload");
+                (StatusCode::BAD_REQUEST, format!("{e}\n"))
+            }
+        };
     }
     // The semaphore is never closed, so this always holds a permit.
     let _storing = state.storing.acquire().await.ok();

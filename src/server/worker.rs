@@ -1,14 +1,17 @@
 //! Workers: claim a job, run it, record how it ended.
 //!
-//! An analysis marks its check run `in_progress`, fetches both commits into the repository
-//! cache, runs exactly the analysis `clobbercheck check` runs, and publishes. Transient failures
+//! An analysis first asks GitHub whether its pull request is still open with this head and base
+//! (deliveries come in any order), creates a new check run of its own, fetches both commits into
+//! the repository cache, runs exactly the analysis `clobbercheck check` runs, and publishes
+//! through [`crate::github::publish`]. Transient failures
 //! (GitHub down or rate limited, network) put the job back with a doubling delay; after the last
 //! attempt, or at once for permanent failures, the check run says the check could not run —
 //! never a silent drop.
 //!
-//! A job runs to completion once: the queue remembers the check run a job started, so an
-//! attempt after a crash or a failed publication finds the run it already completed and only
-//! posts what is missing (review and comment are found again by their markers). The end of a job
+//! A job runs to completion once: the queue remembers the check run a job started and how many
+//! of its annotations GitHub took, so an attempt after a crash resumes that run after the last
+//! batch sent, or finds it completed and only posts what is missing (review and comment are
+//! found again by their markers). The end of a job
 //! is recorded even if the database is locked or full for a while: the worker waits for it
 //! rather than leave the job to run again.
 
@@ -21,8 +24,9 @@ use super::{AppState, Configured};
 use crate::analysis::{AnalysisError, analyze};
 use crate::fetch::{FetchError, FetchRequest};
 use crate::github::output::{self, Publication};
+use crate::github::publish::{AnnotationLedger, LedgerError, PublishError, Target, publish};
 use crate::github::{GitHubError, Installation};
-use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError};
+use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, QueueError};
 use crate::report::markdown::TemplateError;
 use crate::revision::GitRevision;
 
@@ -44,6 +48,8 @@ pub enum JobError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
     #[error("job task: {0}")]
     Task(String),
 }
@@ -53,6 +59,7 @@ impl JobError {
     pub fn is_transient(&self) -> bool {
         match self {
             JobError::GitHub(e) => e.is_transient(),
+            JobError::Publish(e) => e.is_transient(),
             JobError::Fetch(FetchError::Fetch { .. }) | JobError::Queue(_) => true,
             JobError::Fetch(_)
             | JobError::Analysis(_)
@@ -171,9 +178,10 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
         })
     };
     let mut check_run = claimed.check_run;
-    let result = match &claimed.job {
-        Job::Analyze(pr) => analyze_pr(state, app, id, pr, &mut check_run).await,
-        Job::Acknowledge(ack) => acknowledge(app, ack).await,
+    let result = match (&claimed.job, Analysed::of(&claimed.job)) {
+        (Job::Acknowledge(ack), _) => acknowledge(app, ack).await,
+        (_, Some(analysis)) => analyze_job(state, app, &claimed, &analysis, &mut check_run).await,
+        (_, None) => Ok(Outcome::Done),
     };
     heartbeat.abort();
     let queue = Arc::clone(&state.queue);
@@ -211,10 +219,7 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
         Err(error) => {
             tracing::error!(%error, attempts = claimed.attempts + 1, "job failed");
             state.metrics.job(kind, "failed", started.elapsed());
-            let reported = match &claimed.job {
-                Job::Analyze(pr) => report_failure(app, pr, check_run, &error).await,
-                Job::Acknowledge(_) => Ok(()),
-            };
+            let reported = report_failure(app, &claimed, check_run, &error).await;
             let message = error.to_string();
             match reported {
                 Err(e) if e.is_transient() => {
@@ -240,41 +245,58 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
     }
 }
 
-/// The check run's stable external id for a pull request, so a retry finds the run.
-fn external_id(pr: &PullRequestJob) -> String {
-    format!("pr-{}", pr.number)
+/// The check run's external id: it names the analysis (the job), so an attempt after a crash
+/// finds the run this job created, and a re-run of a fork PR — whose `check_run` payload lists no
+/// pull request — finds the PR again ([`super::webhook`] reads the number back).
+fn external_id(id: i64, job: &Job) -> String {
+    match job {
+        Job::Analyze(pr) => format!("pr-{}:job-{id}", pr.number),
+        _ => format!("merge-group:job-{id}"),
+    }
 }
 
-/// Completes the check run as a failure saying why, unless this job already completed it (then
-/// the conclusion there is right, and only the review or comment is missing).
+/// Completes the job's check run as a failure saying why (creating the run if the job had not),
+/// unless this job already completed it (then the conclusion there is right, and only the
+/// review or comment is missing).
 async fn report_failure(
     app: &Configured,
-    pr: &PullRequestJob,
+    claimed: &Claimed,
     check_run: Option<u64>,
     error: &JobError,
 ) -> Result<(), GitHubError> {
-    let installation = app.github.installation(pr.installation_id);
+    let Some(analysis) = Analysed::of(&claimed.job) else {
+        return Ok(());
+    };
+    let installation = app.github.installation(analysis.installation_id);
     let result = async {
         if let Some(run) = check_run
             && installation
-                .completed_check_run(&pr.repo, run)
+                .completed_check_run(analysis.repo, run)
                 .await?
                 .is_some()
         {
             tracing::warn!(
-                repo = pr.repo,
-                pr = pr.number,
+                repo = analysis.repo,
                 check_run = run,
                 "the check run is complete; only the review or summary comment could not be posted"
             );
             return Ok(());
         }
-        let run = installation
-            .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
-            .await?;
+        let run = match check_run {
+            Some(run) => run,
+            None => {
+                installation
+                    .create_check_run(
+                        analysis.repo,
+                        analysis.head_sha,
+                        &external_id(claimed.id, &claimed.job),
+                    )
+                    .await?
+            }
+        };
         installation
             .fail_check_run(
-                &pr.repo,
+                analysis.repo,
                 run,
                 "clobbercheck could not run",
                 &error.for_users(),
@@ -283,110 +305,214 @@ async fn report_failure(
     }
     .await;
     if let Err(e) = &result {
-        tracing::error!(repo = pr.repo, pr = pr.number, error = %e, "cannot report the failure on the check run");
+        tracing::error!(repo = analysis.repo, error = %e, "cannot report the failure on the check run");
     }
     result
 }
 
-/// Analyses a pull request and publishes; `check_run` is the run this job started (in an
-/// earlier attempt, or now), kept by the queue.
-async fn analyze_pr(
+/// What an analysis job compares and where it fetches it from: a pull request or a merge group.
+struct Analysed<'a> {
+    repo: &'a str,
+    clone_url: &'a str,
+    installation_id: u64,
+    base_sha: &'a str,
+    head_sha: &'a str,
+    /// Refs that hold the two commits; `fallback_refs` are tried when a ref is gone.
+    refs: Vec<String>,
+    fallback_refs: Vec<String>,
+    pull_request: Option<u64>,
+}
+
+impl<'a> Analysed<'a> {
+    fn of(job: &'a Job) -> Option<Self> {
+        match job {
+            Job::Analyze(pr) => {
+                let head_ref = if pr.fork {
+                    format!("refs/pull/{}/head", pr.number)
+                } else {
+                    format!("refs/heads/{}", pr.head_ref)
+                };
+                Some(Analysed {
+                    repo: &pr.repo,
+                    clone_url: &pr.clone_url,
+                    installation_id: pr.installation_id,
+                    base_sha: &pr.base_sha,
+                    head_sha: &pr.head_sha,
+                    refs: vec![format!("refs/heads/{}", pr.base_ref), head_ref],
+                    fallback_refs: if pr.fork {
+                        Vec::new()
+                    } else {
+                        vec![format!("refs/pull/{}/head", pr.number)]
+                    },
+                    pull_request: Some(pr.number),
+                })
+            }
+            Job::MergeGroup(group) => Some(Analysed {
+                repo: &group.repo,
+                clone_url: &group.clone_url,
+                installation_id: group.installation_id,
+                base_sha: &group.base_sha,
+                head_sha: &group.head_sha,
+                refs: vec![group.base_ref.clone(), group.head_ref.clone()],
+                fallback_refs: Vec::new(),
+                pull_request: None,
+            }),
+            Job::Acknowledge(_) => None,
+        }
+    }
+}
+
+/// The queue's record of how many annotations of the job's check run GitHub took.
+struct JobLedger {
+    queue: Arc<dyn crate::queue::Queue>,
+    id: i64,
+    resumed: Option<usize>,
+}
+
+impl AnnotationLedger for JobLedger {
+    fn resumed(&self) -> Option<usize> {
+        self.resumed
+    }
+
+    async fn record(&self, sent: usize) -> Result<(), LedgerError> {
+        let (queue, id) = (Arc::clone(&self.queue), self.id);
+        blocking(move || queue.sent_annotations(id, sent))
+            .await
+            .map_err(|e| LedgerError(e.to_string()))
+    }
+}
+
+/// Whether pull request `number` is open and still has `head_sha` on `base_ref`: deliveries
+/// arrive in any order, so only GitHub knows which head is current.
+async fn is_current(
+    installation: &Installation,
+    repo: &str,
+    number: u64,
+    head_sha: &str,
+    base_ref: &str,
+) -> Result<bool, GitHubError> {
+    Ok(match installation.pull_request(repo, number).await? {
+        Some(now) => {
+            let current = now.open && now.head_sha == head_sha && now.base_ref == base_ref;
+            if !current {
+                tracing::info!(
+                    repo,
+                    pr = number,
+                    open = now.open,
+                    head = now.head_sha,
+                    base = now.base_ref,
+                    "the pull request moved on or closed; this analysis is not wanted"
+                );
+            }
+            current
+        }
+        None => false,
+    })
+}
+
+/// Analyses a pull request or merge group and publishes; `check_run` is the run this job
+/// started (in an earlier attempt, or now), kept by the queue.
+async fn analyze_job(
     state: &AppState,
     app: &Configured,
-    id: i64,
-    pr: &PullRequestJob,
+    claimed: &Claimed,
+    analysis: &Analysed<'_>,
     check_run: &mut Option<u64>,
 ) -> Result<Outcome, JobError> {
-    let queue = Arc::clone(&state.queue);
-    if blocking(move || queue.is_superseded(id)).await? {
+    let installation = app.github.installation(analysis.installation_id);
+    let current = || async {
+        match &claimed.job {
+            Job::Analyze(pr) => {
+                is_current(
+                    &installation,
+                    &pr.repo,
+                    pr.number,
+                    &pr.head_sha,
+                    &pr.base_ref,
+                )
+                .await
+            }
+            _ => Ok(true),
+        }
+    };
+    // A run this job created must end completed, whatever happened to the PR since.
+    if check_run.is_none() && !current().await? {
         return Ok(Outcome::Superseded);
     }
-    let installation = app.github.installation(pr.installation_id);
-    let completed = match *check_run {
-        Some(run) => installation
-            .completed_check_run(&pr.repo, run)
-            .await?
-            .is_some(),
-        None => false,
-    };
     let run = match *check_run {
-        Some(run) if completed => {
-            tracing::info!(
-                check_run = run,
-                "an earlier attempt completed the check run; not completing it again"
-            );
-            run
-        }
-        _ => {
+        Some(run) => run,
+        None => {
             let run = installation
-                .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
+                .create_check_run(
+                    analysis.repo,
+                    analysis.head_sha,
+                    &external_id(claimed.id, &claimed.job),
+                )
                 .await?;
-            let queue = Arc::clone(&state.queue);
+            let (queue, id) = (Arc::clone(&state.queue), claimed.id);
             blocking(move || queue.started_check_run(id, run)).await?;
             *check_run = Some(run);
             run
         }
     };
-    let publication = compute(state, &installation, pr).await?;
-    if !completed {
-        installation
-            .complete_check_run(&pr.repo, run, &publication.check)
-            .await?;
-    }
-    let queue = Arc::clone(&state.queue);
-    if blocking(move || queue.is_superseded(id)).await? {
-        // The check run is right for its commit; the PR's review and comment belong to the newer one.
-        return Ok(Outcome::Superseded);
-    }
-    if let Some(review) = &publication.review {
-        installation
-            .post_review(&pr.repo, pr.number, &pr.head_sha, review)
-            .await?;
-    }
-    installation
-        .upsert_summary_comment(&pr.repo, pr.number, &publication.comment)
-        .await?;
-    Ok(Outcome::Done)
+    let publication = compute(state, &installation, analysis).await?;
+    let ledger = JobLedger {
+        queue: Arc::clone(&state.queue),
+        id: claimed.id,
+        resumed: claimed.check_run.map(|_| claimed.annotations_sent),
+    };
+    let target = Target {
+        repo: analysis.repo,
+        head_sha: analysis.head_sha,
+        pull_request: analysis.pull_request,
+    };
+    let published = publish(
+        &installation,
+        target,
+        run,
+        &publication,
+        &ledger,
+        || async { Ok(current().await?) },
+    )
+    .await?;
+    Ok(if published || analysis.pull_request.is_none() {
+        Outcome::Done
+    } else {
+        Outcome::Superseded
+    })
 }
 
 /// Fetches both commits and runs the shared analysis on them, off the async threads.
 async fn compute(
     state: &AppState,
     installation: &Installation,
-    pr: &PullRequestJob,
+    analysis: &Analysed<'_>,
 ) -> Result<Publication, JobError> {
     let token = installation.token().await?;
     let state = state.clone();
-    let pr = pr.clone();
+    let (repo, clone_url) = (analysis.repo.to_string(), analysis.clone_url.to_string());
+    let (base_sha, head_sha) = (analysis.base_sha.to_string(), analysis.head_sha.to_string());
+    let (refs, fallback_refs) = (analysis.refs.clone(), analysis.fallback_refs.clone());
     tokio::task::spawn_blocking(move || -> Result<Publication, JobError> {
-        let head_ref = if pr.fork {
-            format!("refs/pull/{}/head", pr.number)
-        } else {
-            format!("refs/heads/{}", pr.head_ref)
-        };
         let request = FetchRequest {
-            repo: &pr.repo,
-            clone_url: &pr.clone_url,
+            repo: &repo,
+            clone_url: &clone_url,
             token: &token,
-            commits: [&pr.base_sha, &pr.head_sha],
-            refs: vec![format!("refs/heads/{}", pr.base_ref), head_ref],
-            fallback_refs: if pr.fork {
-                Vec::new()
-            } else {
-                vec![format!("refs/pull/{}/head", pr.number)]
-            },
+            commits: [&base_sha, &head_sha],
+            refs,
+            fallback_refs,
         };
         let started = Instant::now();
         let cached = state.cache.checkout(&request)?;
         let fetched = started.elapsed();
-        let base = GitRevision::open(cached.path(), &pr.base_sha).map_err(AnalysisError::from)?;
-        let head = GitRevision::open(cached.path(), &pr.head_sha).map_err(AnalysisError::from)?;
-        let analysis = analyze(&base, &head, None, &state.parse_cache(&pr.repo))?;
+        let base = GitRevision::open(cached.path(), &base_sha).map_err(AnalysisError::from)?;
+        let head = GitRevision::open(cached.path(), &head_sha).map_err(AnalysisError::from)?;
+        let analysis = analyze(&base, &head, None, &state.parse_cache(&repo))?;
         let analysed = started.elapsed();
-        let publication = output::publication(&analysis, &pr.head_sha, &state.templates)?;
+        let publication = output::publication(&analysis, &head_sha, &state.templates)?;
         tracing::info!(
-            repo = pr.repo,
-            pr = pr.number,
+            repo,
+            head = head_sha,
             errors = analysis.report.summary.errors,
             objects = analysis.report.objects.objects.len(),
             fetch_ms = fetched.as_millis() as u64,
