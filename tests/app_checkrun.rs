@@ -462,3 +462,83 @@ async fn output_is_bounded_and_what_does_not_fit_is_summarised_not_dropped() {
     );
     assert!(inner.violations.is_empty(), "{:?}", inner.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn strangers_cannot_add_series_to_metrics_or_break_the_page() {
+    let w = World::new().await;
+    let server = w.server(&[]).await;
+    for i in 0..300 {
+        let event = format!("pull_request\",outcome=\"queued{i}\"}} 1 # {{");
+        let (status, _) = server
+            .deliver_signed(
+                &event,
+                &format!("d-forged-{i}"),
+                b"{}".to_vec(),
+                "sha256=00",
+            )
+            .await;
+        assert_eq!(status, 401);
+    }
+    // Signed deliveries of events the App does not know count as one `other` series.
+    for i in 0..20 {
+        let (status, _) = server
+            .deliver(
+                &format!("new_event_{i}\""),
+                &format!("d-other-{i}"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    let page = server.metrics().await;
+    for line in page
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        assert!(
+            matches!(
+                prometheus_parse::LineInfo::parse(line),
+                prometheus_parse::LineInfo::Sample { .. }
+            ),
+            "not a sample: {line}"
+        );
+    }
+    let scrape = prometheus_parse::Scrape::parse(page.lines().map(|l| Ok(l.to_string()))).unwrap();
+    let value = |metric: &str, label: &str, wanted: &str| -> f64 {
+        scrape
+            .samples
+            .iter()
+            .filter(|s| s.metric == metric && s.labels.get(label) == Some(wanted))
+            .map(|s| match s.value {
+                prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Untyped(v) => v,
+                _ => 0.0,
+            })
+            .sum()
+    };
+    assert_eq!(
+        value(
+            "clobbercheck_webhook_rejected_total",
+            "reason",
+            "bad_signature"
+        ),
+        300.0,
+        "{page}"
+    );
+    assert_eq!(
+        value("clobbercheck_deliveries_total", "event", "other"),
+        20.0
+    );
+    let series = scrape
+        .samples
+        .iter()
+        .filter(|s| {
+            s.metric.starts_with("clobbercheck_deliveries")
+                || s.metric.starts_with("clobbercheck_webhook")
+        })
+        .count();
+    assert!(series <= 2, "{page}");
+    assert!(
+        !page.contains("queued0") && !page.contains("new_event"),
+        "{page}"
+    );
+}

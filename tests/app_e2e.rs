@@ -334,7 +334,12 @@ async fn a_bad_signature_is_refused_and_nothing_is_stored() {
         (202, "queued\n".into())
     );
     w.fake.completed(&head).await;
-    assert!(server.metrics().await.contains("outcome=\"rejected\""));
+    assert!(
+        server
+            .metrics()
+            .await
+            .contains("clobbercheck_webhook_rejected_total{reason=\"bad_signature\"}")
+    );
     // Oversized bodies are refused before anything else.
     let huge = vec![b' '; 25 * 1024 * 1024 + 1];
     let signature = sign(SECRET, &huge);

@@ -176,7 +176,16 @@ async fn truncated_or_malformed_bodies_are_refused_and_nothing_is_stored() {
             "clobbercheck_deliveries_total",
             &["event=\"pull_request\"", "outcome=\"rejected\""]
         ),
-        5,
+        4,
+        "signed but unreadable: {metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "clobbercheck_webhook_rejected_total",
+            &["reason=\"bad_signature\""]
+        ),
+        1,
         "{metrics}"
     );
     // Nothing was stored: the same delivery id, whole and correctly signed, is new.

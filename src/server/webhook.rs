@@ -59,6 +59,19 @@ impl Event {
             _ => Event::Other,
         }
     }
+
+    /// The event's name, from a fixed set, for metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::PullRequest => "pull_request",
+            Event::CheckSuite => "check_suite",
+            Event::CheckRun => "check_run",
+            Event::MergeGroup => "merge_group",
+            Event::Installation => "installation",
+            Event::Ping => "ping",
+            Event::Other => "other",
+        }
+    }
 }
 
 /// Why a payload of a handled event could not be read; names the field.
@@ -526,11 +539,12 @@ pub async fn receive(
     body: Body,
 ) -> (StatusCode, String) {
     let event_name = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let event = Event::from_header(&event_name);
     let body = match body_within_limit(&headers, body).await {
         Ok(body) => body,
         Err(refusal) => {
-            state.metrics.delivery(&event_name, "rejected");
-            tracing::warn!(event = event_name, status = %refusal.0, "delivery body refused");
+            state.metrics.rejected("too_large");
+            tracing::warn!(event = event.name(), status = %refusal.0, "delivery body refused");
             return refusal;
         }
     };
@@ -545,35 +559,35 @@ pub async fn receive(
         header(&headers, "x-hub-signature-256"),
         &body,
     ) {
-        state.metrics.delivery(&event_name, "rejected");
+        state.metrics.rejected("bad_signature");
         tracing::warn!(
-            event = event_name,
+            event = event.name(),
             "delivery with a bad or missing signature"
         );
         return (StatusCode::UNAUTHORIZED, "bad signature\n".into());
     }
     let Some(delivery) = header(&headers, "x-github-delivery").map(String::from) else {
-        state.metrics.delivery(&event_name, "rejected");
+        state.metrics.rejected("no_delivery_id");
         return (
             StatusCode::BAD_REQUEST,
             "missing X-GitHub-Delivery\n".into(),
         );
     };
-    let jobs = match jobs(Event::from_header(&event_name), &body) {
+    let jobs = match jobs(event, &body) {
         Ok(jobs) => jobs,
         Err(e) => {
-            state.metrics.delivery(&event_name, "rejected");
+            state.metrics.delivery(event, "rejected");
             tracing::warn!(delivery, error = %e, "unreadable payload");
             return (StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
     };
     if jobs.is_empty() {
-        return match cancelled(Event::from_header(&event_name), &body) {
+        return match cancelled(event, &body) {
             Ok(Some(key)) => {
                 let queue = Arc::clone(&state.queue);
                 match tokio::task::spawn_blocking(move || queue.cancel(&key)).await {
                     Ok(Ok(n)) => {
-                        state.metrics.delivery(&event_name, "cancelled");
+                        state.metrics.delivery(event, "cancelled");
                         tracing::info!(delivery, cancelled = n, "merge group destroyed");
                         (StatusCode::ACCEPTED, "cancelled\n".into())
                     }
@@ -594,11 +608,11 @@ pub async fn receive(
                 }
             }
             Ok(None) => {
-                state.metrics.delivery(&event_name, "ignored");
+                state.metrics.delivery(event, "ignored");
                 (StatusCode::ACCEPTED, "ignored\n".into())
             }
             Err(e) => {
-                state.metrics.delivery(&event_name, "rejected");
+                state.metrics.delivery(event, "rejected");
                 tracing::warn!(delivery, error = %e, "unreadable payload");
                 (StatusCode::BAD_REQUEST, format!("{e}\n"))
             }
@@ -607,17 +621,17 @@ pub async fn receive(
     // The semaphore is never closed, so this always holds a permit.
     let _storing = state.storing.acquire().await.ok();
     let queue = Arc::clone(&state.queue);
-    let (d, e) = (delivery.clone(), event_name.clone());
-    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
+    let (d, e) = (delivery.clone(), event.name());
+    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, e, &jobs)).await;
     match stored {
         Ok(Ok(Enqueued::Queued { jobs })) => {
-            state.metrics.delivery(&event_name, "queued");
-            tracing::info!(delivery, event = event_name, jobs, "delivery queued");
+            state.metrics.delivery(event, "queued");
+            tracing::info!(delivery, event = event.name(), jobs, "delivery queued");
             state.wake.notify_waiters();
             (StatusCode::ACCEPTED, "queued\n".into())
         }
         Ok(Ok(Enqueued::Duplicate)) => {
-            state.metrics.delivery(&event_name, "duplicate");
+            state.metrics.delivery(event, "duplicate");
             tracing::info!(delivery, "redelivery of a stored delivery; processed once");
             (StatusCode::ACCEPTED, "duplicate delivery\n".into())
         }
