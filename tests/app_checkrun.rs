@@ -542,3 +542,51 @@ async fn strangers_cannot_add_series_to_metrics_or_break_the_page() {
         "{page}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_fork_pr_is_re_run_from_what_its_check_run_recorded() {
+    let w = World::new().await;
+    let (base, head) = w.incident();
+    w.repo.delete_branch("app02");
+    w.repo.pull_ref(37, &head);
+    let server = w.server(&[]).await;
+    let mut spec = w.spec(37, &base, &head, "app02");
+    spec.fork = Some("contributor/gitops");
+    w.fake
+        .update_pr(REPO, 37, |pr| pr.head_repo = "contributor/gitops".into());
+    deliver(
+        &server,
+        "pull_request",
+        "d-fork",
+        &pr_event("opened", &spec),
+    )
+    .await;
+    let first = w.fake.newest_completed(&head).await;
+    assert_eq!(
+        first.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        server.log()
+    );
+    // GitHub lists no pull request in a fork's check_run payload.
+    let rerun = rerun_payload(&w, &first, json!([]));
+    deliver(&server, "check_run", "d-fork-rerun", &rerun).await;
+    w.fake
+        .wait_for("the re-run's run", |i| {
+            let runs: Vec<_> = i.check_runs.iter().filter(|c| c.head_sha == head).collect();
+            runs.len() == 2 && runs.iter().all(|c| c.status == "completed")
+        })
+        .await;
+    let newest = w.fake.newest_completed(&head).await;
+    assert_ne!(newest.id, first.id);
+    assert_eq!(
+        newest.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(annotations(&newest), annotations(&first));
+    let inner = w.fake.inner();
+    assert_eq!(inner.reviews.len(), 1);
+    assert!(inner.violations.is_empty(), "{:?}", inner.violations);
+}

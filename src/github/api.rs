@@ -54,6 +54,10 @@ fn id_of(value: &Value, path: &str) -> Result<u64, GitHubError> {
 pub struct PullRequestNow {
     pub open: bool,
     pub head_sha: String,
+    pub head_ref: String,
+    /// `owner/name` of the head's repository; `None` when that repository was deleted.
+    pub head_repo: Option<String>,
+    pub base_sha: String,
     /// The base branch's name (`main`): a base change moves it.
     pub base_ref: String,
 }
@@ -295,6 +299,9 @@ impl Installation {
         Ok(Some(PullRequestNow {
             open: text("/state")? == "open",
             head_sha: text("/head/sha")?,
+            head_ref: text("/head/ref")?,
+            head_repo: text("/head/repo/full_name").ok(),
+            base_sha: text("/base/sha")?,
             base_ref: text("/base/ref")?,
         }))
     }

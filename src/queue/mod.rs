@@ -50,6 +50,19 @@ pub struct PullRequestJob {
     pub rerun: bool,
 }
 
+/// A Re-run of a check run whose payload names no pull request (GitHub sends
+/// `pull_requests: []` for a fork's): the PR number comes from the run's `external_id`, and the
+/// worker asks GitHub for the rest before it analyses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunJob {
+    pub repo: String,
+    pub clone_url: String,
+    pub installation_id: u64,
+    pub number: u64,
+    /// The commit the re-run check run was on: if the PR moved on, there is nothing to re-run.
+    pub head_sha: String,
+}
+
 /// A merge queue's `checks_requested`: judge `base_sha..head_sha` of the temporary branch GitHub
 /// built, and report on `head_sha` (no review, no comment: a merge group is not a pull request).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,6 +92,7 @@ pub struct AcknowledgeJob {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     Analyze(PullRequestJob),
+    Rerun(RerunJob),
     MergeGroup(MergeGroupJob),
     Acknowledge(AcknowledgeJob),
 }
@@ -93,6 +107,10 @@ impl Job {
                 "{}#{}@{}..{}",
                 pr.repo, pr.number, pr.base_sha, pr.head_sha
             )),
+            Job::Rerun(rerun) => Some(format!(
+                "{}#{}@?..{}",
+                rerun.repo, rerun.number, rerun.head_sha
+            )),
             Job::MergeGroup(group) => Some(merge_group_key(&group.repo, &group.head_sha)),
             Job::Acknowledge(_) => None,
         }
@@ -100,13 +118,17 @@ impl Job {
 
     /// Whether the job must run even when the same analysis already ran (a re-run request).
     pub fn is_rerun(&self) -> bool {
-        matches!(self, Job::Analyze(pr) if pr.rerun)
+        matches!(
+            self,
+            Job::Analyze(PullRequestJob { rerun: true, .. }) | Job::Rerun(_)
+        )
     }
 
     /// The commit a job is about.
     pub fn head_sha(&self) -> Option<&str> {
         match self {
             Job::Analyze(pr) => Some(&pr.head_sha),
+            Job::Rerun(rerun) => Some(&rerun.head_sha),
             Job::MergeGroup(group) => Some(&group.head_sha),
             Job::Acknowledge(_) => None,
         }
@@ -115,7 +137,7 @@ impl Job {
     /// A short word for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Job::Analyze(_) => "analyze",
+            Job::Analyze(_) | Job::Rerun(_) => "analyze",
             Job::MergeGroup(_) => "merge_group",
             Job::Acknowledge(_) => "acknowledge",
         }

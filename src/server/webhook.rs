@@ -16,7 +16,9 @@ use sha2::Sha256;
 
 use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
-use crate::queue::{AcknowledgeJob, Enqueued, Job, MergeGroupJob, PullRequestJob, merge_group_key};
+use crate::queue::{
+    AcknowledgeJob, Enqueued, Job, MergeGroupJob, PullRequestJob, RerunJob, merge_group_key,
+};
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
 /// constant time.
@@ -170,6 +172,7 @@ struct CheckSuiteEvent {
 struct CheckRun {
     id: u64,
     name: String,
+    external_id: Option<String>,
     #[serde(deserialize_with = "non_empty")]
     head_sha: String,
     pull_requests: Vec<PrRef>,
@@ -352,6 +355,25 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             }
             check_repository("check_run", &e.repository)?;
             match e.action.as_str() {
+                "rerequested" if e.check_run.pull_requests.is_empty() => {
+                    // A fork PR's run lists no pull request: the run names it in its external id.
+                    let installation_id = installation("check_run", e.installation)?;
+                    Ok(e.check_run
+                        .external_id
+                        .as_deref()
+                        .and_then(pull_request_of)
+                        .map(|number| {
+                            Job::Rerun(RerunJob {
+                                repo: e.repository.full_name,
+                                clone_url: e.repository.clone_url,
+                                installation_id,
+                                number,
+                                head_sha: e.check_run.head_sha,
+                            })
+                        })
+                        .into_iter()
+                        .collect())
+                }
                 "rerequested" => {
                     let installation_id = installation("check_run", e.installation)?;
                     Ok(pr_jobs(
@@ -405,6 +427,16 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
         }
         Event::Ping | Event::Other => Ok(Vec::new()),
     }
+}
+
+/// The pull request number in a check run's `external_id` (`pr-<n>:…`, written by the worker).
+pub fn pull_request_of(external_id: &str) -> Option<u64> {
+    external_id
+        .strip_prefix("pr-")?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The [`Job::analysis_key`] of the queued work a delivery cancels: a merge group GitHub

@@ -26,7 +26,7 @@ use crate::fetch::{FetchError, FetchRequest};
 use crate::github::output::{self, Publication};
 use crate::github::publish::{AnnotationLedger, LedgerError, PublishError, Target, publish};
 use crate::github::{GitHubError, Installation};
-use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, QueueError};
+use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError, RerunJob};
 use crate::report::markdown::TemplateError;
 use crate::revision::GitRevision;
 
@@ -178,10 +178,14 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
         })
     };
     let mut check_run = claimed.check_run;
-    let result = match (&claimed.job, Analysed::of(&claimed.job)) {
-        (Job::Acknowledge(ack), _) => acknowledge(app, ack).await,
-        (_, Some(analysis)) => analyze_job(state, app, &claimed, &analysis, &mut check_run).await,
-        (_, None) => Ok(Outcome::Done),
+    let result = match &claimed.job {
+        Job::Acknowledge(ack) => acknowledge(app, ack).await,
+        Job::Rerun(rerun) => match resolve(app, rerun).await {
+            Ok(Some(job)) => analyze_job(state, app, &claimed, &job, &mut check_run).await,
+            Ok(None) => Ok(Outcome::Superseded),
+            Err(e) => Err(e),
+        },
+        job => analyze_job(state, app, &claimed, job, &mut check_run).await,
     };
     heartbeat.abort();
     let queue = Arc::clone(&state.queue);
@@ -250,7 +254,9 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
 /// pull request — finds the PR again ([`super::webhook`] reads the number back).
 fn external_id(id: i64, job: &Job) -> String {
     match job {
-        Job::Analyze(pr) => format!("pr-{}:job-{id}", pr.number),
+        Job::Analyze(PullRequestJob { number, .. }) | Job::Rerun(RerunJob { number, .. }) => {
+            format!("pr-{number}:job-{id}")
+        }
         _ => format!("merge-group:job-{id}"),
     }
 }
@@ -264,19 +270,19 @@ async fn report_failure(
     check_run: Option<u64>,
     error: &JobError,
 ) -> Result<(), GitHubError> {
-    let Some(analysis) = Analysed::of(&claimed.job) else {
-        return Ok(());
+    let (repo, installation_id, head_sha) = match &claimed.job {
+        Job::Analyze(pr) => (&pr.repo, pr.installation_id, &pr.head_sha),
+        Job::Rerun(rerun) => (&rerun.repo, rerun.installation_id, &rerun.head_sha),
+        Job::MergeGroup(group) => (&group.repo, group.installation_id, &group.head_sha),
+        Job::Acknowledge(_) => return Ok(()),
     };
-    let installation = app.github.installation(analysis.installation_id);
+    let installation = app.github.installation(installation_id);
     let result = async {
         if let Some(run) = check_run
-            && installation
-                .completed_check_run(analysis.repo, run)
-                .await?
-                .is_some()
+            && installation.completed_check_run(repo, run).await?.is_some()
         {
             tracing::warn!(
-                repo = analysis.repo,
+                repo = repo,
                 check_run = run,
                 "the check run is complete; only the review or summary comment could not be posted"
             );
@@ -286,26 +292,17 @@ async fn report_failure(
             Some(run) => run,
             None => {
                 installation
-                    .create_check_run(
-                        analysis.repo,
-                        analysis.head_sha,
-                        &external_id(claimed.id, &claimed.job),
-                    )
+                    .create_check_run(repo, head_sha, &external_id(claimed.id, &claimed.job))
                     .await?
             }
         };
         installation
-            .fail_check_run(
-                analysis.repo,
-                run,
-                "clobbercheck could not run",
-                &error.for_users(),
-            )
+            .fail_check_run(repo, run, "clobbercheck could not run", &error.for_users())
             .await
     }
     .await;
     if let Err(e) = &result {
-        tracing::error!(repo = analysis.repo, error = %e, "cannot report the failure on the check run");
+        tracing::error!(repo = repo, error = %e, "cannot report the failure on the check run");
     }
     result
 }
@@ -357,7 +354,7 @@ impl<'a> Analysed<'a> {
                 fallback_refs: Vec::new(),
                 pull_request: None,
             }),
-            Job::Acknowledge(_) => None,
+            Job::Rerun(_) | Job::Acknowledge(_) => None,
         }
     }
 }
@@ -410,18 +407,52 @@ async fn is_current(
     })
 }
 
-/// Analyses a pull request or merge group and publishes; `check_run` is the run this job
-/// started (in an earlier attempt, or now), kept by the queue.
+/// The analysis a [`RerunJob`] asks for, from what GitHub says its pull request is now; `None`
+/// when the PR is gone, closed or has another head (that head has its own check run).
+async fn resolve(app: &Configured, rerun: &RerunJob) -> Result<Option<Job>, JobError> {
+    let installation = app.github.installation(rerun.installation_id);
+    let Some(now) = installation.pull_request(&rerun.repo, rerun.number).await? else {
+        return Ok(None);
+    };
+    if !now.open || now.head_sha != rerun.head_sha {
+        tracing::info!(
+            repo = rerun.repo,
+            pr = rerun.number,
+            "the re-run check is not on the pull request's open head; nothing to re-run"
+        );
+        return Ok(None);
+    }
+    Ok(Some(Job::Analyze(PullRequestJob {
+        repo: rerun.repo.clone(),
+        clone_url: rerun.clone_url.clone(),
+        installation_id: rerun.installation_id,
+        number: rerun.number,
+        fork: now.head_repo.as_deref() != Some(rerun.repo.as_str()),
+        base_sha: now.base_sha,
+        base_ref: now.base_ref,
+        head_sha: now.head_sha,
+        head_ref: now.head_ref,
+        rerun: true,
+    })))
+}
+
+/// Analyses a pull request or merge group (`job`: the claimed one, or what a re-run resolved
+/// to) and publishes; `check_run` is the run this job started (in an earlier attempt, or now),
+/// kept by the queue.
 async fn analyze_job(
     state: &AppState,
     app: &Configured,
     claimed: &Claimed,
-    analysis: &Analysed<'_>,
+    job: &Job,
     check_run: &mut Option<u64>,
 ) -> Result<Outcome, JobError> {
+    let Some(analysis) = Analysed::of(job) else {
+        return Ok(Outcome::Done);
+    };
+    let analysis = &analysis;
     let installation = app.github.installation(analysis.installation_id);
     let current = || async {
-        match &claimed.job {
+        match job {
             Job::Analyze(pr) => {
                 is_current(
                     &installation,
@@ -446,7 +477,7 @@ async fn analyze_job(
                 .create_check_run(
                     analysis.repo,
                     analysis.head_sha,
-                    &external_id(claimed.id, &claimed.job),
+                    &external_id(claimed.id, job),
                 )
                 .await?;
             let (queue, id) = (Arc::clone(&state.queue), claimed.id);

@@ -143,6 +143,9 @@ pub struct FakePr {
     pub base_sha: String,
     pub base_ref: String,
     pub head_sha: String,
+    pub head_ref: String,
+    /// `full_name` of the head's repository (another one for a fork).
+    pub head_repo: String,
     /// `open` or `closed`.
     pub state: String,
 }
@@ -242,6 +245,8 @@ impl Fake {
                 base_sha: base_sha.to_string(),
                 base_ref: "main".into(),
                 head_sha: head_sha.to_string(),
+                head_ref: "feature".into(),
+                head_repo: repo.to_string(),
                 state: "open".into(),
             },
         );
@@ -614,7 +619,10 @@ fn api(
             Some(pr) => reply(
                 200,
                 json!({"number": n.parse::<u64>().unwrap_or(0), "state": pr.state,
-                       "head": {"sha": pr.head_sha}, "base": {"sha": pr.base_sha, "ref": pr.base_ref}}),
+                       "head": {"sha": pr.head_sha, "ref": pr.head_ref,
+                                "repo": {"full_name": pr.head_repo}},
+                       "base": {"sha": pr.base_sha, "ref": pr.base_ref,
+                                "repo": {"full_name": repo}}}),
             ),
             None => reply(404, json!({"message": "Not Found"})),
         },
@@ -1616,6 +1624,8 @@ impl World {
         head_ref: &'a str,
     ) -> PrSpec<'a> {
         self.fake.register_pr(REPO, number, base, head);
+        self.fake
+            .update_pr(REPO, number, |pr| pr.head_ref = head_ref.to_string());
         PrSpec {
             repo: REPO,
             clone_url: self.fake.clone_url(REPO),

@@ -292,6 +292,7 @@ pub fn check_webhook(bytes: &[u8]) {
                         &j.head_sha,
                         &j.head_ref,
                     ],
+                    Job::Rerun(j) => vec![&j.repo, &j.clone_url, &j.head_sha],
                     Job::MergeGroup(j) => vec![
                         &j.repo,
                         &j.clone_url,
