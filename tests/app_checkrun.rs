@@ -590,3 +590,74 @@ async fn a_fork_pr_is_re_run_from_what_its_check_run_recorded() {
     assert_eq!(inner.reviews.len(), 1);
     assert!(inner.violations.is_empty(), "{:?}", inner.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigterm_finishes_the_running_job_takes_no_new_one_and_the_next_start_resumes() {
+    let w = World::new().await;
+    let (base, head) = w.incident();
+    let other = w.clean_head(&base, "other", "other");
+    slow_first_token(&w, Duration::from_secs(2));
+    let mut server = w
+        .server(&[
+            ("CLOBBERCHECK_WORKERS", "1"),
+            ("CLOBBERCHECK_SHUTDOWN_GRACE_MS", "20000"),
+        ])
+        .await;
+    deliver(
+        &server,
+        "pull_request",
+        "d-running",
+        &pr_event("opened", &w.spec(38, &base, &head, "app02")),
+    )
+    .await;
+    deliver(
+        &server,
+        "pull_request",
+        "d-waiting",
+        &pr_event("opened", &w.spec(39, &base, &other, "other")),
+    )
+    .await;
+    w.fake
+        .wait_for("the first job holding the worker", |i| {
+            i.log.iter().any(|l| l.path.ends_with("/access_tokens"))
+                || i.faults.iter().all(|f| f.times == 0)
+        })
+        .await;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let exit = loop {
+        if let Some(exit) = server.exited() {
+            break exit;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no exit after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(exit.success(), "{exit:?}: {}", server.log());
+    let run = w.fake.newest_completed(&head).await;
+    assert_eq!(
+        run.conclusion.as_deref(),
+        Some("failure"),
+        "the running job finished"
+    );
+    assert!(
+        w.fake.check_runs_for(&other).is_empty(),
+        "no new job after SIGTERM"
+    );
+    server.restart().await;
+    let resumed = w.fake.newest_completed(&other).await;
+    assert_eq!(
+        resumed.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(w.fake.check_runs_for(&head).len(), 1);
+    assert!(w.fake.inner().violations.is_empty());
+}

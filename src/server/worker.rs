@@ -90,9 +90,13 @@ enum Outcome {
     Superseded,
 }
 
-/// One worker's loop; runs for the life of the server.
+/// One worker's loop; runs until the server drains (SIGTERM), finishing the job it holds.
 pub async fn run(state: AppState, n: usize) {
     loop {
+        if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(worker = n, "draining: no new job");
+            return;
+        }
         let Some(app) = state.configured() else {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
