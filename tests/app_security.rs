@@ -746,6 +746,8 @@ async fn no_token_key_secret_or_jwt_in_the_trace_log_or_the_data_directory() {
     );
     let mut spec = w.spec(21, &secret_base, &secret_head, "rotate");
     spec.base_ref = "secrets";
+    w.fake
+        .update_pr(REPO, 21, |pr| pr.base_ref = "secrets".into());
     assert_eq!(
         server
             .deliver("pull_request", "d-secret", &pr_payload("opened", &spec))

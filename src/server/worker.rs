@@ -280,6 +280,14 @@ async fn report_failure(
         Job::MergeGroup(group) => (&group.repo, group.installation_id, &group.head_sha),
         Job::Acknowledge(_) => return Ok(()),
     };
+    if check_run.is_none()
+        && let JobError::GitHub(e) = error
+        && matches!(e.status(), Some(401 | 403 | 404))
+    {
+        // GitHub refused this installation or repository before any run existed: creating one
+        // to show the failure would be refused the same way.
+        return Ok(());
+    }
     let installation = app.github.installation(installation_id);
     let result = async {
         if let Some(run) = check_run
@@ -384,7 +392,8 @@ impl AnnotationLedger for JobLedger {
 }
 
 /// Whether pull request `number` is open and still has `head_sha` on `base_ref`: deliveries
-/// arrive in any order, so only GitHub knows which head is current.
+/// arrive in any order, so only GitHub knows which head is current. A PR GitHub does not show
+/// counts as current.
 async fn is_current(
     installation: &Installation,
     repo: &str,
@@ -407,7 +416,16 @@ async fn is_current(
             }
             current
         }
-        None => false,
+        // GitHub shows no such PR to this installation: without a better answer, the analysis
+        // the delivery asked for runs (a check that never comes would stall the PR for good).
+        None => {
+            tracing::warn!(
+                repo,
+                pr = number,
+                "the pull request cannot be read; analysing as delivered"
+            );
+            true
+        }
     })
 }
 
