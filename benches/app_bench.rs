@@ -111,7 +111,7 @@ async fn main() {
     )
     .await;
     let payload = |i: usize| {
-        fake.register_pr(REPO, i as u64 + 1, &base);
+        fake.register_pr(REPO, i as u64 + 1, &base, &heads[i]);
         pr_payload(
             "opened",
             &PrSpec {

@@ -25,7 +25,7 @@ use crate::analysis::{AnalysisError, Options, analyze_with};
 use crate::config::Config;
 use crate::fetch::{FetchError, FetchRequest, RepoCache};
 use crate::github::output::{self, Publication};
-use crate::github::publish::{self, Target};
+use crate::github::publish::{self, Forgetful, PublishError, Target};
 use crate::github::{GitHub, GitHubError, RetryPolicy, Secret};
 use crate::report::markdown::{self, TemplateError};
 use crate::report::{Format, Shape, json};
@@ -391,6 +391,7 @@ fn open_commits(
 enum PublishFailure {
     NoToken,
     GitHub(GitHubError),
+    Other(String),
 }
 
 impl PublishFailure {
@@ -403,6 +404,9 @@ impl PublishFailure {
                 "the token cannot write checks or pull request comments ({e}; a fork's pull_request gets a read-only token): findings are shown as workflow annotations and in the step summary"
             ),
             PublishFailure::GitHub(e) => format!(
+                "could not publish on GitHub ({e}): findings are shown as workflow annotations and in the step summary"
+            ),
+            PublishFailure::Other(e) => format!(
                 "could not publish on GitHub ({e}): findings are shown as workflow annotations and in the step summary"
             ),
         }
@@ -432,17 +436,28 @@ async fn publish_with(
     let target = Target {
         repo,
         head_sha: &target.head_sha,
-        external_id: &external_id,
         pull_request: target.pull_request,
     };
-    let started = publish::start(&installation, &target, None)
+    let run = installation
+        .create_check_run(repo, target.head_sha, &external_id)
         .await
         .map_err(PublishFailure::GitHub)?;
-    publish::publish::<GitHubError, _, _>(&installation, &target, started, publication, || async {
-        Ok(true)
-    })
+    // The Action runs once per workflow run: no earlier attempt to resume, so the ledger
+    // remembers nothing; the workflow's own event is the pull request's current head.
+    publish::publish(
+        &installation,
+        target,
+        run,
+        publication,
+        &Forgetful,
+        || async { Ok(true) },
+    )
     .await
-    .map_err(PublishFailure::GitHub)?;
+    .map_err(|e| match e {
+        PublishError::GitHub(e) => PublishFailure::GitHub(e),
+        // Forgetful records nothing, so it cannot fail; said plainly should that change.
+        PublishError::Ledger(e) => PublishFailure::Other(e.to_string()),
+    })?;
     Ok(())
 }
 

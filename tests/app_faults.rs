@@ -204,7 +204,7 @@ async fn soak() {
                 &clean_files
             };
             let head = repo.commit(Some(&base), &branch, files);
-            fake.register_pr(REPO, number, &base);
+            fake.register_pr(REPO, number, &base, &head);
             let payload = pr_payload(
                 "opened",
                 &PrSpec {

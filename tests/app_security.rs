@@ -176,7 +176,16 @@ async fn truncated_or_malformed_bodies_are_refused_and_nothing_is_stored() {
             "clobbercheck_deliveries_total",
             &["event=\"pull_request\"", "outcome=\"rejected\""]
         ),
-        5,
+        4,
+        "signed but unreadable: {metrics}"
+    );
+    assert_eq!(
+        metric(
+            &metrics,
+            "clobbercheck_webhook_rejected_total",
+            &["reason=\"bad_signature\""]
+        ),
+        1,
         "{metrics}"
     );
     // Nothing was stored: the same delivery id, whole and correctly signed, is new.
@@ -519,7 +528,11 @@ async fn a_thousand_deliveries_in_a_second_are_all_answered_and_coalesce() {
         sent_in < Duration::from_secs(5),
         "the burst outlasted the slow fetches"
     );
-    assert!(done + superseded <= 2 * PRS, "{metrics}");
+    // Analyses coalesce: at most one per head. A delivery of a head the PR has left becomes a job
+    // that asks GitHub for the PR and ends `superseded` without fetching or analysing (issue 12:
+    // the worker, not delivery order, decides what is current), so how many of those there are
+    // depends on timing; they are reported, not bounded.
+    assert!(done <= 2 * PRS, "{metrics}");
     assert!(done >= PRS, "{metrics}");
     let inner = w.fake.inner();
     for (_, second) in &heads {
@@ -737,6 +750,8 @@ async fn no_token_key_secret_or_jwt_in_the_trace_log_or_the_data_directory() {
     );
     let mut spec = w.spec(21, &secret_base, &secret_head, "rotate");
     spec.base_ref = "secrets";
+    w.fake
+        .update_pr(REPO, 21, |pr| pr.base_ref = "secrets".into());
     assert_eq!(
         server
             .deliver("pull_request", "d-secret", &pr_payload("opened", &spec))

@@ -60,7 +60,7 @@ fn shallow_checkout(w: &World, name: &str) -> PathBuf {
 }
 
 fn pr_event(w: &World, number: u64, base: &str, head: &str, head_ref: &str) -> Value {
-    w.fake.register_pr(REPO, number, base);
+    w.fake.register_pr(REPO, number, base, head);
     w.repo.pull_ref(number, head);
     json!({
         "action": "synchronize",

@@ -11,6 +11,7 @@ use super::client::{GitHubError, Installation};
 use super::output::{
     CheckRunOutput, MAX_OUTPUT, ReviewPlan, SUMMARY_MARKER, review_marker, truncate,
 };
+use super::publish::{AnnotationLedger, PublishError};
 
 /// The check run's name: stable, since a required status check is matched by it.
 pub const CHECK_NAME: &str = "clobbercheck";
@@ -30,6 +31,13 @@ fn actions() -> Value {
     }])
 }
 
+/// How many annotations GitHub holds for a check run (`output.annotations_count`).
+fn annotations_count(run: &Value) -> Option<usize> {
+    run.pointer("/output/annotations_count")
+        .and_then(Value::as_u64)
+        .and_then(|n| usize::try_from(n).ok())
+}
+
 fn id_of(value: &Value, path: &str) -> Result<u64, GitHubError> {
     value
         .get("id")
@@ -39,6 +47,19 @@ fn id_of(value: &Value, path: &str) -> Result<u64, GitHubError> {
             path: path.to_string(),
             message: "no id in the answer".into(),
         })
+}
+
+/// A pull request as GitHub has it now ([`Installation::pull_request`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PullRequestNow {
+    pub open: bool,
+    pub head_sha: String,
+    pub head_ref: String,
+    /// `owner/name` of the head's repository; `None` when that repository was deleted.
+    pub head_repo: Option<String>,
+    pub base_sha: String,
+    /// The base branch's name (`main`): a base change moves it.
+    pub base_ref: String,
 }
 
 impl Installation {
@@ -68,8 +89,11 @@ impl Installation {
         }))
     }
 
-    /// Marks the check `in_progress`, reusing the run an earlier attempt created; returns its id.
-    pub async fn start_check_run(
+    /// Creates a new `in_progress` check run for one analysis and returns its id. Every analysis
+    /// gets its own run (a completed run is never moved back to `in_progress`, and GitHub appends
+    /// annotations on every update); `external_id` names the analysis, so the run an interrupted
+    /// attempt of the same analysis created is found and returned instead of a second one.
+    pub async fn create_check_run(
         &self,
         repo: &str,
         head_sha: &str,
@@ -77,13 +101,7 @@ impl Installation {
     ) -> Result<u64, GitHubError> {
         let path = format!("/repos/{repo}/check-runs");
         if let Some(run) = self.find_check_run(repo, head_sha, external_id).await? {
-            let id = id_of(&run, &path)?;
-            self.patch(
-                &format!("/repos/{repo}/check-runs/{id}"),
-                &json!({"status": "in_progress"}),
-            )
-            .await?;
-            return Ok(id);
+            return id_of(&run, &path);
         }
         let body = json!({
             "name": CHECK_NAME,
@@ -100,21 +118,36 @@ impl Installation {
         id_of(&run, &path)
     }
 
-    /// Completes the check run with its output, sending annotations in batches of 50.
-    pub async fn complete_check_run(
+    /// Completes the check run with its output, sending each annotation once: in batches of 50
+    /// (GitHub's limit per request), the last with the conclusion. A run an earlier attempt
+    /// started resumes after what GitHub already holds (its `output.annotations_count`, else
+    /// what `ledger` recorded), and each batch is recorded in `ledger` once GitHub took it.
+    pub async fn complete_check_run<L: AnnotationLedger>(
         &self,
         repo: &str,
         id: u64,
         output: &CheckRunOutput,
-    ) -> Result<(), GitHubError> {
+        ledger: &L,
+    ) -> Result<(), PublishError> {
         let path = format!("/repos/{repo}/check-runs/{id}");
-        let batches: Vec<&[_]> = if output.annotations.is_empty() {
-            vec![&[]]
-        } else {
-            output.annotations.chunks(ANNOTATIONS_PER_REQUEST).collect()
-        };
-        let last = batches.len() - 1;
-        for (i, batch) in batches.into_iter().enumerate() {
+        let total = output.annotations.len();
+        let mut sent = 0;
+        if let Some(recorded) = ledger.resumed() {
+            let run = self.get(&path).await?;
+            if run.get("status").and_then(Value::as_str) == Some("completed") {
+                return Ok(());
+            }
+            sent = annotations_count(&run).unwrap_or(recorded).min(total);
+            tracing::info!(
+                check_run = id,
+                sent,
+                total,
+                "resuming the check run's annotations"
+            );
+        }
+        loop {
+            let batch = &output.annotations[sent..total.min(sent + ANNOTATIONS_PER_REQUEST)];
+            let last = sent + batch.len() == total;
             let mut body = json!({
                 "output": {
                     "title": output.title,
@@ -123,7 +156,7 @@ impl Installation {
                     "annotations": batch,
                 },
             });
-            if i == last {
+            if last {
                 body["status"] = json!("completed");
                 body["conclusion"] = json!(output.conclusion);
                 // The button's click is delivered to the App's webhook; a run made with a
@@ -134,15 +167,23 @@ impl Installation {
                     } else {
                         json!([])
                     };
-            }
-            if i == last {
                 self.patch_once(&path, &body, || self.completed_check_run(repo, id))
                     .await?;
-            } else {
-                self.patch(&path, &body).await?;
+                return Ok(());
             }
+            let expected = sent + batch.len();
+            // A batch whose answer was lost is looked up by count, not sent twice.
+            let run_path = &path;
+            self.patch_once(&path, &body, || async move {
+                let run = self.get(run_path).await?;
+                Ok(annotations_count(&run)
+                    .is_some_and(|n| n >= expected)
+                    .then_some(run))
+            })
+            .await?;
+            sent = expected;
+            ledger.record(sent).await?;
         }
-        Ok(())
     }
 
     /// The check run `id` if it is completed, to tell whether a completion whose answer was lost
@@ -234,6 +275,39 @@ impl Installation {
         .await?;
         tracing::info!(repo, check_run_id, login, "check run acknowledged");
         Ok(true)
+    }
+
+    /// What GitHub says pull request `number` is now, or `None` when it does not exist: GitHub
+    /// does not promise delivery order, so only this tells whether a job's head is still the PR's.
+    pub async fn pull_request(
+        &self,
+        repo: &str,
+        number: u64,
+    ) -> Result<Option<PullRequestNow>, GitHubError> {
+        let path = format!("/repos/{repo}/pulls/{number}");
+        let pr = match self.get(&path).await {
+            Ok(pr) => pr,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let text = |pointer: &str| {
+            pr.pointer(pointer)
+                .and_then(Value::as_str)
+                .map(String::from)
+                .ok_or_else(|| GitHubError::Decode {
+                    method: reqwest::Method::GET,
+                    path: path.clone(),
+                    message: format!("no {pointer} in the pull request"),
+                })
+        };
+        Ok(Some(PullRequestNow {
+            open: text("/state")? == "open",
+            head_sha: text("/head/sha")?,
+            head_ref: text("/head/ref")?,
+            head_repo: text("/head/repo/full_name").ok(),
+            base_sha: text("/base/sha")?,
+            base_ref: text("/base/ref")?,
+        }))
     }
 
     async fn find_review(

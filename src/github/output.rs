@@ -21,6 +21,13 @@ pub const MAX_OUTPUT: usize = 65_535;
 pub const MAX_BODY: usize = 65_536;
 /// Rules whose findings get an inline review comment: the ones a reviewer must see on the line.
 pub const INLINE_RULES: &[&str] = &["overwrite-disguised-as-addition", "duplicate-identity"];
+/// Inline comments one review carries at most; the rest are listed in the review's body.
+pub const MAX_REVIEW_COMMENTS: usize = 50;
+/// Annotations one check run carries at most: 10 requests of 50. GitHub's secondary rate limit
+/// allows about 80 content-creating requests a minute per installation (DESIGN.md §5), so one
+/// pull request must not spend them all; the findings beyond are summarised by rule and object
+/// in the run's summary.
+pub const MAX_ANNOTATIONS: usize = 500;
 /// The hidden marker that finds the summary comment again.
 pub const SUMMARY_MARKER: &str = "<!-- clobbercheck:summary -->";
 
@@ -122,31 +129,12 @@ fn check_run(
     // One review, two fields: the summary holds all but the diffs, the text the diffs.
     let summary = markdown::render(view, env, Part::Summary, Some(MAX_OUTPUT))?;
     let text = markdown::render(view, env, Part::Text, Some(MAX_OUTPUT))?;
-    let annotations = report
-        .findings
-        .iter()
-        .filter_map(|f| {
-            let (path, line) = (f.path.clone()?, f.line?);
-            Some(Annotation {
-                path,
-                start_line: line,
-                end_line: line,
-                annotation_level: match f.severity {
-                    Severity::Error => "failure",
-                    Severity::Warning => "warning",
-                    Severity::Notice => "notice",
-                },
-                title: truncate(
-                    &match &f.id {
-                        Some(id) => format!("{}: {id}", f.rule),
-                        None => f.rule.to_string(),
-                    },
-                    255,
-                ),
-                message: truncate(&f.message, MAX_BODY - 1),
-            })
-        })
-        .collect();
+    let (annotations, not_annotated) = annotations(report);
+    let summary = if not_annotated.is_empty() {
+        summary
+    } else {
+        truncate(&format!("{not_annotated}{summary}"), MAX_OUTPUT)
+    };
     Ok(CheckRunOutput {
         conclusion: if failed { "failure" } else { "success" },
         title: truncate(title.trim(), 1000),
@@ -156,15 +144,76 @@ fn check_run(
     })
 }
 
+/// The run's annotations — one per finding with a line, errors first, at most
+/// [`MAX_ANNOTATIONS`] — and, when some did not fit, a Markdown note counting those by rule and
+/// object (empty otherwise), so nothing is dropped silently.
+fn annotations(report: &Report) -> (Vec<Annotation>, String) {
+    let mut located: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.path.is_some() && f.line.is_some())
+        .collect();
+    located.sort_by_key(|f| f.severity);
+    let annotation = |f: &crate::finding::Finding| Annotation {
+        path: f.path.clone().unwrap_or_default(),
+        start_line: f.line.unwrap_or(1),
+        end_line: f.line.unwrap_or(1),
+        annotation_level: match f.severity {
+            Severity::Error => "failure",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+        },
+        title: truncate(
+            &match &f.id {
+                Some(id) => format!("{}: {id}", f.rule),
+                None => f.rule.to_string(),
+            },
+            255,
+        ),
+        message: truncate(&f.message, MAX_BODY - 1),
+    };
+    let kept = located
+        .iter()
+        .take(MAX_ANNOTATIONS)
+        .map(|f| annotation(f))
+        .collect();
+    let rest = located.get(MAX_ANNOTATIONS..).unwrap_or_default();
+    if rest.is_empty() {
+        return (kept, String::new());
+    }
+    let mut by_rule_and_object = std::collections::BTreeMap::<(&str, String), usize>::new();
+    for f in rest {
+        let object = f.id.as_ref().map(ToString::to_string).unwrap_or_default();
+        *by_rule_and_object.entry((f.rule, object)).or_default() += 1;
+    }
+    let mut note = format!(
+        "**{} more finding(s) are not annotated** (at most {MAX_ANNOTATIONS} annotations per run, to stay within GitHub's rate limits), by rule and object:\n\n",
+        rest.len()
+    );
+    for ((rule, object), n) in by_rule_and_object {
+        note.push_str(&format!("- `{rule}` `{object}`: {n}\n"));
+    }
+    note.push('\n');
+    (kept, note)
+}
+
 /// The review: every overwrite and duplicate finding inline where its head line is in the PR
 /// diff (so GitHub cannot answer 422), in the body otherwise.
 fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
     let mut comments = Vec::new();
     let mut elsewhere = Vec::new();
-    for f in &analysis.report.findings {
-        if !INLINE_RULES.contains(&f.rule) {
-            continue;
-        }
+    let mut reviewed: Vec<_> = analysis
+        .report
+        .findings
+        .iter()
+        .filter(|f| INLINE_RULES.contains(&f.rule))
+        .collect();
+    // Old debt (notices only) gets no review on every push: only what needs a reviewer does.
+    if !reviewed.iter().any(|f| f.severity < Severity::Notice) {
+        return None;
+    }
+    reviewed.sort_by_key(|f| f.severity);
+    for f in reviewed {
         let text = format!(
             "**clobbercheck `{}`** ({}): {}",
             f.rule,
@@ -172,7 +221,9 @@ fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
             f.message
         );
         match (&f.path, f.line) {
-            (Some(path), Some(line)) if analysis.diff.in_hunk(path, line) => {
+            (Some(path), Some(line))
+                if comments.len() < MAX_REVIEW_COMMENTS && analysis.diff.in_hunk(path, line) =>
+            {
                 comments.push(ReviewComment {
                     path: path.clone(),
                     line,
@@ -198,11 +249,41 @@ fn review(analysis: &Analysis, head_sha: &str) -> Option<ReviewPlan> {
         ));
     }
     if !elsewhere.is_empty() {
-        body.push_str("\n\nOn lines outside this pull request's diff:\n\n");
+        body.push_str(&format!(
+            "\n\nOutside this pull request's diff, or beyond the {MAX_REVIEW_COMMENTS} comments one review carries:\n\n"
+        ));
         body.push_str(&elsewhere.join("\n"));
     }
     Some(ReviewPlan {
         body: truncate(&body, MAX_BODY),
         comments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_the_limit_ends_at_a_line_and_counts_what_it_left_out() {
+        let long = "x".repeat(MAX_OUTPUT * 2);
+        let cut = truncate(&long, MAX_OUTPUT);
+        assert!(cut.chars().count() <= MAX_OUTPUT);
+        assert!(
+            cut.contains("1 more line(s) left out"),
+            "{}",
+            &cut[cut.len() - 200..]
+        );
+        assert_eq!(truncate("short", MAX_OUTPUT), "short");
+        let lines: String = (0..10_000).map(|i| format!("line {i:05}\n")).collect();
+        let cut = truncate(&lines, 1000);
+        assert!(cut.chars().count() <= 1000);
+        let (kept, note) = cut.split_once("\n\n_… ").unwrap();
+        assert!(
+            kept.lines().all(|l| l.len() == "line 00000".len()),
+            "{kept}"
+        );
+        let left: usize = note.split(' ').next().unwrap().parse().unwrap();
+        assert_eq!(left + kept.lines().count(), 10_000);
+    }
 }

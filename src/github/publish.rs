@@ -1,105 +1,111 @@
-//! Publishing one analysis of a pull request: the single entry point the App's worker and
-//! `clobbercheck github-action` share, so both show a pull request the same check run,
-//! annotations, review and summary comment.
+//! The one way clobbercheck publishes an analysis on GitHub, shared by the App's workers and
+//! the Action: a new check run per analysis, its annotations sent once, then — for a pull
+//! request — the review and the summary comment.
 //!
-//! It runs in two steps around the analysis: [`start`] shows the `clobbercheck` check run in
-//! progress (or finds the one an earlier attempt completed), [`publish`] completes it and, for a
-//! pull request that is still current, posts the review and edits the summary comment.
+//! Sending each annotation once across crashes needs memory of what was sent: the caller passes
+//! an [`AnnotationLedger`] (the App's queue remembers per job; the Action, which runs once,
+//! passes [`Forgetful`]).
 
 use std::future::Future;
 
 use super::client::{GitHubError, Installation};
 use super::output::Publication;
 
+/// Why a ledger could not record what was sent; the text names the store.
+#[derive(Debug, thiserror::Error)]
+#[error("annotation ledger: {0}")]
+pub struct LedgerError(pub String);
+
+/// Why publishing stopped; a later attempt resumes where this one stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    #[error(transparent)]
+    GitHub(#[from] GitHubError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+impl PublishError {
+    /// Whether trying again later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            PublishError::GitHub(e) => e.is_transient(),
+            PublishError::Ledger(_) => true,
+        }
+    }
+}
+
+/// Remembers how many annotations of one check run GitHub took, across attempts.
+pub trait AnnotationLedger: Sync {
+    /// `None` when this attempt created the run (nothing sent yet); otherwise how many
+    /// annotations earlier attempts recorded (GitHub's own count is preferred when it has one).
+    fn resumed(&self) -> Option<usize>;
+    /// Records that the first `sent` annotations were taken.
+    fn record(&self, sent: usize) -> impl Future<Output = Result<(), LedgerError>> + Send;
+}
+
+/// A ledger that remembers nothing, for a publisher that runs once (the Action).
+pub struct Forgetful;
+
+impl AnnotationLedger for Forgetful {
+    fn resumed(&self) -> Option<usize> {
+        None
+    }
+
+    async fn record(&self, _sent: usize) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
 /// Where an analysis is published.
 #[derive(Debug, Clone, Copy)]
 pub struct Target<'a> {
     /// `owner/name`.
     pub repo: &'a str,
-    /// The commit the check run is attached to (the PR's head, or a merge group's head).
+    /// The commit the check run is on.
     pub head_sha: &'a str,
-    /// The check run's stable `external_id`, so a retry finds its run again.
-    pub external_id: &'a str,
-    /// The pull request that gets the review and summary comment; `None` for a merge group or
-    /// a push, which have only the check run.
+    /// The pull request that gets the review and summary comment; `None` for a merge group.
     pub pull_request: Option<u64>,
 }
 
-/// The check run of one analysis, as [`start`] left it.
-#[derive(Debug, Clone, Copy)]
-pub struct Started {
-    pub check_run: u64,
-    /// An earlier attempt already completed it: its conclusion stands and is not sent again.
-    pub completed: bool,
-}
-
-/// How [`publish`] ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Published {
-    /// Check run, review and summary comment are all shown.
-    Done,
-    /// The check run is shown; the pull request moved on, so its review and comment belong to
-    /// the newer analysis.
-    Superseded,
-}
-
-/// Shows the check run in progress on `target.head_sha`: reuses `earlier` (the run an earlier
-/// attempt of the same job started) when it is already completed, else starts or restarts the
-/// run found by `external_id`.
-pub async fn start(
+/// Publishes `publication` on check run `run` (from [`Installation::create_check_run`]): completes
+/// the run unless it is completed already, then, when `still_current` says the pull request
+/// still has this head, posts the review (once per head) and updates the summary comment.
+/// Returns whether the review and comment were published.
+pub async fn publish<L, C, F>(
     installation: &Installation,
-    target: &Target<'_>,
-    earlier: Option<u64>,
-) -> Result<Started, GitHubError> {
-    if let Some(run) = earlier
-        && installation
-            .completed_check_run(target.repo, run)
-            .await?
-            .is_some()
+    target: Target<'_>,
+    run: u64,
+    publication: &Publication,
+    ledger: &L,
+    still_current: C,
+) -> Result<bool, PublishError>
+where
+    L: AnnotationLedger,
+    C: FnOnce() -> F,
+    F: Future<Output = Result<bool, PublishError>>,
+{
+    if installation
+        .completed_check_run(target.repo, run)
+        .await?
+        .is_none()
     {
+        installation
+            .complete_check_run(target.repo, run, &publication.check, ledger)
+            .await?;
+    } else {
         tracing::info!(
             check_run = run,
             "an earlier attempt completed the check run; not completing it again"
         );
-        return Ok(Started {
-            check_run: run,
-            completed: true,
-        });
-    }
-    let check_run = installation
-        .start_check_run(target.repo, target.head_sha, target.external_id)
-        .await?;
-    Ok(Started {
-        check_run,
-        completed: false,
-    })
-}
-
-/// Completes the check run with `publication` (annotations in batches), then, if
-/// `still_current` says the pull request has not moved on, posts the review once and edits the
-/// summary comment in place.
-pub async fn publish<E, F, Fut>(
-    installation: &Installation,
-    target: &Target<'_>,
-    started: Started,
-    publication: &Publication,
-    still_current: F,
-) -> Result<Published, E>
-where
-    E: From<GitHubError>,
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = Result<bool, E>>,
-{
-    if !started.completed {
-        installation
-            .complete_check_run(target.repo, started.check_run, &publication.check)
-            .await?;
     }
     let Some(number) = target.pull_request else {
-        return Ok(Published::Done);
+        return Ok(false);
     };
     if !still_current().await? {
-        return Ok(Published::Superseded);
+        // The check run is right for its commit; the PR's review and comment belong to its
+        // current head.
+        return Ok(false);
     }
     if let Some(review) = &publication.review {
         installation
@@ -109,5 +115,5 @@ where
     installation
         .upsert_summary_comment(target.repo, number, &publication.comment)
         .await?;
-    Ok(Published::Done)
+    Ok(true)
 }

@@ -48,6 +48,39 @@ pub struct PullRequestJob {
     /// before issue 10.
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// An explicit request to analyse again (Re-run button, `rerequested`, `ready_for_review`,
+    /// `reopened`): it gets a new check run even when this analysis already ran, where a
+    /// `synchronize` and the `check_suite` `requested` of the same push make one.
+    #[serde(default)]
+    pub rerun: bool,
+}
+
+/// A Re-run of a check run whose payload names no pull request (GitHub sends
+/// `pull_requests: []` for a fork's): the PR number comes from the run's `external_id`, and the
+/// worker asks GitHub for the rest before it analyses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RerunJob {
+    pub repo: String,
+    pub clone_url: String,
+    pub installation_id: u64,
+    pub number: u64,
+    /// The commit the re-run check run was on: if the PR moved on, there is nothing to re-run.
+    pub head_sha: String,
+}
+
+/// A merge queue's `checks_requested`: judge `base_sha..head_sha` of the temporary branch GitHub
+/// built, and report on `head_sha` (no review, no comment: a merge group is not a pull request).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MergeGroupJob {
+    pub repo: String,
+    pub clone_url: String,
+    pub installation_id: u64,
+    pub base_sha: String,
+    /// The full ref of the target branch, `refs/heads/main`.
+    pub base_ref: String,
+    pub head_sha: String,
+    /// The full ref of the merge group's branch, `refs/heads/gh-readonly-queue/main/pr-…`.
+    pub head_ref: String,
 }
 
 /// A click on the Acknowledge button of a check run.
@@ -64,23 +97,44 @@ pub struct AcknowledgeJob {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Job {
     Analyze(PullRequestJob),
+    Rerun(RerunJob),
+    MergeGroup(MergeGroupJob),
     Acknowledge(AcknowledgeJob),
 }
 
 impl Job {
-    /// Jobs with the same key replace each other: a newer head commit of one PR supersedes a
-    /// queued analysis of an older one.
-    pub fn supersede_key(&self) -> Option<String> {
+    /// What a job analyses — `(repository, PR, base sha, head sha)`, or the merge group's
+    /// `(repository, head sha)` — so deliveries describing the same analysis make one job and a
+    /// merge group's `destroyed` finds its queued work. `None` for jobs that analyse nothing.
+    pub fn analysis_key(&self) -> Option<String> {
         match self {
-            Job::Analyze(pr) => Some(format!("{}#{}", pr.repo, pr.number)),
+            Job::Analyze(pr) => Some(format!(
+                "{}#{}@{}..{}",
+                pr.repo, pr.number, pr.base_sha, pr.head_sha
+            )),
+            Job::Rerun(rerun) => Some(format!(
+                "{}#{}@?..{}",
+                rerun.repo, rerun.number, rerun.head_sha
+            )),
+            Job::MergeGroup(group) => Some(merge_group_key(&group.repo, &group.head_sha)),
             Job::Acknowledge(_) => None,
         }
     }
 
-    /// The commit a job is about, to tell a newer push from a repeated one.
+    /// Whether the job must run even when the same analysis already ran (a re-run request).
+    pub fn is_rerun(&self) -> bool {
+        matches!(
+            self,
+            Job::Analyze(PullRequestJob { rerun: true, .. }) | Job::Rerun(_)
+        )
+    }
+
+    /// The commit a job is about.
     pub fn head_sha(&self) -> Option<&str> {
         match self {
             Job::Analyze(pr) => Some(&pr.head_sha),
+            Job::Rerun(rerun) => Some(&rerun.head_sha),
+            Job::MergeGroup(group) => Some(&group.head_sha),
             Job::Acknowledge(_) => None,
         }
     }
@@ -88,16 +142,23 @@ impl Job {
     /// A short word for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
-            Job::Analyze(_) => "analyze",
+            Job::Analyze(_) | Job::Rerun(_) => "analyze",
+            Job::MergeGroup(_) => "merge_group",
             Job::Acknowledge(_) => "acknowledge",
         }
     }
 }
 
+/// The [`Job::analysis_key`] of a merge group, for [`Queue::cancel`] on `destroyed`.
+pub fn merge_group_key(repo: &str, head_sha: &str) -> String {
+    format!("{repo}@merge-group:{head_sha}")
+}
+
 /// What [`Queue::enqueue`] did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
-    /// Stored; `jobs` new jobs wait (jobs equal to one already waiting are merged into it).
+    /// Stored; `jobs` new jobs wait. A job describing an analysis that is waiting, running or
+    /// done is merged into it; a re-run only into one still waiting.
     Queued { jobs: usize },
     /// This `X-GitHub-Delivery` was stored before: a redelivery, processed once.
     Duplicate,
@@ -114,13 +175,16 @@ pub struct Claimed {
     /// The check run an earlier attempt marked in progress ([`Queue::started_check_run`]): if it
     /// is completed now, that attempt completed it, and it must not be completed again.
     pub check_run: Option<u64>,
+    /// How many of that check run's annotations earlier attempts sent ([`Queue::sent_annotations`]).
+    pub annotations_sent: usize,
 }
 
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Finished {
     Done,
-    /// A newer head commit of the same PR arrived while it ran.
+    /// The PR's head or base moved on, the PR closed, or the merge group was destroyed: the
+    /// analysis is no longer wanted.
     Superseded,
     /// Gave up after retries; the check run says so.
     Failed,
@@ -130,21 +194,26 @@ pub enum Finished {
 /// blocking pool.
 pub trait Queue: Send + Sync {
     /// Stores a delivery and its jobs atomically, unless the delivery id was seen before.
-    /// Queued analyses of the same PR with another head commit are marked superseded.
+    /// Nothing is superseded here: GitHub does not promise delivery order, so only a worker
+    /// asking the API knows which head is current.
     fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError>;
     /// Takes the oldest runnable job (queued and due, or running with an expired lease).
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError>;
     /// Records that the job marked check run `check_run` in progress, before it goes on to
     /// complete it: an attempt after a crash then knows the run's completion is its own.
     fn started_check_run(&self, id: i64, check_run: u64) -> Result<(), QueueError>;
+    /// Records that `count` annotations of the job's check run were sent, so an attempt after a
+    /// crash sends only the rest (GitHub appends the annotations of every update).
+    fn sent_annotations(&self, id: i64, count: usize) -> Result<(), QueueError>;
+    /// Ends the waiting jobs with this [`Job::analysis_key`] as superseded (a merge group was
+    /// destroyed); returns how many.
+    fn cancel(&self, analysis_key: &str) -> Result<u64, QueueError>;
     /// Extends a running job's lease, so a long analysis is not claimed twice.
     fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError>;
     /// Records how a job ended.
     fn finish(&self, id: i64, how: Finished, error: Option<&str>) -> Result<(), QueueError>;
     /// Puts a job back to run again after `delay`, keeping the error for operators.
     fn retry(&self, id: i64, delay: Duration, error: &str) -> Result<(), QueueError>;
-    /// Whether a newer head commit of the job's PR has been queued since it was.
-    fn is_superseded(&self, id: i64) -> Result<bool, QueueError>;
     /// Jobs waiting or running.
     fn depth(&self) -> Result<u64, QueueError>;
     /// Forgets finished jobs and delivery ids older than `age`, so the database stays bounded.

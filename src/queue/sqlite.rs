@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_until INTEGER,
     last_error TEXT,
     created_at INTEGER NOT NULL,
-    check_run INTEGER
+    check_run INTEGER,
+    annotations_sent INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
@@ -103,16 +104,25 @@ impl SqliteQueue {
         };
         let conn = connect(BUSY_WAIT).map_err(open_error)?;
         conn.execute_batch(SCHEMA).map_err(open_error)?;
-        let has_check_run: bool = conn
-            .query_row(
-                "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = 'check_run'",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(open_error)?;
-        if !has_check_run {
-            conn.execute("ALTER TABLE jobs ADD COLUMN check_run INTEGER", [])
+        // Columns added since the first schema, added in place to a database that lacks them.
+        for (column, declaration) in [
+            ("check_run", "INTEGER"),
+            ("annotations_sent", "INTEGER NOT NULL DEFAULT 0"),
+        ] {
+            let has: bool = conn
+                .query_row(
+                    "SELECT COUNT(*) > 0 FROM pragma_table_info('jobs') WHERE name = ?1",
+                    params![column],
+                    |row| row.get(0),
+                )
                 .map_err(open_error)?;
+            if !has {
+                conn.execute(
+                    &format!("ALTER TABLE jobs ADD COLUMN {column} {declaration}"),
+                    [],
+                )
+                .map_err(open_error)?;
+            }
         }
         conn.execute(
             "UPDATE jobs SET state = 'queued', lease_until = NULL WHERE state = 'running'",
@@ -181,9 +191,10 @@ impl Queue for SqliteQueue {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db_error("claim", None))?;
         let now = now_ms();
-        let row: Option<(i64, String, u32, String, Option<i64>)> = tx
+        type Row = (i64, String, u32, String, Option<i64>, i64);
+        let row: Option<Row> = tx
             .query_row(
-                "SELECT id, delivery, attempts, payload, check_run FROM jobs
+                "SELECT id, delivery, attempts, payload, check_run, annotations_sent FROM jobs
                  WHERE (state = 'queued' AND run_after <= ?1)
                     OR (state = 'running' AND lease_until < ?1)
                  ORDER BY id LIMIT 1",
@@ -195,12 +206,13 @@ impl Queue for SqliteQueue {
                         row.get(2)?,
                         row.get(3)?,
                         row.get(4)?,
+                        row.get(5)?,
                     ))
                 },
             )
             .optional()
             .map_err(db_error("claim", None))?;
-        let Some((id, delivery, attempts, payload, check_run)) = row else {
+        let Some((id, delivery, attempts, payload, check_run, annotations_sent)) = row else {
             return Ok(None);
         };
         tx.execute(
@@ -220,6 +232,7 @@ impl Queue for SqliteQueue {
             attempts,
             job,
             check_run: check_run.and_then(|run| u64::try_from(run).ok()),
+            annotations_sent: usize::try_from(annotations_sent).unwrap_or(0),
         }))
     }
 
@@ -231,6 +244,27 @@ impl Queue for SqliteQueue {
             )
             .map_err(db_error("started_check_run", Some(id)))?;
         Ok(())
+    }
+
+    fn sent_annotations(&self, id: i64, count: usize) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "UPDATE jobs SET annotations_sent = ?2 WHERE id = ?1",
+                params![id, i64::try_from(count).unwrap_or(i64::MAX)],
+            )
+            .map_err(db_error("sent_annotations", Some(id)))?;
+        Ok(())
+    }
+
+    fn cancel(&self, analysis_key: &str) -> Result<u64, QueueError> {
+        let n = self
+            .lock()
+            .execute(
+                "UPDATE jobs SET state = 'superseded' WHERE supersede_key = ?1 AND state = 'queued'",
+                params![analysis_key],
+            )
+            .map_err(db_error("cancel", None))?;
+        Ok(n as u64)
     }
 
     fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError> {
@@ -267,22 +301,6 @@ impl Queue for SqliteQueue {
             )
             .map_err(db_error("retry", Some(id)))?;
         Ok(())
-    }
-
-    fn is_superseded(&self, id: i64) -> Result<bool, QueueError> {
-        let newer: Option<i64> = self
-            .lock()
-            .query_row(
-                "SELECT newer.id FROM jobs AS job JOIN jobs AS newer
-                   ON newer.supersede_key = job.supersede_key AND newer.id > job.id
-                  AND newer.head_sha != job.head_sha AND newer.state != 'superseded'
-                 WHERE job.id = ?1 LIMIT 1",
-                params![id],
-                |row| row.get(0),
-            )
-            .optional()
-            .map_err(db_error("is_superseded", Some(id)))?;
-        Ok(newer.is_some())
     }
 
     fn depth(&self) -> Result<u64, QueueError> {
@@ -378,25 +396,22 @@ fn enqueue_in(
     }
     let mut queued = 0;
     for job in jobs {
-        let key = job.supersede_key();
+        let key = job.analysis_key();
         let head = job.head_sha();
-        if let (Some(key), Some(head)) = (&key, head) {
-            tx.execute(
-                "UPDATE jobs SET state = 'superseded'
-                     WHERE supersede_key = ?1 AND state = 'queued' AND head_sha != ?2",
-                params![key, head],
-            )
-            .map_err(db_error("enqueue", None))?;
-            let pending: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM jobs WHERE supersede_key = ?1 AND head_sha = ?2
-                         AND state IN ('queued', 'running') LIMIT 1",
-                    params![key, head],
-                    |row| row.get(0),
-                )
+        if let Some(key) = &key {
+            // The same analysis waiting, running or done is this one (a `synchronize` and the
+            // `check_suite` of the same push); a re-run wants a new one unless one still waits.
+            let merged_into = if job.is_rerun() {
+                "SELECT id FROM jobs WHERE supersede_key = ?1 AND state = 'queued' LIMIT 1"
+            } else {
+                "SELECT id FROM jobs WHERE supersede_key = ?1
+                     AND state IN ('queued', 'running', 'done') LIMIT 1"
+            };
+            let existing: Option<i64> = tx
+                .query_row(merged_into, params![key], |row| row.get(0))
                 .optional()
                 .map_err(db_error("enqueue", None))?;
-            if pending.is_some() {
+            if existing.is_some() {
                 continue;
             }
         }
@@ -433,6 +448,7 @@ mod tests {
             head_sha: head.into(),
             head_ref: "feature".into(),
             fork: false,
+            rerun: false,
         })
     }
 
@@ -479,28 +495,58 @@ mod tests {
         assert_eq!(q.depth().unwrap(), 20);
     }
 
+    fn rerun(job: Job) -> Job {
+        match job {
+            Job::Analyze(pr) => Job::Analyze(PullRequestJob { rerun: true, ..pr }),
+            other => other,
+        }
+    }
+
     #[test]
-    fn newer_head_supersedes_queued_job_and_same_head_merges() {
+    fn the_same_analysis_merges_and_no_delivery_supersedes_another_head() {
         let (_dir, q) = queue();
-        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
-        q.enqueue("d2", "pull_request", &[pr(1, "b")]).unwrap();
+        // A late delivery of an older head must not take the real head's job away.
+        q.enqueue("d1", "pull_request", &[pr(1, "b")]).unwrap();
+        assert_eq!(
+            q.enqueue("d2", "pull_request", &[pr(1, "a")]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
+        // The `check_suite` of the same push describes the same analysis, even once it ran.
+        let first = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(first.job, pr(1, "b"));
+        q.finish(first.id, Finished::Done, None).unwrap();
         assert_eq!(
             q.enqueue("d3", "check_suite", &[pr(1, "b")]).unwrap(),
             Enqueued::Queued { jobs: 0 }
         );
-        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        assert_eq!(claimed.job, pr(1, "b"));
+        // A re-run of it is a new analysis, once.
+        assert_eq!(
+            q.enqueue("d4", "check_run", &[rerun(pr(1, "b"))]).unwrap(),
+            Enqueued::Queued { jobs: 1 }
+        );
+        assert_eq!(
+            q.enqueue("d5", "check_run", &[rerun(pr(1, "b"))]).unwrap(),
+            Enqueued::Queued { jobs: 0 }
+        );
+        let second = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(second.job, pr(1, "a"));
+        let third = q.claim(Duration::from_secs(60)).unwrap().unwrap();
+        assert_eq!(third.job, rerun(pr(1, "b")));
         assert!(q.claim(Duration::from_secs(60)).unwrap().is_none());
     }
 
     #[test]
-    fn running_job_learns_it_was_superseded() {
+    fn cancel_ends_only_waiting_jobs_of_the_key() {
         let (_dir, q) = queue();
-        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
-        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        assert!(!q.is_superseded(claimed.id).unwrap());
-        q.enqueue("d2", "pull_request", &[pr(1, "b")]).unwrap();
-        assert!(q.is_superseded(claimed.id).unwrap());
+        q.enqueue("d1", "pull_request", &[pr(1, "a"), pr(2, "a")])
+            .unwrap();
+        let key = pr(1, "a").analysis_key().unwrap();
+        assert_eq!(q.cancel(&key).unwrap(), 1);
+        assert_eq!(q.depth().unwrap(), 1);
+        assert_eq!(
+            q.claim(Duration::from_secs(60)).unwrap().unwrap().job,
+            pr(2, "a")
+        );
     }
 
     #[test]
@@ -550,17 +596,21 @@ mod tests {
             let first = q.claim(Duration::from_secs(600)).unwrap().unwrap();
             assert_eq!(first.check_run, None);
             q.started_check_run(first.id, 42).unwrap();
+            q.sent_annotations(first.id, 150).unwrap();
         }
         let q = SqliteQueue::open(&path).unwrap();
         let again = q.claim(Duration::from_secs(600)).unwrap().unwrap();
-        assert_eq!(again.check_run, Some(42));
+        assert_eq!((again.check_run, again.annotations_sent), (Some(42), 150));
     }
 
     #[test]
     fn a_database_of_the_previous_schema_is_upgraded_in_place() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queue.db");
-        let previous = SCHEMA.replace(",\n    check_run INTEGER", "");
+        let previous = SCHEMA.replace(
+            ",\n    check_run INTEGER,\n    annotations_sent INTEGER NOT NULL DEFAULT 0",
+            "",
+        );
         assert!(!previous.contains("check_run"));
         let old = Connection::open(&path).unwrap();
         old.execute_batch(&previous).unwrap();
@@ -575,6 +625,7 @@ mod tests {
         let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
         assert_eq!((claimed.job, claimed.check_run), (pr(9, "z"), None));
         q.started_check_run(claimed.id, 7).unwrap();
+        q.sent_annotations(claimed.id, 50).unwrap();
     }
 
     #[test]

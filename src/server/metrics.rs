@@ -1,7 +1,12 @@
 //! Prometheus metrics of the server, served as text at `GET /metrics`.
 //!
 //! Operators need to see whether deliveries arrive, whether jobs succeed, how deep the queue is,
-//! how long jobs take and how GitHub answers; these five families say exactly that.
+//! how long jobs take and how GitHub answers; these families say exactly that.
+//!
+//! Every label value comes from a fixed set written here, never from a request: prometheus-client
+//! 0.24 writes label values as they are (no escaping in `encoding/text.rs`'s
+//! `LabelValueEncoder`), so a quote from a stranger would break the page, and each new value
+//! would be a new series kept forever.
 
 use std::time::Duration;
 
@@ -12,6 +17,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
+use super::webhook::Event;
+
 type Labels = Vec<(String, String)>;
 
 /// Every metric the server exports, registered once and shared by routes, workers and the
@@ -19,6 +26,7 @@ type Labels = Vec<(String, String)>;
 pub struct Metrics {
     registry: Registry,
     deliveries: Family<Labels, Counter>,
+    rejected: Family<Labels, Counter>,
     jobs: Family<Labels, Counter>,
     queue_depth: Gauge,
     job_duration: Histogram,
@@ -29,14 +37,20 @@ impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::default();
         let deliveries = Family::<Labels, Counter>::default();
+        let rejected = Family::<Labels, Counter>::default();
         let jobs = Family::<Labels, Counter>::default();
         let queue_depth = Gauge::default();
         let job_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
         let api_calls = Family::<Labels, Counter>::default();
         registry.register(
             "clobbercheck_deliveries",
-            "Webhook deliveries received, by event and outcome",
+            "Signed webhook deliveries, by event (a fixed set; others as \"other\") and outcome",
             deliveries.clone(),
+        );
+        registry.register(
+            "clobbercheck_webhook_rejected",
+            "Webhook requests refused before their signature was verified, by reason",
+            rejected.clone(),
         );
         registry.register(
             "clobbercheck_jobs",
@@ -61,6 +75,7 @@ impl Default for Metrics {
         Self {
             registry,
             deliveries,
+            rejected,
             jobs,
             queue_depth,
             job_duration,
@@ -70,13 +85,23 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Counts one webhook delivery; `outcome` is `queued`, `duplicate`, `ignored` or `rejected`.
-    pub fn delivery(&self, event: &str, outcome: &str) {
+    /// Counts one delivery whose signature verified. Both labels come from fixed sets (the
+    /// event names the App knows, else `other`; `queued`, `duplicate`, `cancelled`, `ignored`,
+    /// `rejected`), so a sender cannot add series or write into the page.
+    pub fn delivery(&self, event: Event, outcome: &'static str) {
         self.deliveries
             .get_or_create(&vec![
-                ("event".to_string(), event.to_string()),
+                ("event".to_string(), event.name().to_string()),
                 ("outcome".to_string(), outcome.to_string()),
             ])
+            .inc();
+    }
+
+    /// Counts one request refused before its signature was known (`too_large`,
+    /// `bad_signature`, `no_delivery_id`): nothing the sender wrote becomes a label.
+    pub fn rejected(&self, reason: &'static str) {
+        self.rejected
+            .get_or_create(&vec![("reason".to_string(), reason.to_string())])
             .inc();
     }
 

@@ -95,6 +95,10 @@ pub struct Settings {
     pub api_retry: RetryPolicy,
     /// Public base URL for the App manifest; by default taken from the request's Host.
     pub public_url: Option<String>,
+    /// How long running jobs may go on after SIGTERM before the process exits
+    /// (`CLOBBERCHECK_SHUTDOWN_GRACE_MS`, default 25 s: within Kubernetes' default 30 s
+    /// termination grace period). A job cut off then resumes at the next start.
+    pub shutdown_grace: Duration,
 }
 
 impl Settings {
@@ -201,6 +205,11 @@ impl Settings {
             )?),
             api_retry,
             public_url: get("CLOBBERCHECK_PUBLIC_URL"),
+            shutdown_grace: Duration::from_millis(parse(
+                "CLOBBERCHECK_SHUTDOWN_GRACE_MS",
+                get("CLOBBERCHECK_SHUTDOWN_GRACE_MS"),
+                25_000,
+            )?),
             data_dir,
         })
     }
@@ -262,6 +271,8 @@ pub struct Shared {
     pub metrics: Arc<Metrics>,
     /// Wakes idle workers when a job is queued.
     pub wake: Notify,
+    /// Set on SIGTERM: workers take no new job.
+    pub draining: std::sync::atomic::AtomicBool,
     pub cache: RepoCache,
     pub templates: Environment<'static>,
     /// Deliveries being stored at once; the rest wait here, on the async side, instead of each
@@ -332,6 +343,7 @@ impl AppState {
             queue,
             metrics,
             wake: Notify::new(),
+            draining: std::sync::atomic::AtomicBool::new(false),
             cache,
             templates,
             storing: tokio::sync::Semaphore::new(STORING),
@@ -407,7 +419,9 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
-/// Runs the server until SIGINT or SIGTERM: opens the queue, starts the workers, serves.
+/// Runs the server until SIGINT or SIGTERM: opens the queue, starts the workers, serves. On the
+/// signal it stops answering, lets running jobs finish for up to [`Settings::shutdown_grace`]
+/// while taking no new one, and returns; what was cut off is claimed again at the next start.
 pub async fn run(settings: Settings) -> Result<(), ServerError> {
     std::fs::create_dir_all(&settings.data_dir).map_err(|e| ServerError::File {
         path: settings.data_dir.clone(),
@@ -416,10 +430,11 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
     let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&settings.database)?);
     let listen = settings.listen.clone();
     let workers = settings.workers;
+    let grace = settings.shutdown_grace;
     let state = AppState::new(settings, queue)?;
-    for n in 0..workers {
-        tokio::spawn(worker::run(state.clone(), n));
-    }
+    let running: Vec<_> = (0..workers)
+        .map(|n| tokio::spawn(worker::run(state.clone(), n)))
+        .collect();
     tokio::spawn(prune(Arc::clone(&state.queue)));
     let listen_error = |e: std::io::Error| ServerError::Listen {
         addr: listen.clone(),
@@ -449,10 +464,28 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         "clobbercheck serve: listening on {where_}, GitHub {}, {status}",
         state.settings.api_url
     );
-    axum::serve(listener, app(state))
+    axum::serve(listener, app(state.clone()))
         .with_graceful_shutdown(shutdown())
         .await
-        .map_err(listen_error)
+        .map_err(listen_error)?;
+    state
+        .draining
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    state.wake.notify_waiters();
+    let drained = tokio::time::timeout(grace, async {
+        for worker in running {
+            let _ = worker.await;
+        }
+    })
+    .await;
+    match drained {
+        Ok(()) => tracing::info!("running jobs finished; exiting"),
+        Err(_) => tracing::warn!(
+            grace_ms = grace.as_millis() as u64,
+            "jobs still running after the grace period; they resume at the next start"
+        ),
+    }
+    Ok(())
 }
 
 /// How long finished jobs and delivery ids are kept (GitHub lets users redeliver for 3 days).

@@ -372,7 +372,14 @@ mod tests {
         assert_eq!(m["public"], false);
         assert_eq!(
             m["default_permissions"],
-            json!({"checks": "write", "pull_requests": "write", "contents": "read", "metadata": "read"})
+            json!({"checks": "write", "pull_requests": "write", "contents": "read", "metadata": "read",
+                   "merge_queues": "read"})
+        );
+        assert!(
+            m["default_events"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("merge_group"))
         );
     }
 

@@ -16,7 +16,9 @@ use sha2::Sha256;
 
 use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
-use crate::queue::{AcknowledgeJob, Enqueued, Job, PullRequestJob};
+use crate::queue::{
+    AcknowledgeJob, Enqueued, Job, MergeGroupJob, PullRequestJob, RerunJob, merge_group_key,
+};
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
 /// constant time.
@@ -40,6 +42,7 @@ pub enum Event {
     PullRequest,
     CheckSuite,
     CheckRun,
+    MergeGroup,
     Installation,
     Ping,
     Other,
@@ -52,9 +55,23 @@ impl Event {
             "pull_request" => Event::PullRequest,
             "check_suite" => Event::CheckSuite,
             "check_run" => Event::CheckRun,
+            "merge_group" => Event::MergeGroup,
             "installation" => Event::Installation,
             "ping" => Event::Ping,
             _ => Event::Other,
+        }
+    }
+
+    /// The event's name, from a fixed set, for metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            Event::PullRequest => "pull_request",
+            Event::CheckSuite => "check_suite",
+            Event::CheckRun => "check_run",
+            Event::MergeGroup => "merge_group",
+            Event::Installation => "installation",
+            Event::Ping => "ping",
+            Event::Other => "other",
         }
     }
 }
@@ -170,6 +187,7 @@ struct CheckSuiteEvent {
 struct CheckRun {
     id: u64,
     name: String,
+    external_id: Option<String>,
     #[serde(deserialize_with = "non_empty")]
     head_sha: String,
     pull_requests: Vec<PrRef>,
@@ -192,6 +210,29 @@ struct CheckRunEvent {
     check_run: CheckRun,
     requested_action: Option<RequestedAction>,
     sender: Sender,
+    repository: Repository,
+    installation: Option<InstallationRef>,
+}
+
+/// The fields of `merge_group` the App reads; refs are full (`refs/heads/main`). Source: the
+/// `merge_group` webhook schema of GitHub's REST API description (octokit/webhooks,
+/// `merge-group-checks-requested`).
+#[derive(Deserialize)]
+struct MergeGroup {
+    #[serde(deserialize_with = "non_empty")]
+    head_sha: String,
+    #[serde(deserialize_with = "non_empty")]
+    head_ref: String,
+    #[serde(deserialize_with = "non_empty")]
+    base_sha: String,
+    #[serde(deserialize_with = "non_empty")]
+    base_ref: String,
+}
+
+#[derive(Deserialize)]
+struct MergeGroupEvent {
+    action: String,
+    merge_group: MergeGroup,
     repository: Repository,
     installation: Option<InstallationRef>,
 }
@@ -279,6 +320,9 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 "edited" => e.changes.as_ref().is_some_and(|c| c.get("base").is_some()),
                 _ => false,
             };
+            // What a push triggers (`opened`, `synchronize`) is one analysis with the
+            // `check_suite` it also triggers; the other actions ask to analyse again.
+            let rerun = !matches!(e.action.as_str(), "opened" | "synchronize");
             if !wanted {
                 return Ok(Vec::new());
             }
@@ -302,6 +346,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 head_sha: e.pull_request.head.sha,
                 head_ref: e.pull_request.head.name,
                 fork,
+                rerun,
             })])
         }
         Event::CheckSuite => {
@@ -316,6 +361,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 installation_id,
                 &e.check_suite.head_sha,
                 e.check_suite.pull_requests,
+                e.action == "rerequested",
             ))
         }
         Event::CheckRun => {
@@ -325,6 +371,25 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
             }
             check_repository("check_run", &e.repository)?;
             match e.action.as_str() {
+                "rerequested" if e.check_run.pull_requests.is_empty() => {
+                    // A fork PR's run lists no pull request: the run names it in its external id.
+                    let installation_id = installation("check_run", e.installation)?;
+                    Ok(e.check_run
+                        .external_id
+                        .as_deref()
+                        .and_then(pull_request_of)
+                        .map(|number| {
+                            Job::Rerun(RerunJob {
+                                repo: e.repository.full_name,
+                                clone_url: e.repository.clone_url,
+                                installation_id,
+                                number,
+                                head_sha: e.check_run.head_sha,
+                            })
+                        })
+                        .into_iter()
+                        .collect())
+                }
                 "rerequested" => {
                     let installation_id = installation("check_run", e.installation)?;
                     Ok(pr_jobs(
@@ -332,6 +397,7 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                         installation_id,
                         &e.check_run.head_sha,
                         e.check_run.pull_requests,
+                        true,
                     ))
                 }
                 "requested_action"
@@ -349,6 +415,23 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
                 _ => Ok(Vec::new()),
             }
         }
+        Event::MergeGroup => {
+            let e: MergeGroupEvent = read("merge_group", body)?;
+            if e.action != "checks_requested" {
+                return Ok(Vec::new());
+            }
+            check_repository("merge_group", &e.repository)?;
+            let installation_id = installation("merge_group", e.installation)?;
+            Ok(vec![Job::MergeGroup(MergeGroupJob {
+                repo: e.repository.full_name,
+                clone_url: e.repository.clone_url,
+                installation_id,
+                base_sha: e.merge_group.base_sha,
+                base_ref: e.merge_group.base_ref,
+                head_sha: e.merge_group.head_sha,
+                head_ref: e.merge_group.head_ref,
+            })])
+        }
         Event::Installation => {
             let e: InstallationEvent = read("installation", body)?;
             tracing::info!(
@@ -362,11 +445,39 @@ pub fn jobs(event: Event, body: &[u8]) -> Result<Vec<Job>, PayloadError> {
     }
 }
 
+/// The pull request number in a check run's `external_id` (`pr-<n>:…`, written by the worker).
+pub fn pull_request_of(external_id: &str) -> Option<u64> {
+    external_id
+        .strip_prefix("pr-")?
+        .split(':')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The [`Job::analysis_key`] of the queued work a delivery cancels: a merge group GitHub
+/// `destroyed` (merged, or dequeued) needs no check any more.
+pub fn cancelled(event: Event, body: &[u8]) -> Result<Option<String>, PayloadError> {
+    if event != Event::MergeGroup {
+        return Ok(None);
+    }
+    let e: MergeGroupEvent = read("merge_group", body)?;
+    if e.action != "destroyed" {
+        return Ok(None);
+    }
+    check_repository("merge_group", &e.repository)?;
+    Ok(Some(merge_group_key(
+        &e.repository.full_name,
+        &e.merge_group.head_sha,
+    )))
+}
+
 fn pr_jobs(
     repository: &Repository,
     installation_id: u64,
     head_sha: &str,
     prs: Vec<PrRef>,
+    rerun: bool,
 ) -> Vec<Job> {
     prs.into_iter()
         .map(|pr| {
@@ -388,6 +499,7 @@ fn pr_jobs(
                 head_sha: head_sha.to_string(),
                 head_ref: pr.head.name,
                 fork,
+                rerun,
             })
         })
         .collect()
@@ -476,11 +588,12 @@ pub async fn receive(
     body: Body,
 ) -> (StatusCode, String) {
     let event_name = header(&headers, "x-github-event").unwrap_or("").to_string();
+    let event = Event::from_header(&event_name);
     let body = match body_within_limit(&headers, body).await {
         Ok(body) => body,
         Err(refusal) => {
-            state.metrics.delivery(&event_name, "rejected");
-            tracing::warn!(event = event_name, status = %refusal.0, "delivery body refused");
+            state.metrics.rejected("too_large");
+            tracing::warn!(event = event.name(), status = %refusal.0, "delivery body refused");
             return refusal;
         }
     };
@@ -495,46 +608,79 @@ pub async fn receive(
         header(&headers, "x-hub-signature-256"),
         &body,
     ) {
-        state.metrics.delivery(&event_name, "rejected");
+        state.metrics.rejected("bad_signature");
         tracing::warn!(
-            event = event_name,
+            event = event.name(),
             "delivery with a bad or missing signature"
         );
         return (StatusCode::UNAUTHORIZED, "bad signature\n".into());
     }
     let Some(delivery) = header(&headers, "x-github-delivery").map(String::from) else {
-        state.metrics.delivery(&event_name, "rejected");
+        state.metrics.rejected("no_delivery_id");
         return (
             StatusCode::BAD_REQUEST,
             "missing X-GitHub-Delivery\n".into(),
         );
     };
-    let jobs = match jobs(Event::from_header(&event_name), &body) {
+    let jobs = match jobs(event, &body) {
         Ok(jobs) => jobs,
         Err(e) => {
-            state.metrics.delivery(&event_name, "rejected");
+            state.metrics.delivery(event, "rejected");
             tracing::warn!(delivery, error = %e, "unreadable payload");
             return (StatusCode::BAD_REQUEST, format!("{e}\n"));
         }
     };
     if jobs.is_empty() {
-        state.metrics.delivery(&event_name, "ignored");
-        return (StatusCode::ACCEPTED, "ignored\n".into());
+        return match cancelled(event, &body) {
+            Ok(Some(key)) => {
+                let queue = Arc::clone(&state.queue);
+                match tokio::task::spawn_blocking(move || queue.cancel(&key)).await {
+                    Ok(Ok(n)) => {
+                        state.metrics.delivery(event, "cancelled");
+                        tracing::info!(delivery, cancelled = n, "merge group destroyed");
+                        (StatusCode::ACCEPTED, "cancelled\n".into())
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(delivery, error = %e, "cannot cancel queued work");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "cannot cancel now\n".into(),
+                        )
+                    }
+                    Err(e) => {
+                        tracing::error!(delivery, error = %e, "cancel task failed");
+                        (
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            "cannot cancel now\n".into(),
+                        )
+                    }
+                }
+            }
+            Ok(None) => {
+                state.metrics.delivery(event, "ignored");
+                (StatusCode::ACCEPTED, "ignored\n".into())
+            }
+            Err(e) => {
+                state.metrics.delivery(event, "rejected");
+                tracing::warn!(delivery, error = %e, "unreadable payload");
+                (StatusCode::BAD_REQUEST, format!("{e}\n"))
+            }
+        };
     }
     // The semaphore is never closed, so this always holds a permit.
     let _storing = state.storing.acquire().await.ok();
     let queue = Arc::clone(&state.queue);
-    let (d, e) = (delivery.clone(), event_name.clone());
-    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, &e, &jobs)).await;
+    let (d, e) = (delivery.clone(), event.name());
+    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, e, &jobs)).await;
     match stored {
         Ok(Ok(Enqueued::Queued { jobs })) => {
-            state.metrics.delivery(&event_name, "queued");
-            tracing::info!(delivery, event = event_name, jobs, "delivery queued");
+            state.metrics.delivery(event, "queued");
+            tracing::info!(delivery, event = event.name(), jobs, "delivery queued");
             state.wake.notify_waiters();
             (StatusCode::ACCEPTED, "queued\n".into())
         }
         Ok(Ok(Enqueued::Duplicate)) => {
-            state.metrics.delivery(&event_name, "duplicate");
+            state.metrics.delivery(event, "duplicate");
             tracing::info!(delivery, "redelivery of a stored delivery; processed once");
             (StatusCode::ACCEPTED, "duplicate delivery\n".into())
         }

@@ -1,14 +1,17 @@
 //! Workers: claim a job, run it, record how it ended.
 //!
-//! An analysis marks its check run `in_progress`, fetches both commits into the repository
-//! cache, runs exactly the analysis `clobbercheck check` runs, and publishes. Transient failures
+//! An analysis first asks GitHub whether its pull request is still open with this head and base
+//! (deliveries come in any order), creates a new check run of its own, fetches both commits into
+//! the repository cache, runs exactly the analysis `clobbercheck check` runs, and publishes
+//! through [`crate::github::publish`]. Transient failures
 //! (GitHub down or rate limited, network) put the job back with a doubling delay; after the last
 //! attempt, or at once for permanent failures, the check run says the check could not run —
 //! never a silent drop.
 //!
-//! A job runs to completion once: the queue remembers the check run a job started, so an
-//! attempt after a crash or a failed publication finds the run it already completed and only
-//! posts what is missing (review and comment are found again by their markers). The end of a job
+//! A job runs to completion once: the queue remembers the check run a job started and how many
+//! of its annotations GitHub took, so an attempt after a crash resumes that run after the last
+//! batch sent, or finds it completed and only posts what is missing (review and comment are
+//! found again by their markers). The end of a job
 //! is recorded even if the database is locked or full for a while: the worker waits for it
 //! rather than leave the job to run again.
 
@@ -22,9 +25,9 @@ use crate::analysis::{AnalysisError, Options, analyze_with};
 use crate::deploy::repository::ThisRepository;
 use crate::fetch::{FetchError, FetchRequest};
 use crate::github::output::{self, Publication};
-use crate::github::publish::{self, Published, Target};
+use crate::github::publish::{AnnotationLedger, LedgerError, PublishError, Target, publish};
 use crate::github::{GitHubError, Installation};
-use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError};
+use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, QueueError, RerunJob};
 use crate::report::markdown::TemplateError;
 use crate::revision::GitRevision;
 
@@ -46,6 +49,8 @@ pub enum JobError {
     Template(#[from] TemplateError),
     #[error(transparent)]
     Queue(#[from] QueueError),
+    #[error(transparent)]
+    Publish(#[from] PublishError),
     #[error("job task: {0}")]
     Task(String),
 }
@@ -55,6 +60,7 @@ impl JobError {
     pub fn is_transient(&self) -> bool {
         match self {
             JobError::GitHub(e) => e.is_transient(),
+            JobError::Publish(e) => e.is_transient(),
             JobError::Fetch(FetchError::Fetch { .. }) | JobError::Queue(_) => true,
             JobError::Fetch(_)
             | JobError::Analysis(_)
@@ -85,9 +91,13 @@ enum Outcome {
     Superseded,
 }
 
-/// One worker's loop; runs for the life of the server.
+/// One worker's loop; runs until the server drains (SIGTERM), finishing the job it holds.
 pub async fn run(state: AppState, n: usize) {
     loop {
+        if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+            tracing::info!(worker = n, "draining: no new job");
+            return;
+        }
         let Some(app) = state.configured() else {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -174,8 +184,13 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
     };
     let mut check_run = claimed.check_run;
     let result = match &claimed.job {
-        Job::Analyze(pr) => analyze_pr(state, app, id, pr, &mut check_run).await,
         Job::Acknowledge(ack) => acknowledge(app, ack).await,
+        Job::Rerun(rerun) => match resolve(app, rerun).await {
+            Ok(Some(job)) => analyze_job(state, app, &claimed, &job, &mut check_run).await,
+            Ok(None) => Ok(Outcome::Superseded),
+            Err(e) => Err(e),
+        },
+        job => analyze_job(state, app, &claimed, job, &mut check_run).await,
     };
     heartbeat.abort();
     let queue = Arc::clone(&state.queue);
@@ -213,10 +228,7 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
         Err(error) => {
             tracing::error!(%error, attempts = claimed.attempts + 1, "job failed");
             state.metrics.job(kind, "failed", started.elapsed());
-            let reported = match &claimed.job {
-                Job::Analyze(pr) => report_failure(app, pr, check_run, &error).await,
-                Job::Acknowledge(_) => Ok(()),
-            };
+            let reported = report_failure(app, &claimed, check_run, &error).await;
             let message = error.to_string();
             match reported {
                 Err(e) if e.is_transient() => {
@@ -242,138 +254,339 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
     }
 }
 
-/// The check run's stable external id for a pull request, so a retry finds the run.
-fn external_id(pr: &PullRequestJob) -> String {
-    format!("pr-{}", pr.number)
+/// The check run's external id: it names the analysis (the job), so an attempt after a crash
+/// finds the run this job created, and a re-run of a fork PR — whose `check_run` payload lists no
+/// pull request — finds the PR again ([`super::webhook`] reads the number back).
+fn external_id(id: i64, job: &Job) -> String {
+    match job {
+        Job::Analyze(PullRequestJob { number, .. }) | Job::Rerun(RerunJob { number, .. }) => {
+            format!("pr-{number}:job-{id}")
+        }
+        _ => format!("merge-group:job-{id}"),
+    }
 }
 
-/// Completes the check run as a failure saying why, unless this job already completed it (then
-/// the conclusion there is right, and only the review or comment is missing).
+/// Completes the job's check run as a failure saying why (creating the run if the job had not),
+/// unless this job already completed it (then the conclusion there is right, and only the
+/// review or comment is missing).
 async fn report_failure(
     app: &Configured,
-    pr: &PullRequestJob,
+    claimed: &Claimed,
     check_run: Option<u64>,
     error: &JobError,
 ) -> Result<(), GitHubError> {
-    let installation = app.github.installation(pr.installation_id);
+    let (repo, installation_id, head_sha) = match &claimed.job {
+        Job::Analyze(pr) => (&pr.repo, pr.installation_id, &pr.head_sha),
+        Job::Rerun(rerun) => (&rerun.repo, rerun.installation_id, &rerun.head_sha),
+        Job::MergeGroup(group) => (&group.repo, group.installation_id, &group.head_sha),
+        Job::Acknowledge(_) => return Ok(()),
+    };
+    if check_run.is_none()
+        && let JobError::GitHub(e) = error
+        && matches!(e.status(), Some(401 | 403 | 404))
+    {
+        // GitHub refused this installation or repository before any run existed: creating one
+        // to show the failure would be refused the same way.
+        return Ok(());
+    }
+    let installation = app.github.installation(installation_id);
     let result = async {
         if let Some(run) = check_run
-            && installation
-                .completed_check_run(&pr.repo, run)
-                .await?
-                .is_some()
+            && installation.completed_check_run(repo, run).await?.is_some()
         {
             tracing::warn!(
-                repo = pr.repo,
-                pr = pr.number,
+                repo = repo,
                 check_run = run,
                 "the check run is complete; only the review or summary comment could not be posted"
             );
             return Ok(());
         }
-        let run = installation
-            .start_check_run(&pr.repo, &pr.head_sha, &external_id(pr))
-            .await?;
+        let run = match check_run {
+            Some(run) => run,
+            None => {
+                installation
+                    .create_check_run(repo, head_sha, &external_id(claimed.id, &claimed.job))
+                    .await?
+            }
+        };
         installation
-            .fail_check_run(
-                &pr.repo,
-                run,
-                "clobbercheck could not run",
-                &error.for_users(),
-            )
+            .fail_check_run(repo, run, "clobbercheck could not run", &error.for_users())
             .await
     }
     .await;
     if let Err(e) = &result {
-        tracing::error!(repo = pr.repo, pr = pr.number, error = %e, "cannot report the failure on the check run");
+        tracing::error!(repo = repo, error = %e, "cannot report the failure on the check run");
     }
     result
 }
 
-/// Analyses a pull request and publishes; `check_run` is the run this job started (in an
-/// earlier attempt, or now), kept by the queue.
-async fn analyze_pr(
+/// What an analysis job compares and where it fetches it from: a pull request or a merge group.
+struct Analysed<'a> {
+    repo: &'a str,
+    clone_url: &'a str,
+    installation_id: u64,
+    base_sha: &'a str,
+    head_sha: &'a str,
+    /// Refs that hold the two commits; `fallback_refs` are tried when a ref is gone.
+    refs: Vec<String>,
+    fallback_refs: Vec<String>,
+    pull_request: Option<u64>,
+    /// This repository as Argo CD Applications name it (the payload's URLs), at the branch
+    /// the change merges into.
+    repository: ThisRepository,
+}
+
+impl<'a> Analysed<'a> {
+    fn of(job: &'a Job) -> Option<Self> {
+        match job {
+            Job::Analyze(pr) => {
+                let head_ref = if pr.fork {
+                    format!("refs/pull/{}/head", pr.number)
+                } else {
+                    format!("refs/heads/{}", pr.head_ref)
+                };
+                Some(Analysed {
+                    repo: &pr.repo,
+                    clone_url: &pr.clone_url,
+                    installation_id: pr.installation_id,
+                    base_sha: &pr.base_sha,
+                    head_sha: &pr.head_sha,
+                    refs: vec![format!("refs/heads/{}", pr.base_ref), head_ref],
+                    fallback_refs: if pr.fork {
+                        Vec::new()
+                    } else {
+                        vec![format!("refs/pull/{}/head", pr.number)]
+                    },
+                    pull_request: Some(pr.number),
+                    repository: ThisRepository::new(
+                        &[std::slice::from_ref(&pr.clone_url), pr.aliases.as_slice()].concat(),
+                        &[&pr.base_ref],
+                    ),
+                })
+            }
+            Job::MergeGroup(group) => Some(Analysed {
+                repo: &group.repo,
+                clone_url: &group.clone_url,
+                installation_id: group.installation_id,
+                base_sha: &group.base_sha,
+                head_sha: &group.head_sha,
+                refs: vec![group.base_ref.clone(), group.head_ref.clone()],
+                fallback_refs: Vec::new(),
+                pull_request: None,
+                repository: ThisRepository::new(
+                    &[&group.clone_url],
+                    &[group
+                        .base_ref
+                        .strip_prefix("refs/heads/")
+                        .unwrap_or(&group.base_ref)],
+                ),
+            }),
+            Job::Rerun(_) | Job::Acknowledge(_) => None,
+        }
+    }
+}
+
+/// The queue's record of how many annotations of the job's check run GitHub took.
+struct JobLedger {
+    queue: Arc<dyn crate::queue::Queue>,
+    id: i64,
+    resumed: Option<usize>,
+}
+
+impl AnnotationLedger for JobLedger {
+    fn resumed(&self) -> Option<usize> {
+        self.resumed
+    }
+
+    async fn record(&self, sent: usize) -> Result<(), LedgerError> {
+        let (queue, id) = (Arc::clone(&self.queue), self.id);
+        blocking(move || queue.sent_annotations(id, sent))
+            .await
+            .map_err(|e| LedgerError(e.to_string()))
+    }
+}
+
+/// Whether pull request `number` is open and still has `head_sha` on `base_ref`: deliveries
+/// arrive in any order, so only GitHub knows which head is current. A PR GitHub does not show
+/// counts as current.
+async fn is_current(
+    installation: &Installation,
+    repo: &str,
+    number: u64,
+    head_sha: &str,
+    base_ref: &str,
+) -> Result<bool, GitHubError> {
+    Ok(match installation.pull_request(repo, number).await? {
+        Some(now) => {
+            let current = now.open && now.head_sha == head_sha && now.base_ref == base_ref;
+            if !current {
+                tracing::info!(
+                    repo,
+                    pr = number,
+                    open = now.open,
+                    head = now.head_sha,
+                    base = now.base_ref,
+                    "the pull request moved on or closed; this analysis is not wanted"
+                );
+            }
+            current
+        }
+        // GitHub shows no such PR to this installation: without a better answer, the analysis
+        // the delivery asked for runs (a check that never comes would stall the PR for good).
+        None => {
+            tracing::warn!(
+                repo,
+                pr = number,
+                "the pull request cannot be read; analysing as delivered"
+            );
+            true
+        }
+    })
+}
+
+/// The analysis a [`RerunJob`] asks for, from what GitHub says its pull request is now; `None`
+/// when the PR is gone, closed or has another head (that head has its own check run).
+async fn resolve(app: &Configured, rerun: &RerunJob) -> Result<Option<Job>, JobError> {
+    let installation = app.github.installation(rerun.installation_id);
+    let Some(now) = installation.pull_request(&rerun.repo, rerun.number).await? else {
+        return Ok(None);
+    };
+    if !now.open || now.head_sha != rerun.head_sha {
+        tracing::info!(
+            repo = rerun.repo,
+            pr = rerun.number,
+            "the re-run check is not on the pull request's open head; nothing to re-run"
+        );
+        return Ok(None);
+    }
+    Ok(Some(Job::Analyze(PullRequestJob {
+        repo: rerun.repo.clone(),
+        clone_url: rerun.clone_url.clone(),
+        installation_id: rerun.installation_id,
+        number: rerun.number,
+        fork: now.head_repo.as_deref() != Some(rerun.repo.as_str()),
+        base_sha: now.base_sha,
+        base_ref: now.base_ref,
+        head_sha: now.head_sha,
+        head_ref: now.head_ref,
+        aliases: Vec::new(),
+        rerun: true,
+    })))
+}
+
+/// Analyses a pull request or merge group (`job`: the claimed one, or what a re-run resolved
+/// to) and publishes; `check_run` is the run this job started (in an earlier attempt, or now),
+/// kept by the queue.
+async fn analyze_job(
     state: &AppState,
     app: &Configured,
-    id: i64,
-    pr: &PullRequestJob,
+    claimed: &Claimed,
+    job: &Job,
     check_run: &mut Option<u64>,
 ) -> Result<Outcome, JobError> {
-    let queue = Arc::clone(&state.queue);
-    if blocking(move || queue.is_superseded(id)).await? {
+    let Some(analysis) = Analysed::of(job) else {
+        return Ok(Outcome::Done);
+    };
+    let analysis = &analysis;
+    let installation = app.github.installation(analysis.installation_id);
+    let current = || async {
+        match job {
+            Job::Analyze(pr) => {
+                is_current(
+                    &installation,
+                    &pr.repo,
+                    pr.number,
+                    &pr.head_sha,
+                    &pr.base_ref,
+                )
+                .await
+            }
+            _ => Ok(true),
+        }
+    };
+    // A run this job created must end completed, whatever happened to the PR since.
+    if check_run.is_none() && !current().await? {
         return Ok(Outcome::Superseded);
     }
-    let installation = app.github.installation(pr.installation_id);
-    let external_id = external_id(pr);
-    let target = Target {
-        repo: &pr.repo,
-        head_sha: &pr.head_sha,
-        external_id: &external_id,
-        pull_request: Some(pr.number),
+    let run = match *check_run {
+        Some(run) => run,
+        None => {
+            let run = installation
+                .create_check_run(
+                    analysis.repo,
+                    analysis.head_sha,
+                    &external_id(claimed.id, job),
+                )
+                .await?;
+            let (queue, id) = (Arc::clone(&state.queue), claimed.id);
+            blocking(move || queue.started_check_run(id, run)).await?;
+            *check_run = Some(run);
+            run
+        }
     };
-    let started = publish::start(&installation, &target, *check_run).await?;
-    if !started.completed {
-        let (queue, run) = (Arc::clone(&state.queue), started.check_run);
-        blocking(move || queue.started_check_run(id, run)).await?;
-        *check_run = Some(run);
-    }
-    let publication = compute(state, &installation, pr).await?;
-    let queue = Arc::clone(&state.queue);
-    // A superseded PR's check run is right for its commit; the review and comment belong to
-    // the newer one.
-    let still_current =
-        || async move { Ok::<_, JobError>(!blocking(move || queue.is_superseded(id)).await?) };
-    match publish::publish(&installation, &target, started, &publication, still_current).await? {
-        Published::Done => Ok(Outcome::Done),
-        Published::Superseded => Ok(Outcome::Superseded),
-    }
+    let publication = compute(state, &installation, analysis).await?;
+    let ledger = JobLedger {
+        queue: Arc::clone(&state.queue),
+        id: claimed.id,
+        resumed: claimed.check_run.map(|_| claimed.annotations_sent),
+    };
+    let target = Target {
+        repo: analysis.repo,
+        head_sha: analysis.head_sha,
+        pull_request: analysis.pull_request,
+    };
+    let published = publish(
+        &installation,
+        target,
+        run,
+        &publication,
+        &ledger,
+        || async { Ok(current().await?) },
+    )
+    .await?;
+    Ok(if published || analysis.pull_request.is_none() {
+        Outcome::Done
+    } else {
+        Outcome::Superseded
+    })
 }
 
 /// Fetches both commits and runs the shared analysis on them, off the async threads.
 async fn compute(
     state: &AppState,
     installation: &Installation,
-    pr: &PullRequestJob,
+    analysis: &Analysed<'_>,
 ) -> Result<Publication, JobError> {
     let token = installation.token().await?;
     let state = state.clone();
-    let pr = pr.clone();
+    let (repo, clone_url) = (analysis.repo.to_string(), analysis.clone_url.to_string());
+    let (base_sha, head_sha) = (analysis.base_sha.to_string(), analysis.head_sha.to_string());
+    let (refs, fallback_refs) = (analysis.refs.clone(), analysis.fallback_refs.clone());
+    let repository = analysis.repository.clone();
     tokio::task::spawn_blocking(move || -> Result<Publication, JobError> {
-        let head_ref = if pr.fork {
-            format!("refs/pull/{}/head", pr.number)
-        } else {
-            format!("refs/heads/{}", pr.head_ref)
-        };
         let request = FetchRequest {
-            repo: &pr.repo,
-            clone_url: &pr.clone_url,
+            repo: &repo,
+            clone_url: &clone_url,
             token: &token,
-            commits: [&pr.base_sha, &pr.head_sha],
-            refs: vec![format!("refs/heads/{}", pr.base_ref), head_ref],
-            fallback_refs: if pr.fork {
-                Vec::new()
-            } else {
-                vec![format!("refs/pull/{}/head", pr.number)]
-            },
+            commits: [&base_sha, &head_sha],
+            refs,
+            fallback_refs,
         };
         let started = Instant::now();
         let cached = state.cache.checkout(&request)?;
         let fetched = started.elapsed();
-        let base = GitRevision::open(cached.path(), &pr.base_sha).map_err(AnalysisError::from)?;
-        let head = GitRevision::open(cached.path(), &pr.head_sha).map_err(AnalysisError::from)?;
-        // This repository as Argo CD Applications name it, at the branch the PR merges into.
-        let mut urls = vec![pr.clone_url.clone()];
-        urls.extend(pr.aliases.iter().cloned());
+        let base = GitRevision::open(cached.path(), &base_sha).map_err(AnalysisError::from)?;
+        let head = GitRevision::open(cached.path(), &head_sha).map_err(AnalysisError::from)?;
         let options = Options {
-            repository: ThisRepository::new(&urls, &[&pr.base_ref]),
+            repository,
             ..Options::default()
         };
-        let analysis = analyze_with(&base, &head, None, &state.parse_cache(&pr.repo), options)?;
+        let analysis = analyze_with(&base, &head, None, &state.parse_cache(&repo), options)?;
         let analysed = started.elapsed();
-        let publication = output::publication(&analysis, &pr.head_sha, &state.templates)?;
+        let publication = output::publication(&analysis, &head_sha, &state.templates)?;
         tracing::info!(
-            repo = pr.repo,
-            pr = pr.number,
+            repo,
+            head = head_sha,
             errors = analysis.report.summary.errors,
             objects = analysis.report.objects.objects.len(),
             fetch_ms = fetched.as_millis() as u64,

@@ -83,9 +83,12 @@ pub struct Fault {
     pub apply_first: bool,
     /// Wait this long, then act normally (no fault answer).
     pub delay: Option<Duration>,
-    /// Never answer.
+    /// Never answer (with `apply_first`: act, then never answer, as a connection lost after
+    /// GitHub did the work).
     pub hang: bool,
     pub times: usize,
+    /// Let this many matching requests through first.
+    pub after: usize,
 }
 
 impl Fault {
@@ -100,6 +103,7 @@ impl Fault {
             delay: None,
             hang: false,
             times: 1,
+            after: 0,
         }
     }
 }
@@ -132,6 +136,19 @@ impl CheckRun {
             "app": {"id": APP_ID},
         })
     }
+}
+
+/// A pull request of the fake: what GitHub says it is now, whatever deliveries said.
+#[derive(Clone, Debug)]
+pub struct FakePr {
+    pub base_sha: String,
+    pub base_ref: String,
+    pub head_sha: String,
+    pub head_ref: String,
+    /// `full_name` of the head's repository (another one for a fork).
+    pub head_repo: String,
+    /// `open` or `closed`.
+    pub state: String,
 }
 
 #[derive(Clone, Debug)]
@@ -174,8 +191,9 @@ pub struct Inner {
     pub permissions: HashMap<String, String>,
     pub faults: Vec<Fault>,
     pub log: Vec<Logged>,
-    /// (repo, number) → base sha, to compute the PR diff for review comments.
-    pub prs: HashMap<(String, u64), String>,
+    /// (repo, number) → the pull request as `GET /pulls/{n}` shows it; its base sha computes
+    /// the PR diff for review comments.
+    pub prs: HashMap<(String, u64), FakePr>,
     /// Every 4xx the fake gave for a rule violation, with why.
     pub violations: Vec<String>,
     /// Random faults drawn for calls no scripted fault matches (a soak).
@@ -224,10 +242,39 @@ impl Fake {
         self.inner().faults.push(fault);
     }
 
-    pub fn register_pr(&self, repo: &str, number: u64, base_sha: &str) {
-        self.inner()
+    /// Makes pull request `number` open with this base and head (pushing to it moves the head).
+    pub fn register_pr(&self, repo: &str, number: u64, base_sha: &str, head_sha: &str) {
+        self.inner().prs.insert(
+            (repo.to_string(), number),
+            FakePr {
+                base_sha: base_sha.to_string(),
+                base_ref: "main".into(),
+                head_sha: head_sha.to_string(),
+                head_ref: "feature".into(),
+                head_repo: repo.to_string(),
+                state: "open".into(),
+            },
+        );
+    }
+
+    /// Changes what GitHub says pull request `number` is now.
+    pub fn update_pr(&self, repo: &str, number: u64, f: impl FnOnce(&mut FakePr)) {
+        f(self
+            .inner()
             .prs
-            .insert((repo.to_string(), number), base_sha.to_string());
+            .get_mut(&(repo.to_string(), number))
+            .expect("a registered pull request"));
+    }
+
+    /// The newest check run on `head_sha`, once it and every other run on it completed: the one
+    /// branch protection reads.
+    pub async fn newest_completed(&self, head_sha: &str) -> CheckRun {
+        self.wait_for(&format!("every check run on {head_sha} completed"), |i| {
+            let mut runs = i.check_runs.iter().filter(|c| c.head_sha == head_sha);
+            runs.clone().count() > 0 && runs.all(|c| c.status == "completed")
+        })
+        .await;
+        self.check_runs_for(head_sha).pop().unwrap()
     }
 
     pub fn clone_url(&self, repo: &str) -> String {
@@ -318,6 +365,12 @@ async fn handle(
         let found = inner.faults.iter().position(|f| {
             f.times > 0 && f.method == method.as_str() && path.ends_with(&f.path_suffix)
         });
+        let found = found.filter(|&i| {
+            let fault = &mut inner.faults[i];
+            let passes = fault.after > 0;
+            fault.after = fault.after.saturating_sub(1);
+            !passes
+        });
         found
             .map(|i| {
                 inner.faults[i].times -= 1;
@@ -326,7 +379,7 @@ async fn handle(
             .or_else(|| inner.chaos.as_mut().and_then(|c| c.draw(&path)))
     };
     if let Some(fault) = &fault {
-        if fault.hang {
+        if fault.hang && !fault.apply_first {
             log(&state, &method, &path, 0);
             tokio::time::sleep(Duration::from_secs(3600)).await;
         }
@@ -350,6 +403,12 @@ async fn handle(
                 &body,
             )
         };
+        if let Some(f) = &fault
+            && f.hang
+        {
+            log(&state, &method, &path, 0);
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+        }
         match &fault {
             Some(f) if f.delay.is_none() => {
                 let mut response = reply(f.status, json!({"message": f.message}));
@@ -550,6 +609,16 @@ fn api(
                 .iter_mut()
                 .find(|c| c.id.to_string() == *id)
             {
+                Some(run)
+                    if run.status == "completed"
+                        && matches!(body["status"].as_str(), Some("queued" | "in_progress")) =>
+                {
+                    let why = format!(
+                        "check run {} is completed: it cannot be moved back to {}",
+                        run.id, body["status"]
+                    );
+                    violation(inner, 422, why)
+                }
                 Some(run) => {
                     apply_check(run, &body);
                     if body.get("conclusion").is_some() {
@@ -560,6 +629,17 @@ fn api(
                 None => reply(404, json!({"message": "Not Found"})),
             }
         }
+        ("GET", ["pulls", n]) => match inner.prs.get(&(repo.clone(), n.parse().unwrap_or(0))) {
+            Some(pr) => reply(
+                200,
+                json!({"number": n.parse::<u64>().unwrap_or(0), "state": pr.state,
+                       "head": {"sha": pr.head_sha, "ref": pr.head_ref,
+                                "repo": {"full_name": pr.head_repo}},
+                       "base": {"sha": pr.base_sha, "ref": pr.base_ref,
+                                "repo": {"full_name": repo}}}),
+            ),
+            None => reply(404, json!({"message": "Not Found"})),
+        },
         ("GET", ["pulls", n, "reviews"]) => {
             let items = inner
                 .reviews
@@ -578,7 +658,11 @@ fn api(
             let Some(commit_id) = body["commit_id"].as_str() else {
                 return violation(inner, 422, "review without commit_id".into());
             };
-            let Some(base) = inner.prs.get(&(repo.clone(), number)).cloned() else {
+            let Some(base) = inner
+                .prs
+                .get(&(repo.clone(), number))
+                .map(|pr| pr.base_sha.clone())
+            else {
                 return violation(inner, 422, format!("no PR {repo}#{number} registered"));
             };
             let hunks = diff_hunks(
@@ -587,6 +671,16 @@ fn api(
                 commit_id,
             );
             let comments = body["comments"].as_array().cloned().unwrap_or_default();
+            if comments.len() > MAX_REVIEW_COMMENTS {
+                return violation(
+                    inner,
+                    422,
+                    format!(
+                        "{} comments in one review (max {MAX_REVIEW_COMMENTS})",
+                        comments.len()
+                    ),
+                );
+            }
             for c in &comments {
                 let (Some(p), Some(line)) = (c["path"].as_str(), c["line"].as_u64()) else {
                     return violation(inner, 422, format!("review comment without path/line: {c}"));
@@ -722,6 +816,9 @@ fn register_app(
         .insert("location", redirect.parse().unwrap());
     Some(response)
 }
+/// Inline comments one review may carry: above it the fake answers 422, as a review too large
+/// for GitHub to take.
+pub const MAX_REVIEW_COMMENTS: usize = 50;
 
 /// DESIGN.md §5 limits on a check run's output and actions.
 fn check_output(body: &Value) -> Result<(), String> {
@@ -1586,7 +1683,9 @@ impl World {
         head: &'a str,
         head_ref: &'a str,
     ) -> PrSpec<'a> {
-        self.fake.register_pr(REPO, number, base);
+        self.fake.register_pr(REPO, number, base, head);
+        self.fake
+            .update_pr(REPO, number, |pr| pr.head_ref = head_ref.to_string());
         PrSpec {
             repo: REPO,
             clone_url: self.fake.clone_url(REPO),

@@ -262,13 +262,14 @@ pub fn check_config(bytes: &[u8]) {
     }
 }
 
-const EVENTS: [Event; 6] = [
+const EVENTS: [Event; 7] = [
     Event::PullRequest,
     Event::CheckSuite,
     Event::CheckRun,
     Event::Installation,
     Event::Ping,
     Event::Other,
+    Event::MergeGroup,
 ];
 
 /// The first byte picks the event, the rest is the body: either jobs whose fields are all
@@ -284,6 +285,15 @@ pub fn check_webhook(bytes: &[u8]) {
             for job in jobs {
                 let fields: Vec<&str> = match &job {
                     Job::Analyze(j) => vec![
+                        &j.repo,
+                        &j.clone_url,
+                        &j.base_sha,
+                        &j.base_ref,
+                        &j.head_sha,
+                        &j.head_ref,
+                    ],
+                    Job::Rerun(j) => vec![&j.repo, &j.clone_url, &j.head_sha],
+                    Job::MergeGroup(j) => vec![
                         &j.repo,
                         &j.clone_url,
                         &j.base_sha,
