@@ -180,6 +180,9 @@ pub struct Outcome {
     pub failed: bool,
     /// Where the JSON report was written.
     pub report: PathBuf,
+    /// Where the review was written as one self-contained HTML page (action.yml uploads it as
+    /// the `clobbercheck-review` artifact).
+    pub html: PathBuf,
 }
 
 /// Runs the Action with the environment `env` (a lookup, so tests need no process
@@ -249,8 +252,22 @@ pub fn run(
     let cache = ParseCache::default();
     let analysis = analyze_with(&base, &head, config, &cache, Options::default())?;
     let env_templates = markdown::environment(inputs.templates.as_deref())?;
-    let publication = output::publication(&analysis, &target.head_sha, &env_templates)?;
+    let mut publication = output::publication(&analysis, &target.head_sha, &env_templates)?;
     let report = &analysis.report;
+
+    let html_path = temp.join("clobbercheck-review.html");
+    let page = Format::Html.render(&analysis, &env_templates, false, &Shape::default())?;
+    std::fs::write(&html_path, page).map_err(|e| io_error("review page", &html_path, e))?;
+    if let Some(url) = artifact_url(env) {
+        // The check run points at the page: the workflow run that holds it as an artifact.
+        publication.check.summary = output::truncate(
+            &format!(
+                "[The whole review as one page]({url}) (artifact `{REVIEW_ARTIFACT}` of this workflow run)\n\n{}",
+                publication.check.summary
+            ),
+            output::MAX_OUTPUT,
+        );
+    }
 
     let report_path = temp.join("clobbercheck-report.json");
     let written = std::fs::File::create(&report_path).and_then(|mut file| {
@@ -302,20 +319,39 @@ pub fn run(
             FailOn::Never => false,
         },
         report: report_path,
+        html: html_path,
     };
     if let Some(path) = env("GITHUB_OUTPUT").filter(|v| !v.is_empty()) {
         append(
             Path::new(&path),
             "output file",
             &format!(
-                "errors={}\nwarnings={}\nreport={}\n",
+                "errors={}\nwarnings={}\nreport={}\nhtml={}\n",
                 outcome.errors,
                 outcome.warnings,
-                outcome.report.display()
+                outcome.report.display(),
+                outcome.html.display()
             ),
         )?;
     }
     Ok(outcome)
+}
+
+/// The artifact action.yml uploads the review page as.
+pub const REVIEW_ARTIFACT: &str = "clobbercheck-review";
+
+/// The page of this workflow run, which lists its artifacts, when action.yml says it uploads the
+/// review page (`CLOBBERCHECK_REVIEW_ARTIFACT`) and GitHub names the run; `None` otherwise, so a
+/// bare `github-action` run never links to an artifact that does not exist.
+fn artifact_url(env: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    var("CLOBBERCHECK_REVIEW_ARTIFACT").filter(|name| name == REVIEW_ARTIFACT)?;
+    Some(format!(
+        "{}/{}/actions/runs/{}",
+        var("GITHUB_SERVER_URL")?.trim_end_matches('/'),
+        var("GITHUB_REPOSITORY")?,
+        var("GITHUB_RUN_ID")?
+    ))
 }
 
 fn io_error(what: &'static str, path: &Path, e: std::io::Error) -> ActionError {

@@ -100,6 +100,8 @@ fn run_step(w: &World, name: &str, event: &str, payload: &Value, token: &str) ->
         .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
         .env("GITHUB_WORKSPACE", &workspace)
         .env("GITHUB_STEP_SUMMARY", &summary)
+        .env("GITHUB_RUN_ID", "4242")
+        .env("CLOBBERCHECK_REVIEW_ARTIFACT", "clobbercheck-review")
         .env("GITHUB_OUTPUT", &outputs)
         .env("RUNNER_TEMP", &temp)
         .env("INPUT_TOKEN", token)
@@ -177,6 +179,23 @@ async fn incident_pr_fails_with_the_apps_check_run_review_and_comment_then_a_fix
     assert!(
         run.actions.is_empty(),
         "no Acknowledge button without an App to receive it"
+    );
+    // The review as one page, uploaded by action.yml and linked from the run's summary.
+    let page = std::fs::read_to_string(step.out("html")).unwrap();
+    assert!(
+        page.starts_with("<!DOCTYPE html>") || page.starts_with("<!doctype html>"),
+        "{}",
+        &page[..page.len().min(200)]
+    );
+    assert!(
+        page.contains("replaces 2 existing objects"),
+        "the page leads with the headline"
+    );
+    let link = format!("({}/{REPO}/actions/runs/4242)", w.fake.url);
+    assert!(
+        run.summary.starts_with("[The whole review as one page]") && run.summary.contains(&link),
+        "{}",
+        &run.summary[..run.summary.len().min(300)]
     );
     let annotated: BTreeSet<(String, u64)> = run
         .annotations
