@@ -248,11 +248,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let head_rev = sides.open(&head, &base)?;
             let cache = ParseCache::default();
             let checkout = ThisRepository::of_checkout(&sides.repo, &base);
-            // Explicit URLs replace the remote's; the checkout's branches still count.
-            let repository = if repo_urls.is_empty() {
+            // Explicit URLs replace the remote's; the checkout's branches still count. The
+            // remote names the repository only when a side reads it (a revision, or its working
+            // tree): two folders elsewhere (fixtures, rendered trees) are not that repository.
+            let repository = if !repo_urls.is_empty() {
+                ThisRepository::new(&repo_urls, checkout.revisions())
+            } else if sides.reads_repository(&base) || sides.reads_repository(&head) {
                 checkout
             } else {
-                ThisRepository::new(&repo_urls, checkout.revisions())
+                ThisRepository::default()
             };
             let options = Options { all, repository };
             let analysis = analyze_with(
@@ -486,6 +490,22 @@ impl Sides {
         } else {
             spec.to_string()
         }
+    }
+
+    /// Whether side `spec` reads the repository at `repo` itself: a revision of it, or its
+    /// working tree (not a folder inside it, not standard input).
+    fn reads_repository(&self, spec: &str) -> bool {
+        if spec == "-" {
+            return false;
+        }
+        let dir = Path::new(&self.resolved(spec)).to_path_buf();
+        if !dir.is_dir() {
+            return true;
+        }
+        let root = git2::Repository::open(&self.repo)
+            .ok()
+            .and_then(|git| git.workdir().and_then(|w| w.canonicalize().ok()));
+        root.is_some() && dir.canonicalize().ok() == root
     }
 
     /// Opens side `spec`; `other` is the other side, to tell a folder of the repository
