@@ -219,3 +219,57 @@ fn a_template_error_is_a_render_error_at_the_set() {
         message[0]
     );
 }
+
+/// Regression: run inside a clone whose `origin` is another repository, two folders are not
+/// that repository — its URL must not decide which generators read "this" repository (the
+/// scenario passed in a checkout without a remote and failed in a fresh clone with one).
+#[test]
+fn folders_inside_a_clone_with_a_remote_are_not_that_repository() {
+    let repo = GitRepo::new();
+    for side in ["base", "head"] {
+        copy_dir(
+            &root()
+                .join("tests/fixtures/applicationset/folder-only")
+                .join(side),
+            &repo.path().join(side),
+        );
+    }
+    repo.commit("fixtures");
+    let status = std::process::Command::new("git")
+        .args([
+            "remote",
+            "add",
+            "origin",
+            "https://example.com/someone/else.git",
+        ])
+        .current_dir(repo.path())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = run(
+        repo.path(),
+        &[
+            "check", "--base", "base", "--head", "head", "--format", "json",
+        ],
+    );
+    let report = json(&out);
+    assert_eq!(code(&out), 1, "{report:#}");
+    assert_eq!(
+        messages(&report, "overwrite-disguised-as-addition", "payments").len(),
+        1,
+        "{report:#}"
+    );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
