@@ -250,7 +250,7 @@ fn every_rule_markdown() {
             } else {
                 dir.path().join(side).join(id)
             };
-            copy(&fixtures.join(id).join(side), &to);
+            copy_dir(&fixtures.join(id).join(side), &to);
         }
     }
     let config = "naming:\n  - path: \"name-path-mismatch/env/{cluster}/{app}/**\"\n    kinds: [argoproj.io/Application, argoproj.io/AppProject]\n    name: \"{app}-{cluster}\"\nsources:\n  - jsonnet: \"render-error/env/*/main.jsonnet\"\nallow:\n  - rule: delete\n    kind: ConfigMap\n    namespace: defualt\n    name: fine\n    reason: a typo in the namespace names nothing\n";
@@ -289,19 +289,6 @@ fn every_rule_markdown() {
         "rules missing from the review: {missing:?}\n{md}"
     );
     insta::assert_snapshot!("every_rule", md);
-}
-
-fn copy(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// `check --diff` prints per-object diffs as the check run does, Secret values hidden.
