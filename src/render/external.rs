@@ -396,23 +396,13 @@ fn run_tool(
                 continue;
             }
         };
-        let dest = tree.join(path);
-        let written = dest
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&dest, bytes));
-        if let Err(e) = written {
+        if let Err(e) = write_under(&tree, path, &bytes) {
             let message = format!("cannot export {path} to a temporary folder: {e}");
             return Ok((Err(failure(target, message)), deps));
         }
     }
     for (path, bytes) in extra {
-        let dest = tree.join(path);
-        let written = dest
-            .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
-            .and_then(|()| std::fs::write(&dest, bytes));
-        if let Err(e) = written {
+        if let Err(e) = write_under(&tree, path, bytes) {
             let message = format!("cannot write {path} to a temporary folder: {e}");
             return Ok((Err(failure(target, message)), deps));
         }
@@ -639,4 +629,12 @@ fn find_tool(name: &str) -> Option<PathBuf> {
                 .metadata()
                 .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
         })
+}
+
+/// Writes `bytes` to `path` under the folder `tree`, creating its parent folders.
+fn write_under(tree: &std::path::Path, path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    let dest = tree.join(path);
+    dest.parent()
+        .map_or(Ok(()), std::fs::create_dir_all)
+        .and_then(|()| std::fs::write(&dest, bytes))
 }
