@@ -6,7 +6,6 @@
 use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
-use crate::deploy::argocd::Applications;
 use crate::deploy::repository::ThisRepository;
 use crate::prdiff::PrDiff;
 use crate::report::Report;
@@ -105,8 +104,6 @@ pub fn analyze_with(
             &diff,
         )
     };
-    let base_apps = Applications::from_objects(&base.objects, &config.deploy);
-    let head_apps = Applications::from_objects(&head.objects, &config.deploy);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,
@@ -119,8 +116,8 @@ pub fn analyze_with(
             .map(|(path, message)| (path.as_str(), message.as_str())),
         config_given,
         all: options.all,
-        base_apps: &base_apps,
-        head_apps: &head_apps,
+        base_apps: base.deployers.applications(),
+        head_apps: head.deployers.applications(),
     });
     let (findings, silenced) = acknowledge::apply(findings, &changes, &config);
     let report =

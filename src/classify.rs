@@ -42,6 +42,8 @@ pub struct Definition {
     /// produced it (`ApplicationSet services, from directory services/core`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generator: Option<String>,
+    /// The deployers whose output holds this definition (empty: applied directly).
+    pub owners: Vec<crate::deploy::Owner>,
     #[serde(skip)]
     pub origin: Origin,
     /// Head definitions only: the PR adds it (new file, or all its lines added).
@@ -158,6 +160,7 @@ fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {
             .generator
             .as_ref()
             .map(|p| p.description.clone()),
+        owners: object.owners.clone(),
         origin: object.origin.clone(),
         new_in_pr,
         value: object.value.clone(),

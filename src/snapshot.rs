@@ -10,7 +10,7 @@ use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
 use crate::config::Config;
-use crate::deploy::argocd::Applications;
+use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split};
 use crate::manifest::yaml::YamlWarning;
@@ -202,6 +202,9 @@ pub struct Snapshot {
     /// Kustomization and chart folders that no Application, no `sources:` entry and no other
     /// rendered target uses: their files are not objects, and their output is not analysed.
     pub unanalysed: Vec<ToolFolder>,
+    /// Every deployer of the revision (Applications, generated ones included): who deploys
+    /// each object, for the rules and reports.
+    pub deployers: Deployers,
 }
 
 /// Rounds of "learn Applications, render the folders they deploy": an app-of-apps rendered by
@@ -386,13 +389,13 @@ impl Snapshot {
         let mut expanded = expand(&rendered.documents);
         let mut expanded_over = rendered.documents.len();
         let mut done: Vec<(crate::render::SourceKind, Target)> = Vec::new();
-        let mut apps = Applications::default();
+        let mut apps = Deployers::default();
         for _ in 0..APPLICATION_ROUNDS {
             if expanded_over != rendered.documents.len() {
                 expanded = expand(&rendered.documents);
                 expanded_over = rendered.documents.len();
             }
-            apps = Applications::learn(
+            apps = Deployers::learn(
                 plain
                     .iter()
                     .chain(&rendered.documents)
@@ -478,7 +481,7 @@ impl Snapshot {
                 message,
             }
         }));
-        let objects = build_objects(
+        let (objects, deployers) = build_objects(
             documents
                 .iter()
                 .flat_map(|(path, parsed)| docs_of(path, parsed))
@@ -497,17 +500,18 @@ impl Snapshot {
             render_errors,
             set_notices: expanded.notices,
             unanalysed,
+            deployers,
         })
     }
 }
 
 /// Turns documents (in apply order) into objects: skips what is not a Kubernetes object, learns
-/// the scope of kinds from CRDs and the destinations of Argo CD Applications among them, then
-/// gives each object its identity.
+/// the scope of kinds from CRDs and the deployers among them, then gives each object its identity
+/// and owners. Returns the objects and the deployers learned.
 pub fn build_objects(
     documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
     config: &Config,
-) -> Vec<RenderedObject> {
+) -> (Vec<RenderedObject>, Deployers) {
     let heads: Vec<(Origin, Arc<serde_json::Value>, ObjectHead)> = documents
         .filter_map(|(origin, value)| ObjectHead::of(&value).map(|head| (origin, value, head)))
         .collect();
@@ -517,34 +521,44 @@ pub fn build_objects(
             scopes.learn_crd(value);
         }
     }
-    // Argo CD Applications decide the cluster and default namespace of the files they deploy;
-    // a file deployed to several destinations defines one object per destination.
-    let apps = Applications::learn(
+    // Deployers decide the cluster and default namespace of what they deploy; a definition
+    // deployed to several destinations defines one object per destination.
+    let deployers = Deployers::learn(
         heads
             .iter()
             .map(|(origin, value, _)| (origin, value.as_ref())),
         &config.deploy,
     );
     let scopes = &scopes;
-    heads
+    let objects = heads
         .into_iter()
         .flat_map(|(origin, value, head)| {
-            // One definition reached through several Applications is one object per distinct
+            // One definition reached through several deployers is one object per distinct
             // identity, never a duplicate of itself (an object naming its own namespace lands
-            // in the same place whichever destination namespace deploys it).
-            let mut identities: Vec<Option<Identity>> = Vec::new();
-            for placement in apps.placements(&origin.path, &config.deploy) {
+            // in the same place whichever destination namespace deploys it); its owners are
+            // every deployer that puts it there.
+            let mut identities: Vec<(Option<Identity>, Vec<crate::deploy::Owner>)> = Vec::new();
+            for (placement, owners) in deployers.placements(&origin, &config.deploy) {
                 let identity = head.identity(scopes, placement.cluster, &placement.namespace);
-                if !identities.contains(&identity) {
-                    identities.push(identity);
+                match identities.iter_mut().find(|(i, _)| *i == identity) {
+                    Some((_, known)) => {
+                        known.extend(owners);
+                        known.sort();
+                        known.dedup();
+                    }
+                    None => identities.push((identity, owners)),
                 }
             }
-            identities.into_iter().map(move |identity| RenderedObject {
-                identity,
-                api_version: head.api_version.clone(),
-                origin: origin.clone(),
-                value: value.clone(),
-            })
+            identities
+                .into_iter()
+                .map(move |(identity, owners)| RenderedObject {
+                    identity,
+                    api_version: head.api_version.clone(),
+                    origin: origin.clone(),
+                    value: value.clone(),
+                    owners,
+                })
         })
-        .collect()
+        .collect();
+    (objects, deployers)
 }

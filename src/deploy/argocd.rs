@@ -22,8 +22,8 @@ use std::collections::HashMap;
 use globset::GlobMatcher;
 use serde_json::Value;
 
-use super::Settings;
 use super::repository::ThisRepository;
+use super::{Deployer, Owner, OwnerKind, Placement, Settings};
 use crate::manifest::{Origin, RenderedObject};
 use crate::render::{
     HelmOverrides, KustomizeEdit, RenderFailure, SourceKind, Target, Tool, ToolFolder,
@@ -171,6 +171,8 @@ pub struct Application {
     pub refs: Vec<String>,
     /// Carries the resources finalizer: deleting it deletes everything it manages.
     pub cascades: bool,
+    /// `syncPolicy.automated.prune: true`: objects that leave its output are deleted.
+    pub prunes: bool,
     /// `spec.project`: deleting that AppProject stops this Application.
     pub project: Option<String>,
     /// `spec.syncPolicy.syncOptions`: defaults for all its objects (`Prune=false`...).
@@ -223,6 +225,7 @@ impl Application {
             cascades: metadata["finalizers"]
                 .as_array()
                 .is_some_and(|f| f.iter().any(|f| f.as_str() == Some(RESOURCES_FINALIZER))),
+            prunes: spec["syncPolicy"]["automated"]["prune"].as_bool() == Some(true),
             project: non_empty(&spec["project"]).map(str::to_string),
             sync_options: spec["syncPolicy"]["syncOptions"]
                 .as_array()
@@ -319,6 +322,28 @@ impl Application {
         Ok(format!("{}{path}", "../".repeat(depth)))
     }
 
+    /// The Application as an owner of the objects it deploys.
+    pub fn owner(&self) -> Owner {
+        Owner {
+            kind: OwnerKind::Application,
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// The Application as the deployer layer describes every deployer.
+    pub fn deployer(&self) -> Deployer {
+        Deployer {
+            owner: self.owner(),
+            origin: self.origin.clone(),
+            cluster: self.cluster.clone(),
+            namespace: self.destination_namespace.clone(),
+            paths: self.sources.iter().map(|s| s.path.clone()).collect(),
+            prunes: self.prunes,
+            cascades: self.cascades,
+        }
+    }
+
     /// Whether the Application deploys the repository file `path`.
     pub fn covers(&self, path: &str) -> bool {
         self.sources.iter().any(|s| s.covers(path))
@@ -359,15 +384,6 @@ impl Application {
             None => cluster.to_string(),
         }
     }
-}
-
-/// Where one object lands: its cluster and the namespace it gets when it names none.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Placement {
-    /// The identity's cluster (`None`: no pattern and no Application names one).
-    pub cluster: Option<String>,
-    /// The namespace of objects that name none.
-    pub namespace: String,
 }
 
 /// The effective Applications of one revision, indexed by the folders they deploy.
@@ -521,23 +537,6 @@ impl Applications {
                 .and_then(|a| a.destination_namespace.clone())
                 .unwrap_or_else(|| settings.default_namespace.clone()),
         }
-    }
-
-    /// Every distinct place a file's objects land: one per destination of the Applications
-    /// deploying it, or the configured cluster pattern and default namespace when none does.
-    pub fn placements(&self, path: &str, settings: &Settings) -> Vec<Placement> {
-        let owners = self.owners(path);
-        if owners.is_empty() {
-            return vec![Self::placement(None, path, settings)];
-        }
-        let mut out: Vec<Placement> = Vec::with_capacity(owners.len());
-        for app in owners {
-            let placement = Self::placement(Some(app), path, settings);
-            if !out.contains(&placement) {
-                out.push(placement);
-            }
-        }
-        out
     }
 }
 

@@ -7,9 +7,18 @@
 
 pub mod applicationset;
 pub mod argocd;
+pub mod owner;
 pub mod repository;
 
+use std::collections::HashMap;
+
+use serde_json::Value;
+
 use crate::config::ClusterPattern;
+use crate::manifest::Origin;
+use crate::render::{RenderFailure, SourceKind, Target, ToolFolder};
+use argocd::Applications;
+pub use owner::{Owner, OwnerKind};
 use repository::ThisRepository;
 
 /// The deployer layer's own section of the configuration: what it needs to place objects and
@@ -32,5 +41,115 @@ impl Default for Settings {
             clusters: None,
             repository: ThisRepository::default(),
         }
+    }
+}
+
+/// Where one object lands: its cluster and the namespace it gets when it names none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    /// The identity's cluster (`None`: no pattern and no deployer names one).
+    pub cluster: Option<String>,
+    /// The namespace of objects that name none.
+    pub namespace: String,
+}
+
+/// Every deployer of one revision, all readers together: the one place the snapshot asks what
+/// to render, and where and by whom each definition is deployed.
+///
+/// Why one type: Argo CD Applications and Flux objects are readers of one model; a snapshot, the
+/// rules and the reports see placements and [`Owner`]s, never which reader produced them.
+#[derive(Debug, Clone, Default)]
+pub struct Deployers {
+    applications: Applications,
+    /// Every deployer as rules and reports see it, in apply order.
+    all: Vec<Deployer>,
+}
+
+/// One deployer as rules and reports see it, whichever tool it belongs to: who it is, where it
+/// deploys, and what it deletes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deployer {
+    pub owner: Owner,
+    /// Where its effective definition is.
+    pub origin: Origin,
+    /// The cluster it deploys to (`None`: unknown, no pattern and no destination name it).
+    pub cluster: Option<String>,
+    /// The namespace its objects that name none get (Argo CD `destination.namespace`).
+    pub namespace: Option<String>,
+    /// Folders of this repository it deploys (empty for the root, no entry for other sources).
+    pub paths: Vec<String>,
+    /// Objects that leave its output are deleted from the cluster (Argo CD automated prune).
+    pub prunes: bool,
+    /// Deleting it deletes everything it deploys (Argo CD's resources finalizer).
+    pub cascades: bool,
+}
+
+impl Deployers {
+    /// Learns every deployer among documents given in apply order (later definitions of one
+    /// deployer win, as each controller keeps the last one applied).
+    pub fn learn<'a>(
+        documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
+        settings: &Settings,
+    ) -> Self {
+        let documents: Vec<(&Origin, &Value)> = documents.into_iter().collect();
+        let applications = Applications::learn(documents.iter().copied(), settings);
+        let all = applications.all().iter().map(|a| a.deployer()).collect();
+        Self { applications, all }
+    }
+
+    /// Every deployer of the revision, in apply order.
+    pub fn all(&self) -> &[Deployer] {
+        &self.all
+    }
+
+    /// The deployer an owner names, if it is one of this revision's.
+    pub fn get(&self, owner: &Owner) -> Option<&Deployer> {
+        self.all.iter().find(|d| &d.owner == owner)
+    }
+
+    /// The Argo CD Applications among the deployers.
+    pub fn applications(&self) -> &Applications {
+        &self.applications
+    }
+
+    /// The tool folders the deployers render, each with its recipe (one per distinct folder and
+    /// recipe, in apply order); a recipe that cannot be honoured offline is a failure at its
+    /// deployer.
+    pub fn tool_targets(
+        &self,
+        tools: &HashMap<&str, &ToolFolder>,
+    ) -> (Vec<(SourceKind, Target)>, Vec<RenderFailure>) {
+        self.applications.tool_targets(tools)
+    }
+
+    /// Whether a file a tool would consume is nevertheless deployed as a plain manifest.
+    pub fn deploys_as_directory(&self, path: &str, tools: &HashMap<&str, &ToolFolder>) -> bool {
+        self.applications.deploys_as_directory(path, tools)
+    }
+
+    /// Every distinct place a definition lands, each with the deployers that put it there
+    /// (sorted; empty when it is applied directly, with the `clusters:` pattern's cluster and
+    /// the default namespace).
+    pub fn placements(&self, origin: &Origin, settings: &Settings) -> Vec<(Placement, Vec<Owner>)> {
+        let apps = self.applications.owners(&origin.path);
+        if apps.is_empty() {
+            return vec![(
+                Applications::placement(None, &origin.path, settings),
+                Vec::new(),
+            )];
+        }
+        let mut out: Vec<(Placement, Vec<Owner>)> = Vec::with_capacity(apps.len());
+        for app in apps {
+            let placement = Applications::placement(Some(app), &origin.path, settings);
+            match out.iter_mut().find(|(p, _)| *p == placement) {
+                Some((_, owners)) => owners.push(app.owner()),
+                None => out.push((placement, vec![app.owner()])),
+            }
+        }
+        for (_, owners) in &mut out {
+            owners.sort();
+            owners.dedup();
+        }
+        out
     }
 }

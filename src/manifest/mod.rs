@@ -35,4 +35,7 @@ pub struct RenderedObject {
     pub api_version: String,
     pub origin: Origin,
     pub value: Arc<serde_json::Value>,
+    /// The deployers whose output holds it at this identity, sorted; empty when it is applied
+    /// directly (DESIGN.md §3a).
+    pub owners: Vec<crate::deploy::Owner>,
 }
