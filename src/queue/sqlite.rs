@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Claimed, Enqueued, Finished, Job, Queue, QueueError};
+use super::{Acknowledgement, Claimed, Enqueued, Finished, Job, Queue, QueueError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -39,6 +39,33 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
+";
+
+/// The second schema step (issue 12): acknowledgements per pull request, and the error findings
+/// of each completed run an Acknowledge click refers to. Appended, never merged into [`SCHEMA`],
+/// so databases of either age reach the same tables.
+const ACKNOWLEDGEMENT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS run_findings (
+    repo TEXT NOT NULL,
+    check_run INTEGER NOT NULL,
+    pr INTEGER NOT NULL,
+    head_sha TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (repo, check_run)
+);
+CREATE TABLE IF NOT EXISTS acknowledgements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo TEXT NOT NULL,
+    pr INTEGER NOT NULL,
+    login TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    check_run INTEGER NOT NULL,
+    head_sha TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    UNIQUE (repo, check_run, login)
+);
+CREATE INDEX IF NOT EXISTS acknowledgements_pr ON acknowledgements (repo, pr);
 ";
 
 /// How long storing a delivery waits for a database locked by another process.
@@ -70,6 +97,44 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn findings_json(findings: &[String]) -> String {
+    let mut sorted = findings.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    serde_json::Value::from(sorted).to_string()
+}
+
+fn findings_from(text: &str) -> Result<Vec<String>, QueueError> {
+    serde_json::from_str(text).map_err(|e| QueueError::Database {
+        operation: "acknowledgements",
+        job: None,
+        message: format!("stored findings are unreadable: {e}"),
+    })
+}
+
+/// Reads an `acknowledgements` row selected as
+/// `repo, pr, login, at, check_run, head_sha, findings`.
+fn acknowledgement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Acknowledgement, String)> {
+    let pr: i64 = row.get(1)?;
+    let check_run: i64 = row.get(4)?;
+    Ok((
+        Acknowledgement {
+            repo: row.get(0)?,
+            pr: u64::try_from(pr).unwrap_or(0),
+            login: row.get(2)?,
+            at_unix_ms: row.get(3)?,
+            check_run: u64::try_from(check_run).unwrap_or(0),
+            head_sha: row.get(5)?,
+            findings: Vec::new(),
+        },
+        row.get(6)?,
+    ))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -124,6 +189,8 @@ impl SqliteQueue {
                 .map_err(open_error)?;
             }
         }
+        conn.execute_batch(ACKNOWLEDGEMENT_SCHEMA)
+            .map_err(open_error)?;
         conn.execute(
             "UPDATE jobs SET state = 'queued', lease_until = NULL WHERE state = 'running'",
             [],
@@ -313,6 +380,94 @@ impl Queue for SqliteQueue {
             )
             .map_err(db_error("depth", None))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn record_run_findings(
+        &self,
+        repo: &str,
+        pr: u64,
+        head_sha: &str,
+        check_run: u64,
+        findings: &[String],
+    ) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "INSERT INTO run_findings (repo, check_run, pr, head_sha, findings, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (repo, check_run) DO UPDATE SET pr = ?3, head_sha = ?4,
+                 findings = ?5, recorded_at = ?6",
+                params![
+                    repo,
+                    to_i64(check_run),
+                    to_i64(pr),
+                    head_sha,
+                    findings_json(findings),
+                    now_ms()
+                ],
+            )
+            .map_err(db_error("record_run_findings", None))?;
+        Ok(())
+    }
+
+    fn acknowledge(
+        &self,
+        repo: &str,
+        check_run: u64,
+        login: &str,
+    ) -> Result<Option<Acknowledgement>, QueueError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error("acknowledge", None))?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO acknowledgements
+                 (repo, pr, login, at, check_run, head_sha, findings)
+                 SELECT repo, pr, ?3, ?4, check_run, head_sha, findings FROM run_findings
+                 WHERE repo = ?1 AND check_run = ?2",
+                params![repo, to_i64(check_run), login, now_ms()],
+            )
+            .map_err(db_error("acknowledge", None))?;
+        let row = tx
+            .query_row(
+                "SELECT repo, pr, login, at, check_run, head_sha, findings FROM acknowledgements
+                 WHERE repo = ?1 AND check_run = ?2 AND login = ?3",
+                params![repo, to_i64(check_run), login],
+                acknowledgement_row,
+            )
+            .optional()
+            .map_err(db_error("acknowledge", None))?;
+        tx.commit().map_err(db_error("acknowledge", None))?;
+        tracing::debug!(repo, check_run, login, inserted, "acknowledgement stored");
+        row.map(|(ack, findings)| {
+            Ok(Acknowledgement {
+                findings: findings_from(&findings)?,
+                ..ack
+            })
+        })
+        .transpose()
+    }
+
+    fn acknowledgements(&self, repo: &str, pr: u64) -> Result<Vec<Acknowledgement>, QueueError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT repo, pr, login, at, check_run, head_sha, findings FROM acknowledgements
+                 WHERE repo = ?1 AND pr = ?2 ORDER BY id",
+            )
+            .map_err(db_error("acknowledgements", None))?;
+        let rows = statement
+            .query_map(params![repo, to_i64(pr)], acknowledgement_row)
+            .map_err(db_error("acknowledgements", None))?;
+        let mut acknowledgements = Vec::new();
+        for row in rows {
+            let (ack, findings) = row.map_err(db_error("acknowledgements", None))?;
+            acknowledgements.push(Acknowledgement {
+                findings: findings_from(&findings)?,
+                ..ack
+            });
+        }
+        Ok(acknowledgements)
     }
 
     fn prune(&self, age: Duration) -> Result<u64, QueueError> {
@@ -677,5 +832,97 @@ mod tests {
         q.finish(claimed.id, Finished::Failed, Some("boom"))
             .unwrap();
         assert_eq!(q.depth().unwrap(), 0);
+    }
+
+    fn keys(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn an_acknowledgement_records_the_clicked_runs_findings_for_its_pull_request() {
+        let (_dir, q) = queue();
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x", "a y", "a y"]))
+            .unwrap();
+        q.record_run_findings("o/r", 8, "h2", 101, &keys(&["c z"]))
+            .unwrap();
+        let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+        assert_eq!(
+            (ack.repo.as_str(), ack.pr, ack.login.as_str()),
+            ("o/r", 7, "alice")
+        );
+        assert_eq!((ack.check_run, ack.head_sha.as_str()), (100, "h1"));
+        // Sorted, once each: the key set is what a later run is compared with.
+        assert_eq!(ack.findings, keys(&["a y", "b x"]));
+        assert!(ack.at_unix_ms > 0);
+        assert_eq!(q.acknowledgements("o/r", 7).unwrap(), vec![ack.clone()]);
+        // Another PR's acknowledgements, and another repository's, are their own.
+        assert!(q.acknowledgements("o/r", 8).unwrap().is_empty());
+        assert!(q.acknowledgements("o/other", 7).unwrap().is_empty());
+        // A second click by the same login on the same run is the first acknowledgement.
+        assert_eq!(q.acknowledge("o/r", 100, "alice").unwrap().unwrap(), ack);
+        // Another login's click on it, and a click on a later run of the PR, add to the list.
+        q.record_run_findings("o/r", 7, "h3", 102, &keys(&["d w"]))
+            .unwrap();
+        q.acknowledge("o/r", 100, "bob").unwrap().unwrap();
+        q.acknowledge("o/r", 102, "alice").unwrap().unwrap();
+        let all = q.acknowledgements("o/r", 7).unwrap();
+        let who: Vec<(&str, u64)> = all
+            .iter()
+            .map(|a| (a.login.as_str(), a.check_run))
+            .collect();
+        assert_eq!(who, [("alice", 100), ("bob", 100), ("alice", 102)]);
+    }
+
+    #[test]
+    fn a_run_without_recorded_findings_cannot_be_acknowledged() {
+        let (_dir, q) = queue();
+        assert_eq!(q.acknowledge("o/r", 100, "alice").unwrap(), None);
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+            .unwrap();
+        assert_eq!(q.acknowledge("o/other", 100, "alice").unwrap(), None);
+        assert!(q.acknowledgements("o/r", 7).unwrap().is_empty());
+    }
+
+    #[test]
+    fn recording_a_run_again_replaces_its_findings() {
+        let (_dir, q) = queue();
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+            .unwrap();
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x"]))
+            .unwrap();
+        let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+        assert_eq!(ack.findings, keys(&["b x"]));
+    }
+
+    #[test]
+    fn acknowledgements_survive_a_restart_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        {
+            let q = SqliteQueue::open(&path).unwrap();
+            q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+                .unwrap();
+            q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+            q.prune(Duration::ZERO).unwrap();
+        }
+        let q = SqliteQueue::open(&path).unwrap();
+        let all = q.acknowledgements("o/r", 7).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].findings, keys(&["a y"]));
+        // The run's findings are kept too: its button still works after the restart.
+        assert_eq!(q.acknowledge("o/r", 100, "bob").unwrap().unwrap().pr, 7);
+    }
+
+    #[test]
+    fn a_database_without_acknowledgement_tables_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        drop(old);
+        let q = SqliteQueue::open(&path).unwrap();
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+            .unwrap();
+        assert!(q.acknowledge("o/r", 100, "alice").unwrap().is_some());
     }
 }
