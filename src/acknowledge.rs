@@ -9,13 +9,16 @@
 //! `delete` (`stateful-deletion`) or any rule id:
 //! - the annotation `clobbercheck.dev/allow: delete` (comma-separated words) on the head object,
 //!   with an optional `clobbercheck.dev/reason` annotation (for a rename, which `stateful-deletion`
-//!   reports at the new object, the new object's annotation counts);
+//!   reports at the new object, the new object's annotation counts). It counts only when base's
+//!   definitions of the object already carry it: one the pull request adds silences nothing
+//!   (its finding says so) unless base's configuration sets `allow_annotations_added_in_pr: true`;
+//!   otherwise a maintainer accepts the finding with the check run's Acknowledge button;
 //! - an `allow:` entry in the base configuration (`rule`, `kind`, `namespace`, `name`, optional
 //!   `cluster`, and a mandatory `reason`) — the only way for a deletion, which has no head object.
 
 use serde::{Deserialize, Serialize};
 
-use crate::classify::{ChangeSet, Definition};
+use crate::classify::{ChangeSet, Definition, ObjectChange};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::manifest::Identity;
@@ -130,88 +133,135 @@ pub struct Silenced {
     pub by: AckSource,
 }
 
-/// Splits findings into those that stand and those an acknowledgement silences.
+/// Splits findings into those that stand and those an acknowledgement silences. An annotation
+/// the pull request adds (base's definitions of that object lack it) silences nothing unless
+/// the base configuration sets `allow_annotations_added_in_pr: true`; the finding then stands
+/// and its message says so (issue 12, item 8: configuration is read from base so a PR cannot
+/// weaken its own check, and an annotation is the same kind of switch).
 pub fn apply(
     findings: Vec<Finding>,
     changes: &ChangeSet,
     config: &Config,
 ) -> (Vec<Finding>, Vec<Silenced>) {
     // Only annotated definitions can acknowledge through a location; they are few.
-    let annotated: Vec<&Definition> = changes
+    let annotated: Vec<(&ObjectChange, &Definition)> = changes
         .objects
         .iter()
-        .flat_map(|o| &o.head)
-        .filter(|d| annotation_words(&d.value).is_some())
+        .flat_map(|o| o.head.iter().map(move |d| (o, d)))
+        .filter(|(_, d)| annotation_words(&d.value).is_some())
         .collect();
     let mut active = Vec::with_capacity(findings.len());
     let mut silenced = Vec::new();
-    for finding in findings {
+    for mut finding in findings {
         match reason(&finding, changes, &annotated, config) {
-            Some((by, reason)) => silenced.push(Silenced {
+            Verdict::Silenced(by, reason) => silenced.push(Silenced {
                 finding,
                 reason,
                 by,
             }),
-            None => active.push(finding),
+            Verdict::AddedInPr(at) => {
+                finding.message.push_str(&format!(
+                    " The annotation {ANNOTATION} at {at} was added in this pull request, so it \
+                     does not silence this finding (a pull request cannot silence its own \
+                     finding; the base configuration's allow_annotations_added_in_pr: true would \
+                     let it). A maintainer accepts it with the check run's Acknowledge button."
+                ));
+                active.push(finding);
+            }
+            Verdict::Stands => active.push(finding),
         }
     }
     (active, silenced)
 }
 
+/// What the acknowledgements say about one finding.
+enum Verdict {
+    Silenced(AckSource, String),
+    /// Only an annotation this PR added (at `path:line`) would silence it.
+    AddedInPr(String),
+    Stands,
+}
+
+/// Whether `object`'s base definitions already carry an annotation covering `rule`.
+fn base_allows(object: &ObjectChange, rule: &str) -> bool {
+    object
+        .base
+        .iter()
+        .filter_map(|d| annotation_words(&d.value))
+        .flatten()
+        .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)))
+}
+
 fn reason(
     finding: &Finding,
     changes: &ChangeSet,
-    annotated: &[&Definition],
+    annotated: &[(&ObjectChange, &Definition)],
     config: &Config,
-) -> Option<(AckSource, String)> {
+) -> Verdict {
     let rule = finding.rule;
-    let id = finding.id.as_ref()?;
+    let Some(id) = finding.id.as_ref() else {
+        return Verdict::Stands;
+    };
     // The head definitions of the identity, and the one the finding points at (for a rename,
     // the new object stands in for the deleted one).
     let own = changes
         .objects
         .binary_search_by(|o| o.id.cmp(id))
         .ok()
-        .map(|index| changes.objects[index].head.as_slice())
-        .unwrap_or_default();
+        .map(|index| {
+            let object = &changes.objects[index];
+            object.head.iter().map(move |d| (object, d))
+        })
+        .into_iter()
+        .flatten();
     let pointed = annotated
         .iter()
         .copied()
-        .filter(|d| Some(&d.path) == finding.path.as_ref() && Some(d.line) == finding.line);
-    for def in own.iter().chain(pointed) {
+        .filter(|(_, d)| Some(&d.path) == finding.path.as_ref() && Some(d.line) == finding.line);
+    let mut added_in_pr = None;
+    for (object, def) in own.chain(pointed) {
         let Some(words) = annotation_words(&def.value) else {
             continue;
         };
         let covered = words
             .iter()
             .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)));
-        if covered {
-            let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
-                .as_str()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default();
-            return Some((
-                AckSource::Annotation,
-                format!(
-                    "annotation {ANNOTATION}: {} at {}:{}{why}",
-                    words.join(","),
-                    def.path,
-                    def.line
-                ),
-            ));
+        if !covered {
+            continue;
         }
+        if !config.allow_annotations_added_in_pr && !base_allows(object, rule) {
+            added_in_pr.get_or_insert_with(|| format!("{}:{}", def.path, def.line));
+            continue;
+        }
+        let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
+            .as_str()
+            .map(|r| format!(": {r}"))
+            .unwrap_or_default();
+        return Verdict::Silenced(
+            AckSource::Annotation,
+            format!(
+                "annotation {ANNOTATION}: {} at {}:{}{why}",
+                words.join(","),
+                def.path,
+                def.line
+            ),
+        );
     }
     let source = config.source.as_deref().unwrap_or("configuration");
-    config
+    if let Some(index) = config
         .allow
         .iter()
         .position(|entry| entry.matches(rule, id))
-        .map(|index| {
-            (
-                AckSource::Configuration,
-                format!("{source} allow[{index}]: {}", config.allow[index].reason),
-            )
-        })
+    {
+        return Verdict::Silenced(
+            AckSource::Configuration,
+            format!("{source} allow[{index}]: {}", config.allow[index].reason),
+        );
+    }
+    match added_in_pr {
+        Some(at) => Verdict::AddedInPr(at),
+        None => Verdict::Stands,
+    }
 }
 
 /// The stable key of a finding for Acknowledge clicks: `rule identity` (`rule path` for a

@@ -7,6 +7,7 @@ use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
 use crate::deploy::repository::ThisRepository;
+use crate::finding::{Finding, Severity};
 use crate::prdiff::PrDiff;
 use crate::report::Report;
 use crate::revision::{Revision, RevisionError};
@@ -20,6 +21,26 @@ pub enum AnalysisError {
     Revision(#[from] RevisionError),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Base's configuration does not load and head does not change it to one that does: nothing
+    /// can be judged until a pull request fixes the file.
+    #[error(
+        "the base revision's configuration is invalid ({0}); only a pull request that changes \
+         {path} to a valid configuration can be judged (with its own configuration) until then",
+        path = config_path(.0)
+    )]
+    BaseConfig(ConfigError),
+}
+
+impl AnalysisError {
+    /// The configuration file an error is about (`.clobbercheck.yml`), when it is one.
+    pub fn config_file(&self) -> Option<String> {
+        match self {
+            AnalysisError::Config(e) | AnalysisError::BaseConfig(e) => {
+                Some(config_path(e)).filter(|p| !p.is_empty())
+            }
+            AnalysisError::Revision(_) => None,
+        }
+    }
 }
 
 /// The report and everything it was computed from, for callers that need more than the report
@@ -64,9 +85,16 @@ pub fn analyze_with(
     options: Options,
 ) -> Result<Analysis, AnalysisError> {
     let config_given = config.is_some();
-    let mut config = match config {
-        Some(config) => config,
-        None => Config::load(base_rev)?.0,
+    let (mut config, base_config_error) = match config {
+        Some(config) => (config, None),
+        None => match Config::load(base_rev) {
+            Ok((config, _)) => (config, None),
+            Err(ConfigError::Revision(e)) => return Err(e.into()),
+            Err(invalid) => {
+                let (config, invalid) = fixed_by_head(base_rev, head_rev, invalid)?;
+                (config, Some(invalid))
+            }
+        },
     };
     config.deploy.repository.extend(&options.repository);
     let base = Snapshot::load(base_rev, &config, cache)?;
@@ -119,7 +147,22 @@ pub fn analyze_with(
         base_apps: base.deployers.applications(),
         head_apps: head.deployers.applications(),
     });
-    let (findings, silenced) = acknowledge::apply(findings, &changes, &config);
+    let (mut findings, silenced) = acknowledge::apply(findings, &changes, &config);
+    if let Some(invalid) = &base_config_error {
+        // Stated in every report (check run summary, `check`, the Action): this run was not
+        // judged by base's configuration, and why.
+        findings.push(Finding {
+            rule: "invalid-config",
+            severity: Severity::Notice,
+            id: None,
+            path: Some(config_path(invalid)).filter(|p| !p.is_empty()),
+            line: None,
+            message: format!(
+                "the base revision's configuration is invalid ({invalid}); this pull request \
+                 changes it to a valid one, so it is judged with the head's configuration"
+            ),
+        });
+    }
     let report =
         Report::new(base_rev.label(), head_rev.label(), changes, findings).with_silenced(silenced);
     Ok(Analysis {
@@ -129,6 +172,25 @@ pub fn analyze_with(
         head,
         diff,
     })
+}
+
+/// Head's configuration, when base's does not load (`invalid`) and head changes the file to one
+/// that does (or removes it, leaving the defaults): a required check must not deadlock the
+/// repository, and base's broken file holds no check a PR could weaken. Returns it with
+/// `invalid`, for the report to state; any other PR gets [`AnalysisError::BaseConfig`].
+fn fixed_by_head(
+    base_rev: &dyn Revision,
+    head_rev: &dyn Revision,
+    invalid: ConfigError,
+) -> Result<(Config, ConfigError), AnalysisError> {
+    if Config::file(head_rev)? == Config::file(base_rev)? {
+        return Err(AnalysisError::BaseConfig(invalid));
+    }
+    match Config::load(head_rev) {
+        Ok((config, _)) => Ok((config, invalid)),
+        Err(ConfigError::Revision(e)) => Err(e.into()),
+        Err(_) => Err(AnalysisError::BaseConfig(invalid)),
+    }
 }
 
 /// The file a configuration error is about.

@@ -64,6 +64,7 @@ struct RawConfig {
     naming: Vec<RawNaming>,
     rules: BTreeMap<String, Level>,
     allow: Vec<crate::acknowledge::AllowEntry>,
+    allow_annotations_added_in_pr: bool,
     sources: Vec<crate::render::RawSource>,
     render_limits: crate::render::RawLimits,
     repo_urls: Vec<String>,
@@ -114,6 +115,7 @@ impl Default for RawConfig {
             naming: Vec::new(),
             rules: BTreeMap::new(),
             allow: Vec::new(),
+            allow_annotations_added_in_pr: false,
             sources: Vec::new(),
             render_limits: crate::render::RawLimits::default(),
             argocd: RawArgocd::default(),
@@ -140,6 +142,10 @@ pub struct Config {
     rules: BTreeMap<String, Level>,
     /// Findings acknowledged on purpose, one identity each (see [`crate::acknowledge`]).
     pub allow: Vec<crate::acknowledge::AllowEntry>,
+    /// `allow_annotations_added_in_pr`: whether a `clobbercheck.dev/allow` annotation the pull
+    /// request itself adds silences its finding. Off by default: a PR cannot silence its own
+    /// finding; the annotation counts when base already had it (see [`crate::acknowledge`]).
+    pub allow_annotations_added_in_pr: bool,
     /// Render targets (jsonnet, kustomize, helm); everything else is read as plain YAML/JSON.
     pub sources: Vec<crate::render::Source>,
     /// Sandbox limits every render target runs under.
@@ -175,21 +181,29 @@ impl Config {
         Self::from_raw(raw, Some(path.to_string()))
     }
 
-    /// Reads the configuration of a revision: the first of [`CONFIG_PATHS`] it holds, else defaults.
-    /// Returns the configuration and the raw text it came from (to notice changes).
-    pub fn load(revision: &dyn Revision) -> Result<(Self, Option<Vec<u8>>), ConfigError> {
+    /// The configuration file of a revision, unparsed: the first of [`CONFIG_PATHS`] it holds,
+    /// as `(path, bytes)`, or `None`.
+    pub fn file(revision: &dyn Revision) -> Result<Option<(&'static str, Vec<u8>)>, ConfigError> {
         let files = revision.files()?;
         for candidate in CONFIG_PATHS {
             if let Some(entry) = files.iter().find(|f| f.path == candidate) {
-                let bytes = revision.read(entry)?;
-                let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {
-                    path: candidate.to_string(),
-                    message: "the file is not valid UTF-8".into(),
-                })?;
-                return Ok((Self::parse(text, candidate)?, Some(bytes)));
+                return Ok(Some((candidate, revision.read(entry)?)));
             }
         }
-        Ok((Self::default(), None))
+        Ok(None)
+    }
+
+    /// Reads the configuration of a revision: the first of [`CONFIG_PATHS`] it holds, else defaults.
+    /// Returns the configuration and the raw text it came from (to notice changes).
+    pub fn load(revision: &dyn Revision) -> Result<(Self, Option<Vec<u8>>), ConfigError> {
+        let Some((path, bytes)) = Self::file(revision)? else {
+            return Ok((Self::default(), None));
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| ConfigError::Invalid {
+            path: path.to_string(),
+            message: "the file is not valid UTF-8".into(),
+        })?;
+        Ok((Self::parse(text, path)?, Some(bytes)))
     }
 
     fn from_raw(raw: RawConfig, source: Option<String>) -> Result<Self, ConfigError> {
@@ -317,6 +331,7 @@ impl Config {
             naming,
             rules: raw.rules,
             allow: raw.allow,
+            allow_annotations_added_in_pr: raw.allow_annotations_added_in_pr,
             sources,
             render_limits,
             argocd_clusters,

@@ -10,78 +10,6 @@ use std::time::Duration;
 use app_common::*;
 use serde_json::{Value, json};
 
-/// The annotations a run should carry for `findings` (`clobbercheck check --format json`), as a
-/// sorted list: a finding sent twice shows as a repeated entry, not as the same set.
-fn expected_annotations(findings: &[Value]) -> Vec<(String, u64, String)> {
-    let mut keys: Vec<_> = findings
-        .iter()
-        .filter(|f| f["line"].is_u64())
-        .map(|f| {
-            let level = match f["severity"].as_str().unwrap() {
-                "error" => "failure",
-                other => other,
-            };
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["line"].as_u64().unwrap(),
-                level.to_string(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
-}
-
-fn annotations(run: &CheckRun) -> Vec<(String, u64, String)> {
-    let mut keys: Vec<_> = run
-        .annotations
-        .iter()
-        .map(|a| {
-            (
-                a["path"].as_str().unwrap().to_string(),
-                a["start_line"].as_u64().unwrap(),
-                a["annotation_level"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
-    keys.sort();
-    keys
-}
-
-/// The `pull_requests[]` entry GitHub puts in check_run and check_suite payloads.
-fn pr_ref(number: u64, base: &str, head: &str, head_ref: &str) -> Value {
-    json!({
-        "number": number,
-        "head": {"ref": head_ref, "sha": head, "repo": {"id": 1}},
-        "base": {"ref": "main", "sha": base, "repo": {"id": 1}},
-    })
-}
-
-/// A `pull_request` delivery with the fields GitHub sends and the App reads (the webhook schema's
-/// `pull_request` event), built here so these tests need nothing outside the repository.
-fn pr_event(action: &str, spec: &PrSpec<'_>) -> Value {
-    let side = |sha: &str, name: &str, repo: &str| json!({"sha": sha, "ref": name, "repo": {"full_name": repo, "id": 1}});
-    json!({
-        "action": action,
-        "number": spec.number,
-        "pull_request": {
-            "number": spec.number,
-            "state": "open",
-            "head": side(spec.head_sha, spec.head_ref, spec.fork.unwrap_or(spec.repo)),
-            "base": side(spec.base_sha, spec.base_ref, spec.repo),
-        },
-        "repository": {"full_name": spec.repo, "clone_url": spec.clone_url},
-        "installation": {"id": INSTALLATION},
-    })
-}
-
-fn with_repository(mut p: Value, w: &World) -> Value {
-    p["repository"]["full_name"] = json!(REPO);
-    p["repository"]["clone_url"] = json!(w.fake.clone_url(REPO));
-    p["installation"] = json!({"id": INSTALLATION});
-    p
-}
-
 /// The Re-run button on check run `run`, as GitHub sends it.
 fn rerun_payload(w: &World, run: &CheckRun, pull_requests: Value) -> Value {
     let p = json!({
@@ -91,39 +19,7 @@ fn rerun_payload(w: &World, run: &CheckRun, pull_requests: Value) -> Value {
         "sender": {"login": "writer"},
         "repository": {},
     });
-    with_repository(p, w)
-}
-
-fn check_suite_payload(w: &World, action: &str, head: &str, pull_requests: Value) -> Value {
-    let p = json!({
-        "action": action,
-        "check_suite": {"head_sha": head, "pull_requests": pull_requests},
-        "repository": {},
-    });
-    with_repository(p, w)
-}
-
-/// A `merge_group` delivery: the shape of GitHub's webhook schema (octokit/webhooks
-/// `merge-group-checks-requested`, `merge-group-destroyed`), refs in full.
-fn merge_group_payload(w: &World, action: &str, base: &str, head: &str, head_ref: &str) -> Value {
-    with_repository(
-        json!({
-            "action": action,
-            "merge_group": {
-                "head_sha": head,
-                "head_ref": head_ref,
-                "base_sha": base,
-                "base_ref": "refs/heads/main",
-                "head_commit": {"id": head, "tree_id": head, "message": "merge group",
-                                "timestamp": "2026-01-01T00:00:00Z",
-                                "author": {"name": "a", "email": "a@example.com"},
-                                "committer": {"name": "a", "email": "a@example.com"}},
-            },
-            "repository": {},
-            "sender": {"login": "github-merge-queue[bot]"},
-        }),
-        w,
-    )
+    with_repository(p, &w.fake.clone_url(REPO))
 }
 
 /// The one worker stays busy for `busy` on its first installation token, so deliveries sent
@@ -160,7 +56,7 @@ async fn every_re_analysis_gets_a_new_run_and_each_run_its_annotations_once() {
         &server,
         "check_suite",
         "d-suite",
-        &check_suite_payload(&w, "requested", &head, same.clone()),
+        &check_suite_payload(&w.fake.clone_url(REPO), "requested", &head, same.clone()),
     )
     .await;
     let first = w.fake.newest_completed(&head).await;
@@ -174,7 +70,7 @@ async fn every_re_analysis_gets_a_new_run_and_each_run_its_annotations_once() {
         &server,
         "check_suite",
         "d-suite-late",
-        &check_suite_payload(&w, "requested", &head, same.clone()),
+        &check_suite_payload(&w.fake.clone_url(REPO), "requested", &head, same.clone()),
     )
     .await;
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -186,7 +82,7 @@ async fn every_re_analysis_gets_a_new_run_and_each_run_its_annotations_once() {
         ("check_run", rerun_payload(&w, &newest, same.clone())),
         (
             "check_suite",
-            check_suite_payload(&w, "rerequested", &head, same.clone()),
+            check_suite_payload(&w.fake.clone_url(REPO), "rerequested", &head, same.clone()),
         ),
         ("pull_request", pr_event("ready_for_review", &spec)),
     ]
@@ -364,11 +260,29 @@ async fn a_merge_group_gets_its_check_run_and_a_destroyed_one_is_not_analysed() 
     let clean = w.clean_head(&base, "queued", "queued");
     slow_first_token(&w, Duration::from_secs(2));
     let server = w.server(&[("CLOBBERCHECK_WORKERS", "1")]).await;
-    let requested = merge_group_payload(&w, "checks_requested", &base, &head, "refs/heads/app02");
+    let requested = merge_group_payload(
+        &w.fake.clone_url(REPO),
+        "checks_requested",
+        &base,
+        &head,
+        "refs/heads/app02",
+    );
     deliver(&server, "merge_group", "d-mg-1", &requested).await;
-    let dequeued = merge_group_payload(&w, "checks_requested", &base, &clean, "refs/heads/queued");
+    let dequeued = merge_group_payload(
+        &w.fake.clone_url(REPO),
+        "checks_requested",
+        &base,
+        &clean,
+        "refs/heads/queued",
+    );
     deliver(&server, "merge_group", "d-mg-2", &dequeued).await;
-    let destroyed = merge_group_payload(&w, "destroyed", &base, &clean, "refs/heads/queued");
+    let destroyed = merge_group_payload(
+        &w.fake.clone_url(REPO),
+        "destroyed",
+        &base,
+        &clean,
+        "refs/heads/queued",
+    );
     let (status, body) = server.deliver("merge_group", "d-mg-3", &destroyed).await;
     assert_eq!((status, body.as_str()), (202, "cancelled\n"));
     let run = w.fake.newest_completed(&head).await;
@@ -660,4 +574,244 @@ async fn sigterm_finishes_the_running_job_takes_no_new_one_and_the_next_start_re
     );
     assert_eq!(w.fake.check_runs_for(&head).len(), 1);
     assert!(w.fake.inner().violations.is_empty());
+}
+
+/// The error findings' `(rule, object)` of `clobbercheck check` on the two commits.
+fn errors(findings: &[Value]) -> Vec<(String, String)> {
+    let mut errors: Vec<_> = findings
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .map(|f| (f["rule"].to_string(), f["id"].to_string()))
+        .collect();
+    errors.sort();
+    errors.dedup();
+    errors
+}
+
+/// The incident's head on `branch` plus `extra` files.
+fn incident_head_with(w: &World, from: &str, branch: &str, extra: &[(&str, &str)]) -> String {
+    let mut files = files_of(&root().join("examples/incident/head"));
+    files.extend(extra.iter().map(|(p, c)| (p.to_string(), c.to_string())));
+    w.repo.commit(Some(from), branch, &files)
+}
+
+const DUPLICATED: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: twice
+  namespace: app02
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: twice
+  namespace: app02
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_acknowledgement_holds_for_later_heads_and_merge_groups_until_a_new_error() {
+    let w = World::new().await;
+    let (base, head) = w.incident();
+    w.fake
+        .inner()
+        .permissions
+        .insert("writer".into(), "write".into());
+    let server = w.server(&[]).await;
+    let spec = w.spec(41, &base, &head, "app02");
+    deliver(
+        &server,
+        "pull_request",
+        "d-draft",
+        &pr_event("opened", &spec),
+    )
+    .await;
+    let draft_run = w.fake.newest_completed(&head).await;
+    assert_eq!(draft_run.conclusion.as_deref(), Some("failure"));
+    let click = acknowledge_payload(REPO, &w.fake.clone_url(REPO), &draft_run, "writer");
+    deliver(&server, "check_run", "d-click", &click).await;
+    w.fake
+        .wait_for("the clicked run acknowledged", |i| {
+            i.check_runs
+                .iter()
+                .any(|c| c.id == draft_run.id && c.conclusion.as_deref() == Some("success"))
+        })
+        .await;
+
+    // Ready for review, no code change: a new run, and the acknowledgement holds.
+    deliver(
+        &server,
+        "pull_request",
+        "d-ready",
+        &pr_event("ready_for_review", &spec),
+    )
+    .await;
+    w.fake
+        .wait_for("the ready_for_review run", |i| {
+            let runs: Vec<_> = i.check_runs.iter().filter(|c| c.head_sha == head).collect();
+            runs.len() == 2 && runs.iter().all(|c| c.status == "completed")
+        })
+        .await;
+    let ready = w.fake.newest_completed(&head).await;
+    assert_ne!(ready.id, draft_run.id);
+    assert_eq!(
+        ready.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(ready.title, "Acknowledged by @writer");
+    assert!(
+        ready.summary.starts_with("acknowledged by @writer"),
+        "{}",
+        ready.summary
+    );
+    assert!(ready.actions.is_empty());
+    // The findings are still shown: acknowledging hides nothing.
+    assert_eq!(
+        annotations(&ready),
+        expected_annotations(&w.cli_findings(&base, &head))
+    );
+
+    // A new push with the same error findings (elsewhere in the tree): still acknowledged.
+    let same = incident_head_with(&w, &head, "app02", &[("notes.md", "a note\n")]);
+    assert_eq!(
+        errors(&w.cli_findings(&base, &same)),
+        errors(&w.cli_findings(&base, &head))
+    );
+    let spec_same = w.spec(41, &base, &same, "app02");
+    deliver(
+        &server,
+        "pull_request",
+        "d-push-same",
+        &pr_event("synchronize", &spec_same),
+    )
+    .await;
+    let same_run = w.fake.newest_completed(&same).await;
+    assert_eq!(same_run.conclusion.as_deref(), Some("success"));
+    assert_eq!(same_run.title, "Acknowledged by @writer");
+
+    // A merge group holding the PR (named by its temporary branch) passes on the same grounds.
+    let branch = format!("gh-readonly-queue/main/pr-41-{same}");
+    let group = incident_head_with(&w, &same, &branch, &[("notes.md", "a note\n")]);
+    let requested = merge_group_payload(
+        &w.fake.clone_url(REPO),
+        "checks_requested",
+        &base,
+        &group,
+        &format!("refs/heads/{branch}"),
+    );
+    deliver(&server, "merge_group", "d-group", &requested).await;
+    let group_run = w.fake.newest_completed(&group).await;
+    assert_eq!(
+        group_run.conclusion.as_deref(),
+        Some("success"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(group_run.title, "Acknowledged by @writer");
+    // A merge group of another pull request with the same findings is not acknowledged by it.
+    let branch = "gh-readonly-queue/main/pr-99-0123abc";
+    let other = incident_head_with(&w, &head, branch, &[]);
+    let requested = merge_group_payload(
+        &w.fake.clone_url(REPO),
+        "checks_requested",
+        &base,
+        &other,
+        &format!("refs/heads/{branch}"),
+    );
+    deliver(&server, "merge_group", "d-group-other", &requested).await;
+    let other_run = w.fake.newest_completed(&other).await;
+    assert_eq!(other_run.conclusion.as_deref(), Some("failure"));
+
+    // A new push with a new error finding: a new acknowledgement is needed.
+    let worse = incident_head_with(
+        &w,
+        &same,
+        "app02",
+        &[("rendered/cluster01/twice.yaml", DUPLICATED)],
+    );
+    let worse_errors = errors(&w.cli_findings(&base, &worse));
+    assert!(worse_errors.len() > errors(&w.cli_findings(&base, &head)).len());
+    let spec_worse = w.spec(41, &base, &worse, "app02");
+    deliver(
+        &server,
+        "pull_request",
+        "d-push-worse",
+        &pr_event("synchronize", &spec_worse),
+    )
+    .await;
+    let worse_run = w.fake.newest_completed(&worse).await;
+    assert_eq!(
+        worse_run.conclusion.as_deref(),
+        Some("failure"),
+        "{}",
+        server.log()
+    );
+    assert_eq!(worse_run.actions.len(), 1, "the button asks again");
+    let inner = w.fake.inner();
+    assert!(inner.violations.is_empty(), "{:?}", inner.violations);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_broken_base_configuration_fails_every_pr_but_the_one_fixing_it() {
+    let w = World::new().await;
+    let mut files = files_of(&root().join("examples/incident/base"));
+    files.push((".clobbercheck.yml".into(), "clusterz: x\n".into()));
+    let base = w.repo.commit(None, "main", &files);
+    let mut other = files_of(&root().join("examples/incident/head"));
+    other.push((".clobbercheck.yml".into(), "clusterz: x\n".into()));
+    let other = w.repo.commit(Some(&base), "other", &other);
+    let mut fixing = files_of(&root().join("examples/incident/head"));
+    fixing.push((
+        ".clobbercheck.yml".into(),
+        "default_namespace: argocd\n".into(),
+    ));
+    let fixing = w.repo.commit(Some(&base), "fix-config", &fixing);
+    let server = w.server(&[]).await;
+    deliver(
+        &server,
+        "pull_request",
+        "d-other",
+        &pr_event("opened", &w.spec(51, &base, &other, "other")),
+    )
+    .await;
+    deliver(
+        &server,
+        "pull_request",
+        "d-fixing",
+        &pr_event("opened", &w.spec(52, &base, &fixing, "fix-config")),
+    )
+    .await;
+    let stuck = w.fake.newest_completed(&other).await;
+    assert_eq!(stuck.conclusion.as_deref(), Some("failure"));
+    assert!(
+        stuck
+            .title
+            .contains("Invalid configuration .clobbercheck.yml"),
+        "{}",
+        stuck.title
+    );
+    assert!(stuck.summary.contains("clusterz"), "{}", stuck.summary);
+    let fixed = w.fake.newest_completed(&fixing).await;
+    // Judged, with the fixing PR's configuration: the incident's overwrite still fails it.
+    assert!(
+        !fixed.title.contains("could not run"),
+        "{}: {}",
+        fixed.title,
+        server.log()
+    );
+    assert_eq!(fixed.conclusion.as_deref(), Some("failure"));
+    assert!(
+        fixed
+            .summary
+            .contains("judged with the head's configuration"),
+        "{}",
+        fixed.summary
+    );
+    assert_eq!(
+        annotations(&fixed),
+        expected_annotations(&w.cli_findings(&base, &fixing))
+    );
+    let inner = w.fake.inner();
+    assert!(inner.violations.is_empty(), "{:?}", inner.violations);
 }

@@ -1,4 +1,5 @@
-//! Acknowledging findings on purpose (annotation on the head object, `allow:` in the base
+//! Acknowledging findings on purpose (annotation on the head object — counted only when base
+//! had it or base's configuration lets annotations a PR adds count —, `allow:` in the base
 //! configuration), judging only what a PR touches versus `check --all`, and the outage caught by
 //! the naming rule alone.
 
@@ -28,12 +29,18 @@ fn check(repo: &GitRepo, format: &str, extra: &[&str]) -> std::process::Output {
     run(repo.path(), &args)
 }
 
+/// The base configuration that lets annotations a PR adds count (off by default).
+const ADDED_ANNOTATIONS_COUNT: &str = "allow_annotations_added_in_pr: true\n";
+
 #[test]
 fn annotation_silences_the_overwrite_and_the_report_lists_it() {
     let repo = GitRepo::new();
     repo.commit_files(
         "base",
-        &[("settings.yaml", Some(&config_map("settings", "1", "")))],
+        &[
+            ("settings.yaml", Some(&config_map("settings", "1", ""))),
+            (".clobbercheck.yml", Some(ADDED_ANNOTATIONS_COUNT)),
+        ],
     );
     let allow = "  annotations:\n    clobbercheck.dev/allow: overwrite\n    clobbercheck.dev/reason: replaces the legacy settings on purpose\n";
     repo.commit_files(
@@ -97,9 +104,88 @@ fn annotation_for_another_finding_does_not_silence() {
 }
 
 #[test]
+fn an_annotation_the_pr_adds_does_not_silence_its_own_finding() {
+    let repo = GitRepo::new();
+    repo.commit_files(
+        "base",
+        &[("settings.yaml", Some(&config_map("settings", "1", "")))],
+    );
+    let allow = "  annotations:\n    clobbercheck.dev/allow: overwrite\n";
+    repo.commit_files(
+        "head",
+        &[("more.yaml", Some(&config_map("settings", "2", allow)))],
+    );
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+    let report = json(&out);
+    assert!(
+        report["silenced"].as_array().unwrap().is_empty(),
+        "{report}"
+    );
+    let errors: Vec<&serde_json::Value> = report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["severity"] == "error")
+        .collect();
+    assert_eq!(errors.len(), 2, "{report}");
+    for f in errors {
+        let message = f["message"].as_str().unwrap();
+        assert!(
+            message.contains(
+                "The annotation clobbercheck.dev/allow at more.yaml:1 was added in this pull request"
+            ),
+            "{message}"
+        );
+        assert!(message.contains("Acknowledge button"), "{message}");
+        assert!(
+            message.contains("allow_annotations_added_in_pr: true"),
+            "{message}"
+        );
+    }
+    // The same rule from the head's configuration does not count: configuration is read from
+    // base, so a PR cannot grant itself the key.
+    repo.commit_files(
+        "head2",
+        &[(".clobbercheck.yml", Some(ADDED_ANNOTATIONS_COUNT))],
+    );
+    let out = run(
+        repo.path(),
+        &[
+            "check", "--base", "HEAD~2", "--head", "HEAD", "--format", "json",
+        ],
+    );
+    assert_eq!(code(&out), 1, "{}", stdout(&out));
+}
+
+#[test]
+fn an_annotation_base_already_had_silences() {
+    let repo = GitRepo::new();
+    let allow = "  annotations:\n    clobbercheck.dev/allow: overwrite\n";
+    repo.commit_files(
+        "base",
+        &[("settings.yaml", Some(&config_map("settings", "1", allow)))],
+    );
+    repo.commit_files(
+        "head",
+        &[("more.yaml", Some(&config_map("settings", "2", allow)))],
+    );
+    let out = check(&repo, "json", &[]);
+    assert_eq!(code(&out), 0, "{}", stdout(&out));
+    let report = json(&out);
+    assert_eq!(report["silenced"].as_array().unwrap().len(), 2, "{report}");
+}
+
+#[test]
 fn rename_acknowledged_on_the_new_object() {
     let repo = GitRepo::new();
-    repo.commit_files("base", &[("db/pvc.yaml", Some(&pvc("data-v1", "")))]);
+    repo.commit_files(
+        "base",
+        &[
+            ("db/pvc.yaml", Some(&pvc("data-v1", ""))),
+            (".clobbercheck.yml", Some(ADDED_ANNOTATIONS_COUNT)),
+        ],
+    );
     let allow = "  annotations:\n    clobbercheck.dev/allow: delete\n";
     repo.commit_files("head", &[("db/pvc.yaml", Some(&pvc("data-v2", allow)))]);
     let out = check(&repo, "json", &[]);

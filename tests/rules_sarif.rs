@@ -155,7 +155,9 @@ fn silenced_findings_are_suppressed_results() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n{annotations}data:\n  v: '{value}'\n"
         )
     };
-    repo.commit_files("base", &[("a.yaml", Some(&cm("", "1")))]);
+    // Base already carries the annotation: a PR cannot silence its own finding (issue 12).
+    let allow = "  annotations:\n    clobbercheck.dev/allow: overwrite\n";
+    repo.commit_files("base", &[("a.yaml", Some(&cm(allow, "1")))]);
     repo.commit_files(
         "head",
         &[(
@@ -185,7 +187,7 @@ fn silenced_findings_are_suppressed_results() {
             result["suppressions"][0]["justification"]
                 .as_str()
                 .unwrap()
-                .contains("clobbercheck.dev/allow: overwrite at b.yaml:1")
+                .contains("clobbercheck.dev/allow: overwrite at a.yaml:1")
         );
     }
 }

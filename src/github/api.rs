@@ -218,14 +218,10 @@ impl Installation {
         Ok(())
     }
 
-    /// Handles an Acknowledge click: if `login` may write to the repository and the run failed,
-    /// the run becomes `success` naming who acknowledged it. Returns whether it changed.
-    pub async fn acknowledge(
-        &self,
-        repo: &str,
-        check_run_id: u64,
-        login: &str,
-    ) -> Result<bool, GitHubError> {
+    /// Whether `login` may acknowledge a failed check of `repo`: only people with write access
+    /// (role or permission `admin`, `maintain` or `write`, from
+    /// `GET /repos/{repo}/collaborators/{login}/permission`); an unknown login may not.
+    pub async fn may_acknowledge(&self, repo: &str, login: &str) -> Result<bool, GitHubError> {
         let permission = match self
             .get(&format!("/repos/{repo}/collaborators/{login}/permission"))
             .await
@@ -236,18 +232,24 @@ impl Installation {
         };
         let role = permission.get("role_name").and_then(Value::as_str);
         let level = permission.get("permission").and_then(Value::as_str);
-        if !WRITERS
+        let may = WRITERS
             .iter()
-            .any(|w| Some(*w) == role || Some(*w) == level)
-        {
-            tracing::info!(
-                repo,
-                check_run_id,
-                login,
-                "acknowledge refused: no write permission"
-            );
-            return Ok(false);
+            .any(|w| Some(*w) == role || Some(*w) == level);
+        if !may {
+            tracing::info!(repo, login, "acknowledge refused: no write permission");
         }
+        Ok(may)
+    }
+
+    /// Turns the failed `clobbercheck` run `check_run_id` into a success naming who acknowledged
+    /// it ([`CheckRunOutput::acknowledge`]'s words). Returns whether it changed: a run of
+    /// another name, or one that did not fail, is left alone.
+    pub async fn mark_acknowledged(
+        &self,
+        repo: &str,
+        check_run_id: u64,
+        logins: &[String],
+    ) -> Result<bool, GitHubError> {
         let path = format!("/repos/{repo}/check-runs/{check_run_id}");
         let run = self.get(&path).await?;
         if run.get("name").and_then(Value::as_str) != Some(CHECK_NAME)
@@ -255,25 +257,31 @@ impl Installation {
         {
             return Ok(false);
         }
-        let previous = run
-            .pointer("/output/summary")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let summary = truncate(
-            &format!("acknowledged by @{login}\n\n{previous}"),
-            MAX_OUTPUT,
-        );
+        let text = |pointer: &str| {
+            run.pointer(pointer)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let mut output = CheckRunOutput {
+            conclusion: "failure",
+            title: text("/output/title"),
+            summary: text("/output/summary"),
+            text: String::new(),
+            annotations: Vec::new(),
+        };
+        output.acknowledge(logins);
         self.patch(
             &path,
             &json!({
                 "status": "completed",
-                "conclusion": "success",
-                "output": {"title": format!("Acknowledged by @{login}"), "summary": summary},
+                "conclusion": output.conclusion,
+                "output": {"title": output.title, "summary": output.summary},
                 "actions": [],
             }),
         )
         .await?;
-        tracing::info!(repo, check_run_id, login, "check run acknowledged");
+        tracing::info!(repo, check_run_id, ?logins, "check run acknowledged");
         Ok(true)
     }
 

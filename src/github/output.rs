@@ -82,6 +82,40 @@ pub struct Publication {
     pub review: Option<ReviewPlan>,
     /// The summary comment's body, marker included.
     pub comment: String,
+    /// The error findings' stable keys ([`crate::acknowledge::finding_key`]), sorted, once
+    /// each: what an Acknowledge click on this run acknowledges, and what earlier
+    /// acknowledgements of the pull request must hold for the run to pass.
+    pub errors: Vec<String>,
+}
+
+/// The check run's title once acknowledged: `Acknowledged by @alice, @bob`.
+pub fn acknowledged_title(logins: &[String]) -> String {
+    let who: Vec<String> = logins.iter().map(|l| format!("@{l}")).collect();
+    truncate(&format!("Acknowledged by {}", who.join(", ")), 1000)
+}
+
+impl CheckRunOutput {
+    /// Turns a failed run into a success naming who acknowledged its error findings on this
+    /// pull request (`logins`, from [`crate::acknowledge::acknowledged_by`]); the findings stay
+    /// in the summary and annotations. Returns whether the run changed (it had failed).
+    pub fn acknowledge(&mut self, logins: &[String]) -> bool {
+        if self.conclusion != "failure" || logins.is_empty() {
+            return false;
+        }
+        self.conclusion = "success";
+        self.title = acknowledged_title(logins);
+        let who: Vec<String> = logins.iter().map(|l| format!("@{l}")).collect();
+        self.summary = truncate(
+            &format!(
+                "acknowledged by {}: every error finding below was acknowledged on this pull \
+                 request (Acknowledge button); a new error finding needs a new acknowledgement.\n\n{}",
+                who.join(", "),
+                self.summary
+            ),
+            MAX_OUTPUT,
+        );
+        true
+    }
 }
 
 /// Builds everything to publish for `analysis` of the PR at `head_sha`.
@@ -93,7 +127,16 @@ pub fn publication(
     let report = &analysis.report;
     let view = Review::build(analysis, MAX_OUTPUT);
     let comment_limit = MAX_BODY - SUMMARY_MARKER.chars().count() - 1;
+    let mut errors: Vec<String> = report
+        .findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .map(crate::acknowledge::finding_key)
+        .collect();
+    errors.sort();
+    errors.dedup();
     Ok(Publication {
+        errors,
         check: check_run(report, &view, env)?,
         review: review(analysis, head_sha),
         comment: format!(

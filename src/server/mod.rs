@@ -4,6 +4,7 @@
 //! [`Settings::from_env`] reads it, [`app`] builds the router (tests drive it without a socket),
 //! and [`run`] puts it all together.
 
+pub mod merge_queue;
 pub mod metrics;
 pub mod setup;
 pub mod webhook;

@@ -20,7 +20,8 @@ use std::time::{Duration, Instant};
 
 use tracing::Instrument;
 
-use super::{AppState, Configured};
+use super::{AppState, Configured, merge_queue};
+use crate::acknowledge::acknowledged_by;
 use crate::analysis::{AnalysisError, Options, analyze_with};
 use crate::deploy::repository::ThisRepository;
 use crate::fetch::{FetchError, FetchRequest};
@@ -66,6 +67,18 @@ impl JobError {
             | JobError::Analysis(_)
             | JobError::Template(_)
             | JobError::Task(_) => false,
+        }
+    }
+
+    /// The failed check run's title: it names the invalid configuration when that is why (a
+    /// broken base configuration fails every PR but the one fixing it, issue 12).
+    fn title(&self) -> String {
+        match self {
+            JobError::Analysis(e) => match e.config_file() {
+                Some(path) => format!("Invalid configuration {path}: clobbercheck could not run"),
+                None => "clobbercheck could not run".into(),
+            },
+            _ => "clobbercheck could not run".into(),
         }
     }
 
@@ -184,7 +197,7 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
     };
     let mut check_run = claimed.check_run;
     let result = match &claimed.job {
-        Job::Acknowledge(ack) => acknowledge(app, ack).await,
+        Job::Acknowledge(ack) => acknowledge(state, app, ack).await,
         Job::Rerun(rerun) => match resolve(app, rerun).await {
             Ok(Some(job)) => analyze_job(state, app, &claimed, &job, &mut check_run).await,
             Ok(None) => Ok(Outcome::Superseded),
@@ -310,7 +323,7 @@ async fn report_failure(
             }
         };
         installation
-            .fail_check_run(repo, run, "clobbercheck could not run", &error.for_users())
+            .fail_check_run(repo, run, &error.title(), &error.for_users())
             .await
     }
     .await;
@@ -331,6 +344,8 @@ struct Analysed<'a> {
     refs: Vec<String>,
     fallback_refs: Vec<String>,
     pull_request: Option<u64>,
+    /// A merge group's full branch ref, which names its last pull request.
+    merge_group_ref: Option<&'a str>,
     /// This repository as Argo CD Applications name it (the payload's URLs), at the branch
     /// the change merges into.
     repository: ThisRepository,
@@ -358,6 +373,7 @@ impl<'a> Analysed<'a> {
                         vec![format!("refs/pull/{}/head", pr.number)]
                     },
                     pull_request: Some(pr.number),
+                    merge_group_ref: None,
                     repository: ThisRepository::new(
                         &[std::slice::from_ref(&pr.clone_url), pr.aliases.as_slice()].concat(),
                         &[&pr.base_ref],
@@ -373,6 +389,7 @@ impl<'a> Analysed<'a> {
                 refs: vec![group.base_ref.clone(), group.head_ref.clone()],
                 fallback_refs: Vec::new(),
                 pull_request: None,
+                merge_group_ref: Some(&group.head_ref),
                 repository: ThisRepository::new(
                     &[&group.clone_url],
                     &[group
@@ -524,7 +541,18 @@ async fn analyze_job(
             run
         }
     };
-    let publication = compute(state, &installation, analysis).await?;
+    let (mut publication, pulls) = compute(state, &installation, analysis).await?;
+    apply_acknowledgements(state, analysis.repo, &pulls, &mut publication).await?;
+    if let Some(number) = analysis.pull_request {
+        // Before the run completes, so a click on its button finds what it acknowledges.
+        let (queue, repo, head) = (
+            Arc::clone(&state.queue),
+            analysis.repo.to_string(),
+            analysis.head_sha.to_string(),
+        );
+        let errors = publication.errors.clone();
+        blocking(move || queue.record_run_findings(&repo, number, &head, run, &errors)).await?;
+    }
     let ledger = JobLedger {
         queue: Arc::clone(&state.queue),
         id: claimed.id,
@@ -551,19 +579,56 @@ async fn analyze_job(
     })
 }
 
-/// Fetches both commits and runs the shared analysis on them, off the async threads.
+/// Makes the run a success naming who acknowledged it when every error finding of
+/// `publication` is held by an acknowledgement of one of `pulls` (the pull request, or those a
+/// merge group holds).
+async fn apply_acknowledgements(
+    state: &AppState,
+    repo: &str,
+    pulls: &[u64],
+    publication: &mut Publication,
+) -> Result<(), JobError> {
+    if publication.errors.is_empty() || pulls.is_empty() {
+        return Ok(());
+    }
+    let (queue, repo_name, numbers) = (Arc::clone(&state.queue), repo.to_string(), pulls.to_vec());
+    let acknowledgements = blocking(move || {
+        let mut all = Vec::new();
+        for number in numbers {
+            all.extend(queue.acknowledgements(&repo_name, number)?);
+        }
+        Ok(all)
+    })
+    .await?;
+    if let Some(logins) = acknowledged_by(&publication.errors, &acknowledgements) {
+        publication.check.acknowledge(&logins);
+        tracing::info!(
+            repo,
+            ?pulls,
+            ?logins,
+            "every error finding was acknowledged"
+        );
+    }
+    Ok(())
+}
+
+/// Fetches both commits and runs the shared analysis on them, off the async threads. Returns
+/// what to publish and the pull requests the analysis is of: the PR's number, or those a merge
+/// group holds ([`merge_queue::pull_requests`]).
 async fn compute(
     state: &AppState,
     installation: &Installation,
     analysis: &Analysed<'_>,
-) -> Result<Publication, JobError> {
+) -> Result<(Publication, Vec<u64>), JobError> {
     let token = installation.token().await?;
     let state = state.clone();
     let (repo, clone_url) = (analysis.repo.to_string(), analysis.clone_url.to_string());
     let (base_sha, head_sha) = (analysis.base_sha.to_string(), analysis.head_sha.to_string());
     let (refs, fallback_refs) = (analysis.refs.clone(), analysis.fallback_refs.clone());
     let repository = analysis.repository.clone();
-    tokio::task::spawn_blocking(move || -> Result<Publication, JobError> {
+    let pull_request = analysis.pull_request;
+    let merge_group_ref = analysis.merge_group_ref.map(String::from);
+    tokio::task::spawn_blocking(move || -> Result<(Publication, Vec<u64>), JobError> {
         let request = FetchRequest {
             repo: &repo,
             clone_url: &clone_url,
@@ -594,16 +659,65 @@ async fn compute(
             output_ms = (started.elapsed() - analysed).as_millis() as u64,
             "analysed"
         );
-        Ok(publication)
+        let pulls = match (pull_request, merge_group_ref) {
+            (Some(number), _) => vec![number],
+            (None, Some(head_ref)) => {
+                let messages = merge_queue::commit_messages(cached.path(), &base_sha, &head_sha)
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(repo, %error, "cannot read the merge group's commits; only the pull request its branch names counts");
+                        Vec::new()
+                    });
+                merge_queue::pull_requests(&head_ref, messages.iter().map(String::as_str))
+            }
+            (None, None) => Vec::new(),
+        };
+        Ok((publication, pulls))
     })
     .await
     .map_err(|e| JobError::Task(e.to_string()))?
 }
 
-async fn acknowledge(app: &Configured, ack: &AcknowledgeJob) -> Result<Outcome, JobError> {
-    app.github
-        .installation(ack.installation_id)
-        .acknowledge(&ack.repo, ack.check_run_id, &ack.login)
+/// An Acknowledge click: when `login` may write to the repository, records the acknowledgement
+/// of the run's error findings for its pull request (so later analyses of the PR, and merge
+/// groups holding it, pass while their errors are among them) and turns the run into a success.
+async fn acknowledge(
+    state: &AppState,
+    app: &Configured,
+    ack: &AcknowledgeJob,
+) -> Result<Outcome, JobError> {
+    let installation = app.github.installation(ack.installation_id);
+    if !installation.may_acknowledge(&ack.repo, &ack.login).await? {
+        return Ok(Outcome::Done);
+    }
+    let (queue, repo, run, login) = (
+        Arc::clone(&state.queue),
+        ack.repo.clone(),
+        ack.check_run_id,
+        ack.login.clone(),
+    );
+    match blocking(move || queue.acknowledge(&repo, run, &login)).await? {
+        Some(recorded) => tracing::info!(
+            repo = ack.repo,
+            pr = recorded.pr,
+            check_run = run,
+            login = ack.login,
+            findings = recorded.findings.len(),
+            "acknowledgement recorded for the pull request"
+        ),
+        None => tracing::warn!(
+            repo = ack.repo,
+            check_run = run,
+            login = ack.login,
+            "no findings are recorded for this check run (a merge group's, or one completed \
+             before acknowledgements were kept): only this run is acknowledged"
+        ),
+    }
+    installation
+        .mark_acknowledged(
+            &ack.repo,
+            ack.check_run_id,
+            std::slice::from_ref(&ack.login),
+        )
         .await?;
     Ok(Outcome::Done)
 }

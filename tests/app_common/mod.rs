@@ -1590,6 +1590,83 @@ impl Server {
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
         self.child.as_mut()?.try_wait().ok()?
     }
+
+    /// Sends SIGTERM (as Kubernetes does) and waits up to `within` for the server to drain and
+    /// exit; `None` when it did not.
+    pub async fn terminate(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -TERM {}", self.pid());
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(exit) = self.exited() {
+                return Some(exit);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// The annotations a run should carry for `findings` (`clobbercheck check --format json`), as
+/// sorted `(path, line, level)`: a finding sent twice shows as a repeated entry.
+pub fn expected_annotations(findings: &[Value]) -> Vec<(String, u64, String)> {
+    let mut keys: Vec<_> = findings
+        .iter()
+        .filter(|f| f["line"].is_u64())
+        .map(|f| {
+            let level = match f["severity"].as_str().unwrap() {
+                "error" => "failure",
+                other => other,
+            };
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["line"].as_u64().unwrap(),
+                level.to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// A run's annotations as sorted `(path, line, level)`, to compare with [`expected_annotations`].
+pub fn annotations(run: &CheckRun) -> Vec<(String, u64, String)> {
+    let mut keys: Vec<_> = run
+        .annotations
+        .iter()
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["start_line"].as_u64().unwrap(),
+                a["annotation_level"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// The findings `clobbercheck check` reports for two commits of the repository at `work`.
+pub fn cli_findings_in(work: &Path, base: &str, head: &str) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_clobbercheck"))
+        .args([
+            "check", "--format", "json", "--base", base, "--head", head, "--repo",
+        ])
+        .arg(work)
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "check {base}..{head}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    report["findings"].as_array().unwrap().clone()
 }
 
 /// The repository every App test works on.
@@ -1700,14 +1777,85 @@ impl World {
 
     /// The findings `clobbercheck check` reports for the same two commits: one code path.
     pub fn cli_findings(&self, base: &str, head: &str) -> Vec<Value> {
-        let out = Command::new(env!("CARGO_BIN_EXE_clobbercheck"))
-            .args([
-                "check", "--format", "json", "--base", base, "--head", head, "--repo",
-            ])
-            .arg(&self.repo.work)
-            .output()
-            .unwrap();
-        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-        report["findings"].as_array().unwrap().clone()
+        cli_findings_in(&self.repo.work, base, head)
     }
+}
+
+/// The `pull_requests[]` entry GitHub puts in check_run and check_suite payloads.
+pub fn pr_ref(number: u64, base: &str, head: &str, head_ref: &str) -> Value {
+    json!({
+        "number": number,
+        "head": {"ref": head_ref, "sha": head, "repo": {"id": 1}},
+        "base": {"ref": "main", "sha": base, "repo": {"id": 1}},
+    })
+}
+
+/// A `pull_request` delivery with the fields GitHub sends and the App reads (the webhook schema's
+/// `pull_request` event), built here so these tests need nothing outside the repository.
+pub fn pr_event(action: &str, spec: &PrSpec<'_>) -> Value {
+    let side = |sha: &str, name: &str, repo: &str| json!({"sha": sha, "ref": name, "repo": {"full_name": repo, "id": 1}});
+    json!({
+        "action": action,
+        "number": spec.number,
+        "pull_request": {
+            "number": spec.number,
+            "state": "open",
+            "head": side(spec.head_sha, spec.head_ref, spec.fork.unwrap_or(spec.repo)),
+            "base": side(spec.base_sha, spec.base_ref, spec.repo),
+        },
+        "repository": {"full_name": spec.repo, "clone_url": spec.clone_url},
+        "installation": {"id": INSTALLATION},
+    })
+}
+
+/// Puts the test repository (cloned from `clone_url`) and installation into a payload.
+pub fn with_repository(mut p: Value, clone_url: &str) -> Value {
+    p["repository"]["full_name"] = json!(REPO);
+    p["repository"]["clone_url"] = json!(clone_url);
+    p["installation"] = json!({"id": INSTALLATION});
+    p
+}
+
+/// A `check_suite` delivery (`requested`, `rerequested`) for `head`.
+pub fn check_suite_payload(
+    clone_url: &str,
+    action: &str,
+    head: &str,
+    pull_requests: Value,
+) -> Value {
+    let p = json!({
+        "action": action,
+        "check_suite": {"head_sha": head, "pull_requests": pull_requests},
+        "repository": {},
+    });
+    with_repository(p, clone_url)
+}
+
+/// A `merge_group` delivery: the shape of GitHub's webhook schema (octokit/webhooks
+/// `merge-group-checks-requested`, `merge-group-destroyed`), refs in full.
+pub fn merge_group_payload(
+    clone_url: &str,
+    action: &str,
+    base: &str,
+    head: &str,
+    head_ref: &str,
+) -> Value {
+    with_repository(
+        json!({
+            "action": action,
+            "merge_group": {
+                "head_sha": head,
+                "head_ref": head_ref,
+                "base_sha": base,
+                "base_ref": "refs/heads/main",
+                "head_commit": {"id": head, "tree_id": head, "message": "merge group",
+                                "timestamp": "2026-01-01T00:00:00Z",
+                                "author": {"name": "a", "email": "a@example.com"},
+                                "committer": {"name": "a", "email": "a@example.com"}},
+            },
+            "repository": {},
+            "sender": {"login": "github-merge-queue[bot]"},
+        }),
+        clone_url,
+    )
 }
