@@ -1,15 +1,19 @@
-//! Faults end to end (issue 6): the real `clobbercheck serve` binary receives a stream of pull
-//! request deliveries while everything that goes wrong in production goes wrong at once —
-//! GitHub answering 5xx on 30 % of calls (half of them after acting), 429 and secondary rate
-//! limit 403 with `retry-after`, connections cut mid-answer, the git server down for 30 s, the data
-//! directory's disk full, the queue database locked by another process, and `kill -9` at random
-//! points with a restart after each.
+//! Faults end to end (issues 6 and 12): the real `clobbercheck serve` binary receives a stream
+//! of pull request deliveries — with late deliveries of older heads, re-runs, the `check_suite`
+//! of the same push, duplicate deliveries and merge groups (some destroyed at once) — while
+//! everything that goes wrong in production goes wrong at once: GitHub answering 5xx on 30 % of
+//! calls (half of them after acting), 429 and secondary rate limit 403 with `retry-after`,
+//! connections cut mid-answer, the git server down for 30 s, the data directory's disk full, the
+//! queue database locked by another process, `kill -9` at random points with a restart after
+//! each, and SIGTERMs (drain, exit 0, restart).
 //!
-//! Required: every delivery's check run ends `completed` with the conclusion its pull request
-//! deserves; each check run is completed once (the fake counts the completing PATCHes it
-//! applied: a job interrupted after completing it, or a completion whose answer was lost, must not
-//! complete it again); no pull request gets a second review or summary comment; the server never
-//! exits on its own. Scale with `CLOBBERCHECK_SOAK_DELIVERIES` (default 100), replay with
+//! Required, per head sha: every check run ends `completed`, and is completed once (the fake
+//! counts the completing PATCHes it applied); the newest run carries the conclusion the head
+//! deserves; each run's annotations are exactly its findings (below the cap), never repeated;
+//! no head gets a second review (a merge group none); a PR's current head and every merge group
+//! not destroyed get a run; no more runs than analyses asked for. Per pull request: one summary
+//! comment, a review only for an incident. The server never exits on its own. Scale with
+//! `CLOBBERCHECK_SOAK_DELIVERIES` (pull requests, default 80), replay with
 //! `CLOBBERCHECK_SOAK_SEED`. The data directory is a small tmpfs, mounted here (root) or inside
 //! `unshare -Urm` (anyone else).
 
@@ -39,6 +43,8 @@ const LONG_LOCK: Duration = Duration::from_secs(13);
 const DISK_FULL: Duration = Duration::from_secs(6);
 /// GitHub gives up on a delivery not answered within this.
 const GITHUB_TIMEOUT: Duration = Duration::from_secs(10);
+/// A SIGTERM'd server drains for `CLOBBERCHECK_SHUTDOWN_GRACE_MS` (3 s here), then exits.
+const TERM_WITHIN: Duration = Duration::from_secs(10);
 
 /// What the storage is going through, to tag the webhook answers seen meanwhile.
 const NORMAL: u8 = 0;
@@ -133,12 +139,34 @@ async fn soak_every_check_completes_once_under_every_fault() {
     soak().await;
 }
 
-/// One delivery: a pull request whose right conclusion is known.
+/// A pull request whose right conclusion is known, and what GitHub sends about it.
 struct Pr {
     number: u64,
+    /// The PR's current head: the commit that must get a check run with the verdict.
     head: String,
     incident: bool,
+    deliveries: Vec<Delivery>,
+}
+
+/// One delivery, sent `after` the PR's turn.
+struct Delivery {
+    event: &'static str,
+    id: String,
     payload: serde_json::Value,
+    after: Duration,
+}
+
+/// What one head sha must show when everything settled.
+struct Expect {
+    incident: bool,
+    /// It must have a check run (a PR's current head, a merge group not destroyed); an older
+    /// head delivered late, or a destroyed group, may have none.
+    required: bool,
+    /// Runs it may have: one per analysis asked for (a re-run is a new one).
+    max_runs: usize,
+    /// The pull request whose head it is, or that the merge group holds.
+    pr: u64,
+    merge_group: bool,
 }
 
 /// Webhook answers seen by the deliverer ("GitHub"), by storage condition and answer.
@@ -154,7 +182,8 @@ struct Answers {
 
 async fn soak() {
     let started = Instant::now();
-    let deliveries: usize = env_or("CLOBBERCHECK_SOAK_DELIVERIES", 100);
+    // Pull requests; each brings one to four deliveries.
+    let deliveries: usize = env_or("CLOBBERCHECK_SOAK_DELIVERIES", 80);
     let seed: u64 = env_or(
         "CLOBBERCHECK_SOAK_SEED",
         SystemTime::now()
@@ -186,13 +215,25 @@ async fn soak() {
     let clone_url = format!("{}/git/{REPO}.git", git.url);
 
     // The pull requests: every third one copies an existing app (an overwrite disguised as an
-    // addition: failure, with a review), the others add a new app (success, no review).
+    // addition: failure, with a review), the others add a new app (success, no review). Besides
+    // `opened`, GitHub sends what real repositories see every day: a late delivery of an older
+    // head after the push that replaced it, a re-run (`ready_for_review`), the `check_suite` of
+    // the same push (one analysis, one run), and merge groups (`checks_requested`, sometimes
+    // `destroyed` at once). Heads of one kind differ only by a file no rule reads, so one
+    // `clobbercheck check` per kind gives the annotations every run of that kind must carry.
     let repo = Repo::new(tmp.path(), &git_root, REPO);
     let base_files = files_of(&root().join("examples/incident/base"));
     let incident_files = files_of(&root().join("examples/incident/head"));
     let mut clean_files = base_files.clone();
     clean_files.push(("rendered/cluster01/app02.yaml".into(), APP02.into()));
     let base = repo.commit(None, "main", &base_files);
+    let with_note = |files: &[(String, String)], note: &str| {
+        let mut files = files.to_vec();
+        files.push((format!("notes/{note}.md"), format!("{note}\n")));
+        files
+    };
+    let mut expect: BTreeMap<String, Expect> = BTreeMap::new();
+    let mut shapes = BTreeMap::<&str, usize>::new();
     let prs: Vec<Pr> = (0..deliveries as u64)
         .map(|i| {
             let number = 1000 + i;
@@ -203,29 +244,151 @@ async fn soak() {
             } else {
                 &clean_files
             };
-            let head = repo.commit(Some(&base), &branch, files);
-            fake.register_pr(REPO, number, &base, &head);
-            let payload = pr_payload(
-                "opened",
-                &PrSpec {
+            // A `pull_request` delivery for `head`: from GitHub's own payload fixture, or built
+            // from the schema's fields (`pr_event`).
+            let pr_delivery = |action: &str, head: &str, fixture: bool| {
+                let spec = PrSpec {
                     repo: REPO,
                     clone_url: clone_url.clone(),
                     number,
                     base_sha: &base,
                     base_ref: "main",
-                    head_sha: &head,
+                    head_sha: head,
                     head_ref: &branch,
                     fork: None,
+                };
+                if fixture {
+                    pr_payload(action, &spec)
+                } else {
+                    pr_event(action, &spec)
+                }
+            };
+            let mut deliveries = Vec::new();
+            let mut send = |event: &'static str, payload: serde_json::Value, after_ms: u64| {
+                deliveries.push(Delivery {
+                    event,
+                    id: format!("soak-{number}-{}", deliveries.len()),
+                    payload,
+                    after: Duration::from_millis(after_ms),
+                });
+            };
+            let out_of_order = i % 5 == 1;
+            let head = if out_of_order {
+                // The push of `head` replaced `older`; the older commit's delivery comes last.
+                *shapes.entry("late delivery of an older head").or_default() += 1;
+                let older = repo.commit(
+                    Some(&base),
+                    &branch,
+                    &with_note(files, &format!("{number}-old")),
+                );
+                let head = repo.commit(
+                    Some(&older),
+                    &branch,
+                    &with_note(files, &format!("{number}")),
+                );
+                send("pull_request", pr_delivery("synchronize", &head, false), 0);
+                send("pull_request", pr_delivery("opened", &older, true), 150);
+                expect.insert(
+                    older,
+                    Expect {
+                        incident,
+                        required: false,
+                        max_runs: 1,
+                        pr: number,
+                        merge_group: false,
+                    },
+                );
+                head
+            } else {
+                let head = repo.commit(
+                    Some(&base),
+                    &branch,
+                    &with_note(files, &format!("{number}")),
+                );
+                send("pull_request", pr_delivery("opened", &head, true), 0);
+                head
+            };
+            let mut max_runs = 1;
+            if i % 4 == 2 {
+                *shapes.entry("re-run (ready_for_review)").or_default() += 1;
+                send(
+                    "pull_request",
+                    pr_delivery("ready_for_review", &head, true),
+                    2500,
+                );
+                max_runs += 1;
+            }
+            if i % 6 == 3 {
+                *shapes.entry("check_suite of the same push").or_default() += 1;
+                let same = serde_json::json!([pr_ref(number, &base, &head, &branch)]);
+                send(
+                    "check_suite",
+                    check_suite_payload(&clone_url, "requested", &head, same),
+                    100,
+                );
+            }
+            if i % 8 == 4 {
+                let group_branch = format!("gh-readonly-queue/main/pr-{number}-{head}");
+                let group = repo.commit(
+                    Some(&head),
+                    &group_branch,
+                    &with_note(files, &format!("{number}")),
+                );
+                let head_ref = format!("refs/heads/{group_branch}");
+                send(
+                    "merge_group",
+                    merge_group_payload(&clone_url, "checks_requested", &base, &group, &head_ref),
+                    1000,
+                );
+                let destroyed = i % 16 == 12;
+                if destroyed {
+                    *shapes.entry("merge group, destroyed at once").or_default() += 1;
+                    send(
+                        "merge_group",
+                        merge_group_payload(&clone_url, "destroyed", &base, &group, &head_ref),
+                        1050,
+                    );
+                } else {
+                    *shapes.entry("merge group").or_default() += 1;
+                }
+                expect.insert(
+                    group,
+                    Expect {
+                        incident,
+                        required: !destroyed,
+                        max_runs: 1,
+                        pr: number,
+                        merge_group: true,
+                    },
+                );
+            }
+            fake.register_pr(REPO, number, &base, &head);
+            fake.update_pr(REPO, number, |pr| pr.head_ref = branch.clone());
+            expect.insert(
+                head.clone(),
+                Expect {
+                    incident,
+                    required: true,
+                    max_runs,
+                    pr: number,
+                    merge_group: false,
                 },
             );
             Pr {
                 number,
                 head,
                 incident,
-                payload,
+                deliveries,
             }
         })
         .collect();
+    // Every head of a kind has the same findings, so each run of that kind the same annotations.
+    let sample = |incident: bool| {
+        let pr = prs.iter().find(|pr| pr.incident == incident).unwrap();
+        expected_annotations(&cli_findings_in(&repo.work, &base, &pr.head))
+    };
+    let expected_annotations_of = [sample(false), sample(true)];
+    assert!(!expected_annotations_of[1].is_empty());
     let prepared = started.elapsed();
 
     let server = Server::start(
@@ -242,6 +405,8 @@ async fn soak() {
             // kills that land while it runs and on GitHub failing every try of a call.
             ("CLOBBERCHECK_RETRY_MS", "1000"),
             ("CLOBBERCHECK_MAX_ATTEMPTS", "16"),
+            // SIGTERM drains for at most this long, so a terminated server is back soon.
+            ("CLOBBERCHECK_SHUTDOWN_GRACE_MS", "3000"),
         ],
     )
     .await;
@@ -271,6 +436,11 @@ async fn soak() {
         );
         events.push((at, Event::Kill(Duration::from_millis(rng.below(800)))));
     }
+    let terms = (deliveries / 25).max(2);
+    for _ in 0..terms {
+        let at = Duration::from_millis(1000 + rng.below(spread.as_millis() as u64));
+        events.push((at, Event::Term(Duration::from_millis(rng.below(800)))));
+    }
     events.sort_by_key(|(at, _)| *at);
 
     let t0 = Instant::now();
@@ -296,6 +466,21 @@ async fn soak() {
                             s.kill9();
                         }
                         log.kills += 1;
+                        tokio::time::sleep(down).await;
+                        server.lock().await.restart().await;
+                    }
+                    Event::Term(down) => {
+                        let exit = {
+                            let mut s = server.lock().await;
+                            if let Some(status) = s.exited() {
+                                log.exited.push(format!("{status}: {}", tail(&s.log())));
+                            }
+                            s.terminate(TERM_WITHIN).await
+                        };
+                        match exit {
+                            Some(status) if status.success() => log.terms += 1,
+                            other => log.bad_terms.push(format!("{other:?}")),
+                        }
                         tokio::time::sleep(down).await;
                         server.lock().await.restart().await;
                     }
@@ -340,74 +525,78 @@ async fn soak() {
     // X-GitHub-Delivery until it is answered 2xx; one in ten is redelivered once more after
     // its 202 (it must be processed once).
     let mut senders = Vec::new();
+    let mut sent_on_purpose = 0;
     for (i, pr) in prs.iter().enumerate() {
-        let body = serde_json::to_vec(&pr.payload).unwrap();
-        let signature = sign(SECRET, &body);
-        let delivery = format!("soak-{}", pr.number);
-        let (server, condition, answers, client) = (
-            Arc::clone(&server),
-            Arc::clone(&condition),
-            Arc::clone(&answers),
-            client.clone(),
-        );
-        let extra = rng.below(10) == 0;
-        let at = DELIVERY_GAP * i as u32;
-        senders.push(tokio::spawn(async move {
-            tokio::time::sleep_until((t0 + at).into()).await;
-            let mut sends = if extra { 2 } else { 1 };
-            while sends > 0 {
-                let url = server.lock().await.url.clone();
-                let during = match condition.load(Ordering::SeqCst) {
-                    DISK_IS_FULL => "disk full",
-                    DATABASE_LOCKED => "database locked",
-                    _ => "normal",
-                };
-                let sent = Instant::now();
-                let answer = client
-                    .post(format!("{url}/webhook"))
-                    .header("X-GitHub-Event", "pull_request")
-                    .header("X-GitHub-Delivery", &delivery)
-                    .header("X-Hub-Signature-256", &signature)
-                    .header("Content-Type", "application/json")
-                    .body(body.clone())
-                    .send()
-                    .await;
-                let took = sent.elapsed();
-                let (status, ok) = match &answer {
-                    Ok(r) => (r.status().as_u16().to_string(), r.status().is_success()),
-                    Err(_) => ("no answer".to_string(), false),
-                };
-                {
-                    let mut a = answers.lock().unwrap();
-                    *a.by.entry((during, status)).or_default() += 1;
-                    match &answer {
-                        Ok(r) if took > a.slowest => {
-                            a.slowest = took;
-                            a.slowest_was = format!(
-                                "{} while {during}, {delivery} sent at {:?}",
-                                r.status(),
-                                sent.duration_since(t0)
-                            );
-                        }
-                        Ok(_) => {}
-                        Err(e) => {
-                            let mut text = e.to_string();
-                            let mut source = std::error::Error::source(e);
-                            while let Some(inner) = source {
-                                text = format!("{text}: {inner}");
-                                source = inner.source();
+        for delivery in &pr.deliveries {
+            let body = serde_json::to_vec(&delivery.payload).unwrap();
+            let signature = sign(SECRET, &body);
+            let (id, event) = (delivery.id.clone(), delivery.event);
+            let (server, condition, answers, client) = (
+                Arc::clone(&server),
+                Arc::clone(&condition),
+                Arc::clone(&answers),
+                client.clone(),
+            );
+            let extra = rng.below(10) == 0;
+            sent_on_purpose += 1 + usize::from(extra);
+            let at = DELIVERY_GAP * i as u32 + delivery.after;
+            senders.push(tokio::spawn(async move {
+                tokio::time::sleep_until((t0 + at).into()).await;
+                let mut sends = if extra { 2 } else { 1 };
+                while sends > 0 {
+                    let url = server.lock().await.url.clone();
+                    let during = match condition.load(Ordering::SeqCst) {
+                        DISK_IS_FULL => "disk full",
+                        DATABASE_LOCKED => "database locked",
+                        _ => "normal",
+                    };
+                    let sent = Instant::now();
+                    let answer = client
+                        .post(format!("{url}/webhook"))
+                        .header("X-GitHub-Event", event)
+                        .header("X-GitHub-Delivery", &id)
+                        .header("X-Hub-Signature-256", &signature)
+                        .header("Content-Type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let took = sent.elapsed();
+                    let (status, ok) = match &answer {
+                        Ok(r) => (r.status().as_u16().to_string(), r.status().is_success()),
+                        Err(_) => ("no answer".to_string(), false),
+                    };
+                    {
+                        let mut a = answers.lock().unwrap();
+                        *a.by.entry((during, status)).or_default() += 1;
+                        match &answer {
+                            Ok(r) if took > a.slowest => {
+                                a.slowest = took;
+                                a.slowest_was = format!(
+                                    "{} while {during}, {id} sent at {:?}",
+                                    r.status(),
+                                    sent.duration_since(t0)
+                                );
                             }
-                            a.errors.entry(during).or_insert(text);
+                            Ok(_) => {}
+                            Err(e) => {
+                                let mut text = e.to_string();
+                                let mut source = std::error::Error::source(e);
+                                while let Some(inner) = source {
+                                    text = format!("{text}: {inner}");
+                                    source = inner.source();
+                                }
+                                a.errors.entry(during).or_insert(text);
+                            }
                         }
                     }
+                    if ok {
+                        sends -= 1;
+                    } else {
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
                 }
-                if ok {
-                    sends -= 1;
-                } else {
-                    tokio::time::sleep(Duration::from_millis(300)).await;
-                }
-            }
-        }));
+            }));
+        }
     }
     for sender in senders {
         sender.await.unwrap();
@@ -423,18 +612,27 @@ async fn soak() {
     loop {
         let missing: Vec<u64> = {
             let inner = fake.inner();
-            prs.iter()
-                .filter(|pr| {
-                    let completed = inner
-                        .check_runs
-                        .iter()
-                        .any(|c| c.head_sha == pr.head && c.status == "completed");
-                    let commented = inner.comments.iter().any(|c| c.number == pr.number);
-                    let reviewed = inner.reviews.iter().any(|r| r.number == pr.number);
-                    !(completed && commented && reviewed == pr.incident)
+            let mut missing: Vec<u64> = expect
+                .iter()
+                .filter(|(sha, e)| {
+                    let runs = inner.check_runs.iter().filter(|c| &c.head_sha == *sha);
+                    (e.required && runs.clone().count() == 0)
+                        || runs.clone().any(|c| c.status != "completed")
                 })
-                .map(|pr| pr.number)
-                .collect()
+                .map(|(_, e)| e.pr)
+                .collect();
+            missing.extend(
+                prs.iter()
+                    .filter(|pr| {
+                        let commented = inner.comments.iter().any(|c| c.number == pr.number);
+                        let reviewed = inner.reviews.iter().any(|r| r.number == pr.number);
+                        !(commented && reviewed == pr.incident)
+                    })
+                    .map(|pr| pr.number),
+            );
+            missing.sort();
+            missing.dedup();
+            missing
         };
         let depth = {
             let s = server.lock().await;
@@ -471,45 +669,74 @@ async fn soak() {
     let mut failure = 0;
     let mut most_completions = 0;
     let mut problems = Vec::new();
-    for pr in &prs {
+    let mut runs_total = 0;
+    let mut superseded_heads = 0;
+    for (sha, e) in &expect {
         let runs: Vec<&CheckRun> = inner
             .check_runs
             .iter()
-            .filter(|c| c.head_sha == pr.head && c.name == "clobbercheck")
+            .filter(|c| &c.head_sha == sha && c.name == "clobbercheck")
             .collect();
-        let expected = if pr.incident { "failure" } else { "success" };
-        match runs.as_slice() {
-            [run] => {
-                if run.status != "completed" || run.conclusion.as_deref() != Some(expected) {
-                    problems.push(format!(
-                        "PR {}: check run {} {} {:?}, expected {expected}: {}",
-                        pr.number, run.id, run.status, run.conclusion, run.title
-                    ));
-                }
-                if run.title.contains("could not run") {
-                    problems.push(format!("PR {}: {}: {}", pr.number, run.title, run.summary));
-                }
-                let completions = inner.completions.get(&run.id).copied().unwrap_or(0);
-                most_completions = most_completions.max(completions);
-                if completions != 1 {
-                    problems.push(format!(
-                        "PR {}: check run {} completed {completions} times",
-                        pr.number, run.id
-                    ));
-                }
-                match run.conclusion.as_deref() {
-                    Some("success") => success += 1,
-                    Some("failure") => failure += 1,
-                    _ => {}
-                }
+        runs_total += runs.len();
+        let what = if e.merge_group { "merge group" } else { "head" };
+        let pr = e.pr;
+        if runs.is_empty() {
+            if e.required {
+                problems.push(format!("PR {pr}: no check run on {what} {sha}"));
+            } else {
+                superseded_heads += 1;
             }
-            _ => problems.push(format!(
-                "PR {}: {} check runs on {}",
-                pr.number,
-                runs.len(),
-                pr.head
-            )),
         }
+        if runs.len() > e.max_runs {
+            problems.push(format!(
+                "PR {pr}: {} check runs on {what} {sha}, {} analyses asked for",
+                runs.len(),
+                e.max_runs
+            ));
+        }
+        let expected_annotations = &expected_annotations_of[usize::from(e.incident)];
+        for run in &runs {
+            if run.status != "completed" {
+                problems.push(format!("PR {pr}: check run {} left {}", run.id, run.status));
+            }
+            if run.title.contains("could not run") {
+                problems.push(format!("PR {pr}: {}: {}", run.title, run.summary));
+            }
+            let completions = inner.completions.get(&run.id).copied().unwrap_or(0);
+            most_completions = most_completions.max(completions);
+            if completions != 1 {
+                problems.push(format!(
+                    "PR {pr}: check run {} completed {completions} times",
+                    run.id
+                ));
+            }
+            if &annotations(run) != expected_annotations {
+                problems.push(format!(
+                    "PR {pr}: check run {} on {what} {sha} has {} annotations, its findings {}",
+                    run.id,
+                    run.annotations.len(),
+                    expected_annotations.len()
+                ));
+            }
+        }
+        // The newest run is the one branch protection reads: it carries the verdict.
+        if let Some(newest) = runs.last() {
+            let expected = if e.incident { "failure" } else { "success" };
+            match newest.conclusion.as_deref() {
+                Some(c) if c == expected && c == "success" => success += 1,
+                Some(c) if c == expected => failure += 1,
+                other => problems.push(format!(
+                    "PR {pr}: newest check run {} on {what} {sha} concluded {other:?}, expected {expected}: {}",
+                    newest.id, newest.title
+                )),
+            }
+        }
+        let reviews = inner.reviews.iter().filter(|r| &r.commit_id == sha).count();
+        if reviews > usize::from(!e.merge_group) {
+            problems.push(format!("PR {pr}: {reviews} reviews on {what} {sha}"));
+        }
+    }
+    for pr in &prs {
         let reviews = inner
             .reviews
             .iter()
@@ -570,23 +797,29 @@ async fn soak() {
     println!(
         "\
 fault soak results (seed {seed})
-deliveries: {deliveries} ({failure_expected} incident-style, {clean} clean), {redelivered} redelivered after 202 on purpose
+pull requests: {deliveries} ({failure_expected} incident-style, {clean} clean); {sent} deliveries, {redelivered} of them redelivered after 202 on purpose
+  besides `opened`: {shapes}
 faults injected: of {api_calls} GitHub API calls: {injected}
   connections cut mid-answer: {api_cuts} (API), {git_cuts} (git)
   git server down for {outage} s: {refused} connections reset
   data directory full ({filled} bytes written to fill it) for {disk} s
   queue database locked by another process for {locked:?}
-  kill -9 at random points: {kills}, restarts: {kills}
+  kill -9 at random points: {kills}, restarts: {kills}; SIGTERM: {terms} drained and exited 0 ({bad_terms:?} did not)
 webhook answers other than 2xx (each delivered again until 2xx): {non_2xx}
   first delivery errors: {errors:?}
 slowest webhook answer: {slowest:?} ({slowest_was})
-checks completed: {completed}/{deliveries} (success {success}, failure {failure}); most completing PATCHes on one check run: {most_completions}
+heads judged: {completed} of {heads} (PR heads and merge groups; {superseded_heads} older or destroyed ones without a run), newest run success {success}, failure {failure}; {runs_total} check runs, all completed; most completing PATCHes on one check run: {most_completions}
 duplicates: reviews {duplicate_reviews}, summary comments {duplicate_comments}; server exits on its own: {exits}
 GitHub rule violations: {violations}
 wall time: {total:.1} s (setup {prepared:.1} s, deliveries over {delivered:.1} s, all settled at {settled:.1} s)",
         failure_expected = prs.iter().filter(|p| p.incident).count(),
         clean = prs.iter().filter(|p| !p.incident).count(),
-        redelivered = answers.by.iter().filter(|((_, s), _)| s.starts_with('2')).map(|(_, n)| n).sum::<usize>() - deliveries,
+        sent = sent_on_purpose,
+        redelivered = answers.by.iter().filter(|((_, s), _)| s.starts_with('2')).map(|(_, n)| n).sum::<usize>() - prs.iter().map(|p| p.deliveries.len()).sum::<usize>(),
+        shapes = shapes.iter().map(|(k, n)| format!("{k}: {n}")).collect::<Vec<_>>().join(", "),
+        terms = figures.terms,
+        bad_terms = figures.bad_terms,
+        heads = expect.len(),
         injected = injected.join(", "),
         api_cuts = api.cuts(),
         git_cuts = git.cuts(),
@@ -657,10 +890,17 @@ wall time: {total:.1} s (setup {prepared:.1} s, deliveries over {delivered:.1} s
         "faults were injected"
     );
     assert_eq!(figures.kills, kills);
+    assert!(
+        figures.bad_terms.is_empty() && figures.terms == terms,
+        "SIGTERM did not drain and exit 0: {:?}",
+        figures.bad_terms
+    );
 }
 
 enum Event {
     GitDown,
+    /// SIGTERM, then start again after this long.
+    Term(Duration),
     Lock(Duration),
     DiskFull,
     /// Kill, then restart after this long.
@@ -670,6 +910,10 @@ enum Event {
 #[derive(Default)]
 struct Figures {
     kills: usize,
+    /// SIGTERMs after which the server drained and exited 0.
+    terms: usize,
+    /// SIGTERMs after which it did not (how it ended, if it did).
+    bad_terms: Vec<String>,
     locked: Vec<Duration>,
     filled: u64,
     /// Exits the server made on its own, seen before a kill.
