@@ -30,7 +30,11 @@ impl Rule for InvalidAcknowledgement {
         "An acknowledgement silences a finding on purpose, so it must name a rule that exists \
          and an object the revision defines. One that matches nothing is usually a typo or a \
          leftover from a renamed object: it silences nothing today and may silence the wrong \
-         finding tomorrow."
+         finding tomorrow. A `clobbercheck.dev/allow` annotation counts only when the base \
+         revision's definition of the object already carries it: one the pull request adds \
+         leaves its finding an error that says so (a pull request cannot silence its own \
+         finding), unless the base configuration sets `allow_annotations_added_in_pr: true`; \
+         a maintainer accepts such a finding with the check run's Acknowledge button instead."
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {

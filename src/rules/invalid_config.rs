@@ -28,7 +28,10 @@ impl Rule for InvalidConfig {
         "The configuration is read from the base revision, so this pull request is still judged \
          by the old one. Once merged, though, the new file is what every later check loads: a key \
          it does not know or a value it cannot use stops each of them before it judges anything \
-         (exit status 2), so the file is checked here, before it can do that."
+         (exit status 2), so the file is checked here, before it can do that. When the base \
+         revision's configuration itself does not load, only a pull request that changes it to \
+         one that does is judged, with that configuration, and this rule states it as a \
+         notice; every other pull request fails with the file named, until one fixes it."
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
