@@ -6,7 +6,10 @@ Builds the release binary, generates the repository (bench/gen_monorepo.py), the
 peak memory (max RSS); beside it, the same classification in Python + PyYAML (libyaml) when
 PyYAML is installed.
 
-usage: python3 bench/core.py [--runs N] [--clusters N] [--apps N]
+`--format markdown` times the review every human-facing format builds (owners and blast radius
+included); `--binary PATH` times another build (e.g. main's) on the same repository.
+
+usage: python3 bench/core.py [--runs N] [--clusters N] [--apps N] [--format F] [--binary PATH]
 """
 import argparse
 import os
@@ -35,9 +38,14 @@ def main():
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--clusters", type=int, default=20)
     parser.add_argument("--apps", type=int, default=20)
+    parser.add_argument("--format", default="json",
+                        choices=["json", "markdown", "text", "sarif", "html"])
+    parser.add_argument("--binary")
     args = parser.parse_args()
-    subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
-    binary = os.path.join(ROOT, "target", "release", "clobbercheck")
+    binary = args.binary
+    if binary is None:
+        subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
+        binary = os.path.join(ROOT, "target", "release", "clobbercheck")
     work = tempfile.mkdtemp(prefix="clobbercheck-bench-")
     repo = os.path.join(work, "repo")
     try:
@@ -45,7 +53,7 @@ def main():
                         "--clusters", str(args.clusters), "--apps", str(args.apps)], check=True)
         size = sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(repo)
                    if ".git" not in d for f in fs if f.endswith(".yaml"))
-        cmd = [binary, "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json"]
+        cmd = [binary, "check", "--base", "HEAD~1", "--head", "HEAD", "--format", args.format]
         times, peaks = [], []
         for _ in range(args.runs):
             elapsed, rss, code, out = measure(cmd, repo)
@@ -54,11 +62,13 @@ def main():
             times.append(elapsed)
             peaks.append(rss)
         import json
+        if args.format != "json":
+            out = subprocess.run(cmd[:-1] + ["json"], cwd=repo, capture_output=True).stdout
         summary = json.loads(out)["summary"]
         objects = sum(summary[k] for k in ("added", "modified", "deleted", "unchanged"))
         print(f"repository: {objects} objects, {size / 1e6:.1f} MB of YAML; "
               f"head changes one file and adds one app")
-        print(f"clobbercheck check (cold process, {args.runs} runs): "
+        print(f"clobbercheck check --format {args.format} (cold process, {args.runs} runs): "
               f"median {statistics.median(times):.3f} s, min {min(times):.3f} s, "
               f"peak RSS {max(peaks):.0f} MiB; summary {summary}")
         try:

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::deploy::Owner;
 use crate::manifest::{Identity, Origin, RenderedObject};
 use crate::prdiff::PrDiff;
 
@@ -43,7 +44,7 @@ pub struct Definition {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub generator: Option<String>,
     /// The deployers whose output holds this definition (empty: applied directly).
-    pub owners: Vec<crate::deploy::Owner>,
+    pub owners: Vec<Owner>,
     #[serde(skip)]
     pub origin: Origin,
     /// Head definitions only: the PR adds it (new file, or all its lines added).
@@ -61,6 +62,11 @@ pub struct ObjectChange {
     pub moved: bool,
     pub base: Vec<Definition>,
     pub head: Vec<Definition>,
+    /// Who deploys it in base: the deployers of all its base definitions, sorted (empty: applied
+    /// directly, or absent). An addition to schema 1 (issue 10 §4).
+    pub base_owners: Vec<Owner>,
+    /// See [`ObjectChange::base_owners`], for head.
+    pub head_owners: Vec<Owner>,
 }
 
 impl ObjectChange {
@@ -135,6 +141,8 @@ impl ChangeSet {
                     id: id.clone(),
                     change,
                     moved,
+                    base_owners: owners(&base),
+                    head_owners: owners(&head),
                     base,
                     head,
                 }
@@ -147,6 +155,17 @@ impl ChangeSet {
     pub fn count(&self, change: Change) -> usize {
         self.objects.iter().filter(|o| o.change == change).count()
     }
+}
+
+/// The deployers of one side's definitions together, sorted and each once.
+fn owners(definitions: &[Definition]) -> Vec<Owner> {
+    let mut all: Vec<Owner> = definitions
+        .iter()
+        .flat_map(|d| d.owners.iter().cloned())
+        .collect();
+    all.sort();
+    all.dedup();
+    all
 }
 
 fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {

@@ -129,9 +129,18 @@ fn stateful_deletion_positives_and_negatives() {
         message("payments")
     );
     assert!(message("widgets.example.com").contains("Widget/blue"));
-    assert!(message("cascading").contains("Deployment/shop, Service/shop"));
+    assert!(message("cascading").contains("Deployment shop/shop, Service shop/shop"));
     assert!(message("cache-old").contains("renamed to"));
     assert!(message("logs").contains("Prune=false"));
+}
+
+#[test]
+fn owner_change_positives_and_negatives() {
+    // Not flagged: the Deployments `web` and `api`, which keep their Application.
+    assert_eq!(
+        flagged("owner-change", &[]),
+        pairs(&[("warning", "settings"), ("error", "uploads")])
+    );
 }
 
 #[test]
@@ -250,7 +259,7 @@ fn invalid_acknowledgement_positives_and_negatives() {
 fn markdown_gives_fix_hints_and_link_free_explanations() {
     let (_, md) = check_only("stateful-deletion", "markdown", &[]);
     assert!(
-        md.contains("- **Fix:** keep Namespace payments, protect it"),
+        md.contains("- **Fix:** keep Namespace payments, or acknowledge its deletion"),
         "{md}"
     );
     assert!(

@@ -8,6 +8,7 @@
 pub mod applicationset;
 pub mod argocd;
 pub mod owner;
+pub mod radius;
 pub mod repository;
 
 use std::collections::HashMap;

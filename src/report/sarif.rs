@@ -2,7 +2,9 @@
 //!
 //! Every registered rule is listed in `tool.driver.rules` with its id, summary, explanation, fix
 //! and default level, so viewers can explain a result without a link. Each finding is a result
-//! located at its file and line, with the object's identity as a logical location. Acknowledged
+//! located at its file and line, with the object's identity as a logical location and its
+//! owners per side in `properties` (`baseOwners`, `headOwners`: empty means applied directly).
+//! Acknowledged
 //! findings are results too, carrying a suppression with its justification, so code scanning shows
 //! them as dismissed instead of hiding them.
 //!
@@ -66,17 +68,22 @@ fn prefix(side: &str) -> String {
 
 /// Whether a finding points at a base definition that head does not have (a deletion).
 fn on_base(report: &Report, finding: &Finding) -> bool {
-    let (Some(id), Some(path), Some(line)) = (&finding.id, &finding.path, finding.line) else {
+    let (Some(path), Some(line)) = (&finding.path, finding.line) else {
         return false;
     };
     let at = |d: &crate::classify::Definition| &d.path == path && d.line == line;
+    object(report, finding).is_some_and(|o| o.base.iter().any(at) && !o.head.iter().any(at))
+}
+
+/// The object a finding is about (objects are sorted by identity).
+fn object<'r>(report: &'r Report, finding: &Finding) -> Option<&'r crate::classify::ObjectChange> {
+    let id = finding.id.as_ref()?;
     report
         .objects
         .objects
         .binary_search_by(|o| o.id.cmp(id))
         .ok()
         .map(|i| &report.objects.objects[i])
-        .is_some_and(|o| o.base.iter().any(at) && !o.head.iter().any(at))
 }
 
 /// The schema URI written in `$schema`.
@@ -106,7 +113,16 @@ pub fn render(report: &Report, roots: &Roots) -> String {
             })
         })
         .collect();
-    let result = |f: &Finding| result(f, roots, on_base(report, f));
+    let result = |f: &Finding| {
+        let mut value = result(f, roots, on_base(report, f));
+        if let Some(object) = object(report, f) {
+            value["properties"] = json!({
+                "baseOwners": object.base_owners,
+                "headOwners": object.head_owners,
+            });
+        }
+        value
+    };
     let mut results: Vec<Value> = report.findings.iter().map(result).collect();
     for silenced in &report.silenced {
         let mut value = result(&silenced.finding);

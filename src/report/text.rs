@@ -79,24 +79,8 @@ pub fn render(review: &Review, color: bool) -> String {
                     &format!("and {} more changed field(s)", b.fields_left_out),
                 );
             }
-            if !b.owners_before.is_empty() || !b.owners_after.is_empty() {
-                let owners = |list: &[String]| {
-                    if list.is_empty() {
-                        "no Application".to_string()
-                    } else {
-                        list.join("; ")
-                    }
-                };
-                if b.owners_before == b.owners_after {
-                    field(&mut out, "deployed by", &owners(&b.owners_after));
-                } else {
-                    field(
-                        &mut out,
-                        "deployed by",
-                        &format!("before {}", owners(&b.owners_before)),
-                    );
-                    field(&mut out, "", &format!("after {}", owners(&b.owners_after)));
-                }
+            if !b.deployed_by.is_empty() {
+                field(&mut out, "deployed by", &b.deployed_by);
             }
             if let Some(d) = &b.deploys {
                 field(&mut out, "deploys", &format!("before {}", d.before));

@@ -10,11 +10,11 @@
 //! first) merging all its findings, then folded lists that say how many items they hold and how
 //! many were left out, then each rule's explanation once.
 //!
-//! Owners and what pruning deletes come from today's Argo CD model ([`Applications`]):
-//! [`deployed_by`] is the one place that answers "what does this deployer deploy on one side", so
-//! a richer ownership model replaces that function and nothing else.
+//! Owners and what pruning deletes come from the deployer layer: each object's owners per side
+//! ([`ObjectChange::base_owners`]), indexed once per review by [`Placed`], and each deployer's
+//! blast radius ([`radius::blast_radii`]), so every format states what the rules state.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -23,8 +23,8 @@ use super::Report;
 use super::diff::{self, ObjectDiff};
 use crate::analysis::Analysis;
 use crate::classify::{Change, Definition, ObjectChange};
-use crate::config::Config;
-use crate::deploy::argocd::{Application, Applications};
+use crate::deploy::radius::{self, BlastRadius, Removal};
+use crate::deploy::{Deployers, Owner, OwnerKind};
 use crate::finding::{Finding, Severity};
 use crate::manifest::Identity;
 
@@ -118,6 +118,10 @@ pub struct Block {
     /// The deployers of the object in base and head (`Application argocd/x → cluster, namespace`).
     pub owners_before: Vec<String>,
     pub owners_after: Vec<String>,
+    /// One line saying who deploys it: `Application argocd/x → in-cluster`, `applied directly`,
+    /// or `before …; after …` when the PR changes it (empty when a deployer block already lists
+    /// it among what it stops deploying).
+    pub deployed_by: String,
     /// For a deployer (Argo CD Application): what it deploys before and after and what pruning deletes.
     pub deploys: Option<Deploys>,
     /// What the other rules say about it, one line each (`rule: message`).
@@ -157,7 +161,8 @@ pub struct Deploys {
     /// `env/cluster01/app01 → https://cluster01.example.com, namespace app01`, or `(nothing)`.
     pub before: String,
     pub after: String,
-    /// Objects it deployed in base and no longer deploys: stateful ones first.
+    /// Objects it deployed in base and no longer deploys: stateful ones first, at most
+    /// [`radius::LISTED`] shown.
     pub prunes: List<String>,
     /// How many of `prunes` are stateful (volumes, StatefulSets, Namespaces, CRDs...).
     pub stateful: usize,
@@ -371,6 +376,7 @@ fn say_once(blocks: &mut [Block]) {
         if pruned.contains(&block.id) {
             block.owners_before.clear();
             block.owners_after.clear();
+            block.deployed_by.clear();
         }
         for note in &mut block.notes {
             let kept: Vec<&str> = note
@@ -487,6 +493,16 @@ fn headline(report: &Report, blocks: &[Block]) -> String {
             count(destroyed, "object", "objects")
         ));
     }
+    let moved = blocks
+        .iter()
+        .filter(|b| b.rules.contains(&"owner-change") && b.deploys.is_none())
+        .count();
+    if moved > 0 {
+        acts.push(format!(
+            "moves {} from one deployer to another (the old one prunes what the new one adopts)",
+            count(moved, "object", "objects")
+        ));
+    }
     let mut clusters: BTreeMap<&str, (usize, usize, bool)> = BTreeMap::new();
     for d in blocks.iter().filter_map(|b| b.deploys.as_ref()) {
         if d.prunes.total == 0 {
@@ -548,12 +564,13 @@ fn join_and(parts: &[String]) -> String {
     }
 }
 
-/// The analysis as blocks are built from it: both sides' Applications and objects.
+/// The analysis as blocks are built from it: both sides' deployers, their blast radii, and the
+/// objects indexed by identity and by owner.
 struct Model<'a> {
-    report: &'a Report,
-    config: &'a Config,
-    base_apps: Applications,
-    head_apps: Applications,
+    base_deployers: &'a Deployers,
+    head_deployers: &'a Deployers,
+    radii: Vec<BlastRadius>,
+    placed: Placed<'a>,
     index: HashMap<&'a Identity, &'a ObjectChange>,
 }
 
@@ -561,10 +578,14 @@ impl<'a> Model<'a> {
     fn new(analysis: &'a Analysis) -> Self {
         let report = &analysis.report;
         Self {
-            report,
-            config: &analysis.config,
-            base_apps: Applications::from_objects(&analysis.base.objects, &analysis.config.deploy),
-            head_apps: Applications::from_objects(&analysis.head.objects, &analysis.config.deploy),
+            base_deployers: &analysis.base.deployers,
+            head_deployers: &analysis.head.deployers,
+            radii: radius::blast_radii(
+                &report.objects,
+                &analysis.base.deployers,
+                &analysis.head.deployers,
+            ),
+            placed: Placed::new(report),
             index: report.objects.objects.iter().map(|o| (&o.id, o)).collect(),
         }
     }
@@ -617,6 +638,7 @@ impl<'a> Model<'a> {
                 fields_left_out: 0,
                 owners_before: Vec::new(),
                 owners_after: Vec::new(),
+                deployed_by: String::new(),
                 deploys: None,
                 notes,
                 fix: worst
@@ -665,12 +687,9 @@ impl<'a> Model<'a> {
             object.effective_head().map(|d| d.value.as_ref()),
             secret,
         );
-        let owners = |apps: &Applications, def: Option<&Definition>| -> Vec<String> {
-            def.map(|d| apps.owners(&d.path).iter().map(|a| owner(a)).collect())
-                .unwrap_or_default()
-        };
-        let owners_before = owners(&self.base_apps, object.effective_base());
-        let owners_after = owners(&self.head_apps, object.effective_head());
+        let owners_before = owners(self.base_deployers, &object.base_owners);
+        let owners_after = owners(self.head_deployers, &object.head_owners);
+        let deployed_by = deployed_by(object, &owners_before, &owners_after);
         let deploys = self.deploys(object);
         let stateful = deploys.as_ref().map_or(0, |d| d.stateful)
             + usize::from(rules.contains(&"stateful-deletion"));
@@ -687,6 +706,7 @@ impl<'a> Model<'a> {
             fields_left_out,
             owners_before,
             owners_after,
+            deployed_by,
             deploys,
             notes,
             fix,
@@ -696,123 +716,80 @@ impl<'a> Model<'a> {
         }
     }
 
-    /// For an Argo CD Application whose sources or destination change (or which is deleted):
-    /// what it deploys before and after, and the objects it stops deploying.
+    /// For a deployer whose source or destination changes (or which is deleted or replaced):
+    /// what it deploys before and after, and its blast radius.
     fn deploys(&self, object: &ObjectChange) -> Option<Deploys> {
-        if object.id.group != "argoproj.io" || object.id.kind != "Application" {
-            return None;
-        }
-        let app = |def: Option<&Definition>| {
-            def.and_then(|d| Application::from_value(&d.value, &d.origin, &self.config.deploy))
-        };
-        let before = app(object.effective_base())?;
-        let after = app(object.effective_head());
-        if after
-            .as_ref()
-            .is_some_and(|a| a.sources == before.sources && a.destination() == before.destination())
-        {
-            return None;
-        }
-        let was = deployed_by(self.report, &before, Side::Base);
-        let is: Vec<&ObjectChange> = after
-            .as_ref()
-            .map(|a| deployed_by(self.report, a, Side::Head))
-            .unwrap_or_default();
-        let mut prunes: Vec<&ObjectChange> = was
-            .into_iter()
-            .filter(|o| o.id != object.id && !is.iter().any(|h| h.id == o.id))
-            .collect();
-        prunes.sort_by_key(|o| (!stateful(&o.id), o.id.to_string()));
-        let stateful_count = prunes.iter().filter(|o| stateful(&o.id)).count();
-        let pruned = match &after {
-            Some(_) => object
-                .effective_head()
-                .is_some_and(|d| d.value["spec"]["syncPolicy"]["automated"]["prune"] == true),
-            None => before.cascades,
-        };
+        let radius: &BlastRadius = self.radii.iter().find(|r| r.is_deployer(object))?;
+        let mut prunes = List::new(
+            "Stops deploying",
+            radius.objects.iter().map(radius::short).collect(),
+        );
+        prunes.cap(radius::LISTED);
         Some(Deploys {
-            before: deploys_text(&before),
-            after: after
-                .as_ref()
-                .map(deploys_text)
-                .unwrap_or_else(|| "(nothing: the Application is deleted)".into()),
-            prunes: List::new(
-                "Stops deploying",
-                prunes.iter().map(|o| short(&o.id)).collect(),
-            ),
-            pruned_ids: prunes.iter().map(|o| o.id.to_string()).collect(),
-            stateful: stateful_count,
-            pruned,
-            cluster: before.cluster.unwrap_or_else(|| "its cluster".into()),
+            before: radius::place(&radius.before),
+            after: radius.after.as_ref().map(radius::place).unwrap_or_else(|| {
+                format!("(nothing: the {} is deleted)", radius.owner().kind.as_str())
+            }),
+            prunes,
+            pruned_ids: radius.objects.iter().map(ToString::to_string).collect(),
+            stateful: radius.stateful,
+            pruned: radius.deletes,
+            cluster: radius
+                .before
+                .cluster
+                .clone()
+                .unwrap_or_else(|| "its cluster".into()),
         })
     }
 
-    /// Each Application of either side with the changed objects it deploys, then the changed
-    /// objects no Application deploys.
+    /// Each deployer of either side with the changed objects it deploys, then the changed
+    /// objects no deployer deploys.
     fn deployers(&self) -> Vec<Deployer> {
         let mut out: Vec<Deployer> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let mut direct = Deployer {
-            name: "applied directly (no Application deploys them)".into(),
-            destination: String::new(),
-            adds: Vec::new(),
-            modifies: Vec::new(),
-            prunes: Vec::new(),
-        };
-        for app in self.head_apps.all().iter().chain(self.base_apps.all()) {
-            let key = (app.namespace.clone(), app.name.clone(), app.cluster.clone());
-            if !seen.insert(key) {
+        let none: Vec<&ObjectChange> = Vec::new();
+        for deployer in self
+            .head_deployers
+            .all()
+            .iter()
+            .chain(self.base_deployers.all())
+        {
+            if !seen.insert(&deployer.owner) {
                 continue;
             }
-            let base_app = self
-                .base_apps
-                .all()
-                .iter()
-                .find(|a| a.name == app.name && a.namespace == app.namespace);
-            let head_app = self
-                .head_apps
-                .all()
-                .iter()
-                .find(|a| a.name == app.name && a.namespace == app.namespace);
-            let now: Vec<&ObjectChange> = head_app
-                .map(|a| deployed_by(self.report, a, Side::Head))
-                .unwrap_or_default();
-            let was: Vec<&ObjectChange> = base_app
-                .map(|a| deployed_by(self.report, a, Side::Base))
-                .unwrap_or_default();
+            let now = self.placed.head.get(&deployer.owner).unwrap_or(&none);
+            let was = self.placed.base.get(&deployer.owner).unwrap_or(&none);
+            let now_ids: HashSet<&Identity> = now.iter().map(|o| &o.id).collect();
+            let was_ids: HashSet<&Identity> = was.iter().map(|o| &o.id).collect();
             let names = |list: &[&ObjectChange], keep: &dyn Fn(&ObjectChange) -> bool| {
                 list.iter()
                     .filter(|o| keep(o))
                     .map(|o| o.id.to_string())
                     .collect::<Vec<_>>()
             };
-            let deployer = Deployer {
-                name: format!("Application {}/{}", app.namespace, app.name),
-                destination: app.destination(),
-                adds: names(&now, &|o| {
-                    o.change == Change::Added || !was.iter().any(|w| w.id == o.id)
+            let entry = Deployer {
+                name: deployer.owner.to_string(),
+                destination: destination(deployer),
+                adds: names(now, &|o| {
+                    o.change == Change::Added || !was_ids.contains(&o.id)
                 }),
-                modifies: names(&now, &|o| {
-                    o.change == Change::Modified && was.iter().any(|w| w.id == o.id)
+                modifies: names(now, &|o| {
+                    o.change == Change::Modified && was_ids.contains(&o.id)
                 }),
-                prunes: names(&was, &|o| !now.iter().any(|n| n.id == o.id)),
+                prunes: names(was, &|o| !now_ids.contains(&o.id)),
             };
-            if !(deployer.adds.is_empty()
-                && deployer.modifies.is_empty()
-                && deployer.prunes.is_empty())
-            {
-                out.push(deployer);
+            if !(entry.adds.is_empty() && entry.modifies.is_empty() && entry.prunes.is_empty()) {
+                out.push(entry);
             }
         }
-        for o in &self.report.objects.objects {
-            let owned = |apps: &Applications, def: Option<&Definition>| {
-                def.is_some_and(|d| !apps.owners(&d.path).is_empty())
-            };
-            if owned(&self.head_apps, o.effective_head())
-                || owned(&self.base_apps, o.effective_base())
-            {
-                continue;
-            }
+        let mut direct = Deployer {
+            name: "applied directly (no deployer deploys them)".into(),
+            destination: String::new(),
+            adds: Vec::new(),
+            modifies: Vec::new(),
+            prunes: Vec::new(),
+        };
+        for o in &self.placed.direct {
             match o.change {
                 Change::Added => direct.adds.push(o.id.to_string()),
                 Change::Modified => direct.modifies.push(o.id.to_string()),
@@ -827,49 +804,36 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Which side of the comparison a question is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Side {
-    Base,
-    Head,
+/// Every object by the deployer that deploys it on each side, and the changed objects no
+/// deployer deploys: built in one pass per review, so listing what each deployer changes never
+/// rescans the objects (linear in objects, whatever the number of deployers).
+struct Placed<'a> {
+    base: HashMap<&'a Owner, Vec<&'a ObjectChange>>,
+    head: HashMap<&'a Owner, Vec<&'a ObjectChange>>,
+    /// Changed objects with no owner on either side.
+    direct: Vec<&'a ObjectChange>,
 }
 
-/// The objects an Argo CD Application deploys on one side: those whose effective definition on
-/// that side lies in a folder it deploys. The one place the review asks "what does this deployer
-/// deploy"; an ownership model with generated Applications and Flux plugs in here.
-pub fn deployed_by<'r>(report: &'r Report, app: &Application, side: Side) -> Vec<&'r ObjectChange> {
-    report
-        .objects
-        .objects
-        .iter()
-        .filter(|o| {
-            let def = match side {
-                Side::Base => o.effective_base(),
-                Side::Head => o.effective_head(),
-            };
-            def.is_some_and(|d| app.covers(&d.path))
-        })
-        .collect()
-}
-
-/// Whether deleting an object of this kind destroys data or cascades (as `stateful-deletion`
-/// judges; an Application counts only with its finalizer, which the identity cannot tell).
-fn stateful(id: &Identity) -> bool {
-    matches!(
-        (id.group.as_str(), id.kind.as_str()),
-        ("", "Namespace")
-            | ("", "PersistentVolumeClaim")
-            | ("", "PersistentVolume")
-            | ("apps", "StatefulSet")
-            | ("apiextensions.k8s.io", "CustomResourceDefinition")
-    )
-}
-
-/// `Kind namespace/name`: an object among others on one stated cluster.
-fn short(id: &Identity) -> String {
-    match &id.namespace {
-        Some(ns) => format!("{} {ns}/{}", id.kind, id.name),
-        None => format!("{} {}", id.kind, id.name),
+impl<'a> Placed<'a> {
+    fn new(report: &'a Report) -> Self {
+        let mut placed = Self {
+            base: HashMap::new(),
+            head: HashMap::new(),
+            direct: Vec::new(),
+        };
+        for o in &report.objects.objects {
+            for owner in &o.base_owners {
+                placed.base.entry(owner).or_default().push(o);
+            }
+            for owner in &o.head_owners {
+                placed.head.entry(owner).or_default().push(o);
+            }
+            if o.base_owners.is_empty() && o.head_owners.is_empty() && o.change != Change::Unchanged
+            {
+                placed.direct.push(o);
+            }
+        }
+        placed
     }
 }
 
@@ -893,33 +857,59 @@ fn at(def: &Definition) -> String {
     format!("{}:{}", def.path, def.line)
 }
 
-fn owner(app: &Application) -> String {
-    format!(
-        "Application {}/{} → {}",
-        app.namespace,
-        app.name,
-        app.destination()
-    )
+/// Each owner as blocks name it: `Application argocd/web → in-cluster, namespace shop` (the
+/// destination when the side's deployer is known).
+fn owners(deployers: &Deployers, owners: &[Owner]) -> Vec<String> {
+    owners
+        .iter()
+        .map(|o| match deployers.get(o) {
+            Some(d) => format!("{o} → {}", destination(d)),
+            None => o.to_string(),
+        })
+        .collect()
 }
 
-fn deploys_text(app: &Application) -> String {
-    let paths: Vec<&str> = app
-        .sources
-        .iter()
-        .map(|s| {
-            if s.path.is_empty() {
-                "/"
-            } else {
-                s.path.as_str()
-            }
-        })
-        .collect();
-    let paths = if paths.is_empty() {
-        "no folder of this repository".to_string()
-    } else {
-        paths.join(", ")
+/// `in-cluster, namespace shop`: where a deployer puts what it deploys.
+fn destination(deployer: &crate::deploy::Deployer) -> String {
+    let cluster = deployer.cluster.as_deref().unwrap_or("no cluster");
+    match &deployer.namespace {
+        Some(namespace) => format!("{cluster}, namespace {namespace}"),
+        None => cluster.to_string(),
+    }
+}
+
+/// The block's one "deployed by" line (issue 10 §4: every object shows its owners, or that it
+/// is applied directly).
+fn deployed_by(object: &ObjectChange, before: &[String], after: &[String]) -> String {
+    let side = |list: &[String]| {
+        if list.is_empty() {
+            "applied directly".to_string()
+        } else {
+            list.join("; ")
+        }
     };
-    format!("{paths} → {}", app.destination())
+    if object.base.is_empty() || before == after {
+        side(after)
+    } else if object.head.is_empty() {
+        side(before)
+    } else {
+        format!("before {}; after {}", side(before), side(after))
+    }
+}
+
+/// Whether the object is an Argo CD Application whose base definition carries the resources
+/// finalizer: deleting it deletes what it manages.
+fn cascades(object: &ObjectChange) -> bool {
+    object.id.group == "argoproj.io"
+        && object.id.kind == "Application"
+        && object.effective_base().is_some_and(|d| {
+            d.value["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| {
+                    f.iter()
+                        .any(|f| f.as_str() == Some(crate::deploy::argocd::RESOURCES_FINALIZER))
+                })
+        })
 }
 
 /// The one-line fix of a block, naming the object.
@@ -942,9 +932,42 @@ fn fix(object: &ObjectChange, worst: Option<&Finding>) -> String {
                 None => format!("rename or remove the extra definition of {kind} {name}"),
             }
         }
-        Some("stateful-deletion") => format!(
-            "keep {kind} {name}, protect it with argocd.argoproj.io/sync-options: Prune=false, or acknowledge its deletion if intended"
+        Some("stateful-deletion") if cascades(object) => format!(
+            "keep {kind} {name}, or first give the objects it manages {}, or acknowledge its deletion if intended",
+            radius::protection(OwnerKind::Application, Removal::OwnerDeleted)
         ),
+        Some("owner-change") => {
+            let lost: Vec<Owner> = object
+                .base_owners
+                .iter()
+                .filter(|o| !object.head_owners.contains(o))
+                .cloned()
+                .collect();
+            let deployer = match kind.as_str() {
+                "Application" => Some(OwnerKind::Application),
+                "Kustomization" => Some(OwnerKind::Kustomization),
+                "HelmRelease" => Some(OwnerKind::HelmRelease),
+                _ => None,
+            };
+            match (radius::protections(&lost, Removal::Prune), deployer) {
+                (Some(protection), _) => format!(
+                    "protect {kind} {name} with {protection} while its new owner adopts it, then remove the protection"
+                ),
+                (None, Some(deployer)) => format!(
+                    "protect what {kind} {name} stops deploying with {} first, or keep its source and destination",
+                    radius::protection(deployer, Removal::Prune)
+                ),
+                (None, None) => format!("{kind} {name}: {}", super::hint("owner-change")),
+            }
+        }
+        Some("stateful-deletion") => {
+            match radius::protections(&object.base_owners, Removal::Prune) {
+                Some(protection) => format!(
+                    "keep {kind} {name}, protect it with {protection}, or acknowledge its deletion if intended"
+                ),
+                None => format!("keep {kind} {name}, or acknowledge its deletion if intended"),
+            }
+        }
         Some(rule) => format!("{kind} {name}: {}", super::hint(rule)),
         None => String::new(),
     }

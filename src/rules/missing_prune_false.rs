@@ -13,7 +13,9 @@
 //! Fix: add `argocd.argoproj.io/sync-options: Prune=false` to its annotations.
 
 use super::{Context, Rule, RuleInfo, finding_at};
+use crate::deploy::OwnerKind;
 use crate::deploy::argocd;
+use crate::deploy::radius::{self, Removal};
 use crate::finding::{Finding, Severity};
 
 pub struct MissingPruneFalse;
@@ -84,9 +86,9 @@ impl Rule for MissingPruneFalse {
                 format!(
                     "{} is {managed} without the sync option Prune=false{written}: if it ever \
                      leaves the rendered output, a pruning sync deletes it from the cluster.\
-                     {cascade} Add the annotation {}: Prune=false.",
+                     {cascade} Add the annotation {}.",
                     object.id,
-                    argocd::SYNC_OPTIONS
+                    radius::protection(OwnerKind::Application, Removal::Prune)
                 ),
             ));
         }

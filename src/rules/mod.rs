@@ -12,6 +12,7 @@ mod missing_fail_on_shared_resource;
 mod missing_prune_false;
 mod name_path_mismatch;
 mod overwrite;
+mod owner_change;
 mod parse_error;
 mod reclaim_policy_delete;
 mod render_error;
@@ -95,6 +96,7 @@ pub static RULES: &[&dyn Rule] = &[
     &overwrite::OverwriteDisguisedAsAddition,
     &stateful_deletion::StatefulDeletion,
     &shared_resource::SharedResource,
+    &owner_change::OwnerChange,
     &name_path_mismatch::NamePathMismatch,
     &missing_prune_false::MissingPruneFalse,
     &missing_fail_on_shared_resource::MissingFailOnSharedResource,

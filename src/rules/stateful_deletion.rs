@@ -9,8 +9,10 @@
 //! Namespace deletes everything in it; deleting a CRD deletes every resource of its kinds;
 //! deleting a cascading Application deletes everything it manages.
 //! Example: removing `namespace.yaml` of `payments` from the repository.
-//! Fix: keep the object, protect it with `argocd.argoproj.io/sync-options: Prune=false`, or, when
-//! the deletion is intended, acknowledge it (`allow:` entry in the base configuration).
+//! Fix: keep the object, protect it with its owner's own mechanism (`radius::protection`: Argo CD
+//! `argocd.argoproj.io/sync-options: Prune=false`, Flux `kustomize.toolkit.fluxcd.io/prune:
+//! disabled`, Helm `helm.sh/resource-policy: keep`; nothing for an object applied directly), or,
+//! when the deletion is intended, acknowledge it (`allow:` entry in the base configuration).
 //! An object missing from head only because its file does not parse or its render target fails
 //! there is a notice: whether the PR deletes it cannot be told.
 //! A base object Argo CD will not prune (`Prune=false` on it, or as its Application's default) is
@@ -20,7 +22,9 @@ use serde_json::Value;
 
 use super::{Context, Rule, RuleInfo, at, finding_at};
 use crate::classify::{Change, Definition, ObjectChange};
+use crate::deploy::OwnerKind;
 use crate::deploy::argocd;
+use crate::deploy::radius::{self, Removal};
 use crate::finding::{Finding, Severity};
 use crate::manifest::Identity;
 
@@ -30,7 +34,7 @@ static INFO: RuleInfo = RuleInfo {
     id: "stateful-deletion",
     default_severity: Severity::Error,
     summary: "the PR deletes an object whose deletion destroys data or cascades to other objects",
-    help: "keep the object or protect it with Prune=false; if intended, acknowledge it in the base configuration's allow: list",
+    help: "keep the object or protect it with its owner's mechanism (Argo CD Prune=false, Flux prune: disabled, Helm resource-policy: keep); if intended, acknowledge it in the base configuration's allow: list",
 };
 
 /// How many dependent objects a message names before summarising.
@@ -108,18 +112,25 @@ impl Rule for StatefulDeletion {
                 severity
             };
             let fix = if protected {
-                ""
+                String::new()
             } else if kind == "Application" {
                 // Prune=false on the Application keeps only the Application; what keeps its
                 // resources when it is deleted is Delete=false on them (Argo CD sync options:
                 // https://argo-cd.readthedocs.io/en/stable/user-guide/sync-options/).
-                " Keep it, or first give the objects it manages \
-                 argocd.argoproj.io/sync-options: Delete=false (Argo CD then leaves them on the \
-                 cluster when the Application is deleted), or acknowledge the deletion if it is \
-                 intended."
+                format!(
+                    " Keep it, or first give the objects it manages {} (Argo CD then leaves them \
+                     on the cluster when the Application is deleted), or acknowledge the deletion \
+                     if it is intended.",
+                    radius::protection(OwnerKind::Application, Removal::OwnerDeleted)
+                )
             } else {
-                " Keep it, protect it with argocd.argoproj.io/sync-options: Prune=false, or \
-                 acknowledge the deletion if it is intended."
+                match radius::protections(&base.owners, Removal::Prune) {
+                    Some(protection) => format!(
+                        " Keep it, protect it with {protection}, or acknowledge the deletion if \
+                         it is intended."
+                    ),
+                    None => " Keep it, or acknowledge the deletion if it is intended.".to_string(),
+                }
             };
             let (path, line, message) = match rename.and_then(|a| Some((a, a.effective_head()?))) {
                 Some((new, def)) => {
@@ -184,12 +195,10 @@ fn unreadable(ctx: &Context<'_>, base: &Definition) -> Option<String> {
 
 /// A short name of the stateful kind, or `None` when deleting it is not stateful.
 fn stateful(id: &Identity, value: &Value) -> Option<&'static str> {
+    if let Some(kind) = radius::stateful_kind(id) {
+        return Some(kind);
+    }
     match (id.group.as_str(), id.kind.as_str()) {
-        ("", "Namespace") => Some("Namespace"),
-        ("", "PersistentVolumeClaim") => Some("PersistentVolumeClaim"),
-        ("", "PersistentVolume") => Some("PersistentVolume"),
-        ("apps", "StatefulSet") => Some("StatefulSet"),
-        ("apiextensions.k8s.io", "CustomResourceDefinition") => Some("CustomResourceDefinition"),
         ("argoproj.io", "AppProject") => Some("AppProject"),
         ("argoproj.io", "Application") => value["metadata"]["finalizers"]
             .as_array()
@@ -231,23 +240,21 @@ fn consequence(ctx: &Context<'_>, id: &Identity, value: &Value) -> String {
             )
         }
         "Application" => {
-            let namespace = id.namespace.as_deref().unwrap_or_default();
-            let managed = match ctx
-                .base_apps
-                .all()
-                .iter()
-                .find(|a| a.name == id.name && a.namespace == namespace)
-            {
-                Some(app) => names(
-                    base.iter()
-                        .filter(|o| app.covers(&o.origin.path))
-                        .filter_map(|o| o.identity.as_ref()),
-                ),
-                None => "its objects".to_string(),
-            };
+            let managed =
+                radius::blast_radii(ctx.changes, &ctx.base.deployers, &ctx.head.deployers)
+                    .into_iter()
+                    .find(|r| {
+                        r.after.is_none()
+                            && r.owner().kind == OwnerKind::Application
+                            && r.owner().name == id.name
+                            && Some(r.owner().namespace.as_str()) == id.namespace.as_deref()
+                    })
+                    .filter(|r| !r.objects.is_empty())
+                    .map(|r| r.listing())
+                    .unwrap_or_else(|| "no object in base".to_string());
             format!(
                 "It carries the {} finalizer, so Argo CD deletes everything it manages with it: \
-                 {managed} in base.",
+                 {managed}.",
                 argocd::RESOURCES_FINALIZER
             )
         }
