@@ -176,10 +176,10 @@ pub fn blast_radii(changes: &ChangeSet, base: &Deployers, head: &Deployers) -> V
             if object.head_owners.contains(owner) {
                 continue;
             }
-            if let Some(&i) = index.get(owner) {
-                if !radii[i].is_deployer(object) {
-                    found[i].push(&object.id);
-                }
+            if let Some(&i) = index.get(owner)
+                && !radii[i].is_deployer(object)
+            {
+                found[i].push(&object.id);
             }
         }
     }
