@@ -213,3 +213,106 @@ fn reason(
             )
         })
 }
+
+/// The stable key of a finding for Acknowledge clicks: `rule identity` (`rule path` for a
+/// finding about a file, not an object), so the same finding on a later head — at another line,
+/// with another message — is recognised as the one acknowledged.
+pub fn finding_key(finding: &Finding) -> String {
+    match (&finding.id, &finding.path) {
+        (Some(id), _) => format!("{} {id}", finding.rule),
+        (None, Some(path)) => format!("{} {path}", finding.rule),
+        (None, None) => finding.rule.to_string(),
+    }
+}
+
+/// Who acknowledged a run's error findings (`errors`, [`finding_key`]s): the logins of the
+/// acknowledgements whose findings hold them, oldest first, when every error is held by one of
+/// `acknowledgements`; `None` when there is no error or one was never acknowledged (a new error
+/// needs a new click).
+pub fn acknowledged_by(
+    errors: &[String],
+    acknowledgements: &[crate::queue::Acknowledgement],
+) -> Option<Vec<String>> {
+    if errors.is_empty() {
+        return None;
+    }
+    let mut logins: Vec<String> = Vec::new();
+    for error in errors {
+        let ack = acknowledgements
+            .iter()
+            .find(|ack| ack.findings.iter().any(|f| f == error))?;
+        if !logins.contains(&ack.login) {
+            logins.push(ack.login.clone());
+        }
+    }
+    Some(logins)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::Acknowledgement;
+
+    fn ack(login: &str, findings: &[&str]) -> Acknowledgement {
+        Acknowledgement {
+            repo: "o/r".into(),
+            pr: 1,
+            login: login.into(),
+            at_unix_ms: 1,
+            check_run: 1,
+            head_sha: "h".into(),
+            findings: findings.iter().map(|f| f.to_string()).collect(),
+        }
+    }
+
+    fn keys(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn errors_held_by_acknowledgements_name_who_and_a_new_error_needs_a_new_click() {
+        let acks = [ack("alice", &["a", "b"]), ack("bob", &["c"])];
+        assert_eq!(
+            acknowledged_by(&keys(&["a"]), &acks),
+            Some(keys(&["alice"]))
+        );
+        assert_eq!(
+            acknowledged_by(&keys(&["c", "a", "b"]), &acks),
+            Some(keys(&["bob", "alice"]))
+        );
+        assert_eq!(acknowledged_by(&keys(&["a", "d"]), &acks), None);
+        // Nothing to acknowledge: the run's own conclusion stands.
+        assert_eq!(acknowledged_by(&[], &acks), None);
+        assert_eq!(acknowledged_by(&keys(&["a"]), &[]), None);
+    }
+
+    #[test]
+    fn a_finding_key_names_rule_and_identity_not_line_or_message() {
+        let id = Identity {
+            cluster: None,
+            group: "apps".into(),
+            kind: "Deployment".into(),
+            namespace: Some("ns".into()),
+            name: "web".into(),
+        };
+        let finding = |line, message: &str| Finding {
+            rule: "overwrite-disguised-as-addition",
+            severity: crate::finding::Severity::Error,
+            id: Some(id.clone()),
+            path: Some("a.yaml".into()),
+            line: Some(line),
+            message: message.into(),
+        };
+        assert_eq!(
+            finding_key(&finding(3, "x")),
+            "overwrite-disguised-as-addition apps/Deployment ns/web"
+        );
+        assert_eq!(finding_key(&finding(3, "x")), finding_key(&finding(9, "y")));
+        let file = Finding {
+            rule: "parse-error",
+            id: None,
+            ..finding(1, "bad")
+        };
+        assert_eq!(finding_key(&file), "parse-error a.yaml");
+    }
+}

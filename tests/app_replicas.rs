@@ -222,19 +222,22 @@ async fn replicas_share_one_queue_through_kills_and_a_database_restart() {
                         Err(_) => "connection failed".into(),
                     };
                     let ok = answer.is_ok_and(|r| r.status().is_success());
-                    let mut a = answers.lock().unwrap();
-                    a.attempts += 1;
-                    *a.by_status.entry(status).or_default() += 1;
-                    if ok {
-                        if !accepted {
-                            accepted = true;
-                            a.accepted += 1;
-                            a.latencies.push(first.elapsed());
+                    {
+                        let mut a = answers.lock().unwrap();
+                        a.attempts += 1;
+                        *a.by_status.entry(status).or_default() += 1;
+                        if ok {
+                            if !accepted {
+                                accepted = true;
+                                a.accepted += 1;
+                                a.latencies.push(first.elapsed());
+                            }
+                            a.slowest_accepted = a.slowest_accepted.max(took);
                         }
-                        a.slowest_accepted = a.slowest_accepted.max(took);
+                    }
+                    if ok {
                         sends -= 1;
                     } else {
-                        drop(a);
                         tokio::time::sleep(Duration::from_millis(300)).await;
                     }
                 }
@@ -266,18 +269,12 @@ async fn replicas_share_one_queue_through_kills_and_a_database_restart() {
             kills
         })
     };
-    let database_restart = {
-        let at = t0 + spread * 2 / 5;
-        async {
-            tokio::time::sleep_until(at.into()).await;
-            let down = Instant::now();
-            tokio::task::block_in_place(|| pg.stop());
-            tokio::time::sleep(DATABASE_DOWN).await;
-            tokio::task::block_in_place(|| pg.start_again());
-            down.elapsed()
-        }
-    };
-    let database_down = database_restart.await;
+    tokio::time::sleep_until((t0 + spread * 2 / 5).into()).await;
+    let down = Instant::now();
+    tokio::task::block_in_place(|| pg.stop());
+    tokio::time::sleep(DATABASE_DOWN).await;
+    tokio::task::block_in_place(|| pg.start_again());
+    let database_down = down.elapsed();
     for sender in senders {
         sender.await.unwrap();
     }

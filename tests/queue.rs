@@ -87,6 +87,10 @@ both_backends!(
     the_oldest_waiting_job_is_measured,
     the_database_answers_a_ping,
     a_queued_job_wakes_listeners,
+    an_acknowledgement_records_the_clicked_runs_findings_for_its_pull_request,
+    a_run_without_recorded_findings_cannot_be_acknowledged,
+    recording_a_run_again_replaces_its_findings,
+    acknowledgements_survive_pruning,
 );
 
 const MINUTE: Duration = Duration::from_secs(60);
@@ -352,6 +356,81 @@ fn a_queued_job_wakes_listeners(f: Fixture) {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+fn keys(keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| k.to_string()).collect()
+}
+
+fn an_acknowledgement_records_the_clicked_runs_findings_for_its_pull_request(f: Fixture) {
+    let q = &f.queue;
+    q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x", "a y", "a y"]))
+        .unwrap();
+    q.record_run_findings("o/r", 8, "h2", 101, &keys(&["c z"]))
+        .unwrap();
+    let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+    assert_eq!(
+        (ack.repo.as_str(), ack.pr, ack.login.as_str()),
+        ("o/r", 7, "alice")
+    );
+    assert_eq!((ack.check_run, ack.head_sha.as_str()), (100, "h1"));
+    // Sorted, once each: the key set is what a later run is compared with.
+    assert_eq!(ack.findings, keys(&["a y", "b x"]));
+    assert!(ack.at_unix_ms > 0);
+    assert_eq!(q.acknowledgements("o/r", 7).unwrap(), vec![ack.clone()]);
+    // Another PR's acknowledgements, and another repository's, are their own.
+    assert!(q.acknowledgements("o/r", 8).unwrap().is_empty());
+    assert!(q.acknowledgements("o/other", 7).unwrap().is_empty());
+    // A second click by the same login on the same run (on another replica) is the first
+    // acknowledgement.
+    let other = (f.reopen)();
+    assert_eq!(
+        other.acknowledge("o/r", 100, "alice").unwrap().unwrap(),
+        ack
+    );
+    // Another login's click on it, and a click on a later run of the PR, add to the list.
+    q.record_run_findings("o/r", 7, "h3", 102, &keys(&["d w"]))
+        .unwrap();
+    q.acknowledge("o/r", 100, "bob").unwrap().unwrap();
+    other.acknowledge("o/r", 102, "alice").unwrap().unwrap();
+    let all = q.acknowledgements("o/r", 7).unwrap();
+    let who: Vec<(&str, u64)> = all
+        .iter()
+        .map(|a| (a.login.as_str(), a.check_run))
+        .collect();
+    assert_eq!(who, [("alice", 100), ("bob", 100), ("alice", 102)]);
+}
+
+fn a_run_without_recorded_findings_cannot_be_acknowledged(f: Fixture) {
+    let q = &f.queue;
+    assert_eq!(q.acknowledge("o/r", 100, "alice").unwrap(), None);
+    q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+        .unwrap();
+    assert_eq!(q.acknowledge("o/other", 100, "alice").unwrap(), None);
+    assert!(q.acknowledgements("o/r", 7).unwrap().is_empty());
+}
+
+fn recording_a_run_again_replaces_its_findings(f: Fixture) {
+    let q = &f.queue;
+    q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+        .unwrap();
+    q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x"]))
+        .unwrap();
+    let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+    assert_eq!(ack.findings, keys(&["b x"]));
+}
+
+fn acknowledgements_survive_pruning(f: Fixture) {
+    let q = &f.queue;
+    q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+        .unwrap();
+    q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+    q.prune(Duration::ZERO).unwrap();
+    let all = (f.reopen)().acknowledgements("o/r", 7).unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].findings, keys(&["a y"]));
+    // The run's findings are kept too: its button still works.
+    assert_eq!(q.acknowledge("o/r", 100, "bob").unwrap().unwrap().pr, 7);
 }
 
 #[test]

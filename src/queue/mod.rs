@@ -168,6 +168,25 @@ pub fn merge_group_key(repo: &str, head_sha: &str) -> String {
     format!("{repo}@merge-group:{head_sha}")
 }
 
+/// An Acknowledge click as the queue keeps it: it applies to every later analysis of its pull
+/// request (any head) and to merge groups containing it, for exactly the error findings it saw.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledgement {
+    /// `owner/name` of the base repository.
+    pub repo: String,
+    pub pr: u64,
+    /// The GitHub login that clicked.
+    pub login: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: i64,
+    /// The check run whose button was clicked, and the head it judged.
+    pub check_run: u64,
+    pub head_sha: String,
+    /// The run's error findings, each as its stable key
+    /// ([`crate::acknowledge::finding_key`]: rule and identity), sorted.
+    pub findings: Vec<String>,
+}
+
 /// What [`Queue::enqueue`] did with a delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Enqueued {
@@ -243,6 +262,30 @@ pub trait Queue: Send + Sync {
     /// poll. PostgreSQL uses `LISTEN`/`NOTIFY`; SQLite, owned by one process whose webhook wakes
     /// its own workers, returns `false`.
     fn listen(&self, wake: Wake) -> bool;
+    /// Records the error findings (stable keys, [`crate::acknowledge::finding_key`]) of check run
+    /// `check_run` of pull request `pr` on `head_sha` when the run completes, so a later click
+    /// on its Acknowledge button knows what it acknowledges. Recording a run again replaces its
+    /// findings.
+    fn record_run_findings(
+        &self,
+        repo: &str,
+        pr: u64,
+        head_sha: &str,
+        check_run: u64,
+        findings: &[String],
+    ) -> Result<(), QueueError>;
+    /// Records `login`'s acknowledgement of check run `check_run` for its pull request, with the
+    /// findings [`Queue::record_run_findings`] stored for it; `None` when no findings were
+    /// recorded for that run (not a pull request's run, or one this App did not complete). A
+    /// second click on the same run by the same login records nothing new and returns the first.
+    fn acknowledge(
+        &self,
+        repo: &str,
+        check_run: u64,
+        login: &str,
+    ) -> Result<Option<Acknowledgement>, QueueError>;
+    /// Every acknowledgement of pull request `pr`, oldest first.
+    fn acknowledgements(&self, repo: &str, pr: u64) -> Result<Vec<Acknowledgement>, QueueError>;
     /// Forgets finished jobs and delivery ids older than `age`, so the database stays bounded.
     /// A redelivery older than that is processed again (GitHub offers redelivery for 3 days).
     fn prune(&self, age: Duration) -> Result<u64, QueueError>;

@@ -34,7 +34,8 @@ use ::postgres::{Client, Config, Transaction};
 use postgres_native_tls::MakeTlsConnector;
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
-use super::{Claimed, Enqueued, Finished, Job, Queue, QueueError, Wake};
+use super::sqlite::{findings_from, findings_json};
+use super::{Acknowledgement, Claimed, Enqueued, Finished, Job, Queue, QueueError, Wake};
 
 /// The schema, one step per entry, applied in order and recorded in `schema_migrations`.
 /// Append only: an entry that shipped is never edited, a change is a new entry.
@@ -67,6 +68,29 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX jobs_key ON jobs (supersede_key, state);
     CREATE INDEX jobs_pr ON jobs (pr_key, state);
     CREATE INDEX jobs_delivery ON jobs (delivery);",
+    // 2: acknowledgements per pull request (issue 12), as in SQLite's second schema step: the
+    // error findings of each completed run, and who acknowledged which run. Never pruned.
+    "CREATE TABLE run_findings (
+        repo TEXT NOT NULL,
+        check_run BIGINT NOT NULL,
+        pr BIGINT NOT NULL,
+        head_sha TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        recorded_at BIGINT NOT NULL,
+        PRIMARY KEY (repo, check_run)
+    );
+    CREATE TABLE acknowledgements (
+        id BIGSERIAL PRIMARY KEY,
+        repo TEXT NOT NULL,
+        pr BIGINT NOT NULL,
+        login TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        check_run BIGINT NOT NULL,
+        head_sha TEXT NOT NULL,
+        findings TEXT NOT NULL,
+        UNIQUE (repo, check_run, login)
+    );
+    CREATE INDEX acknowledgements_pr ON acknowledgements (repo, pr);",
 ];
 
 /// The session advisory lock held while migrating (any constant both sides agree on).
@@ -127,6 +151,27 @@ fn pool_error(operation: &'static str, job: Option<i64>) -> impl FnOnce(r2d2::Er
         job,
         message: format!("no database connection: {e}"),
     }
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Reads an `acknowledgements` row selected as
+/// `repo, pr, login, at, check_run, head_sha, findings`.
+fn acknowledgement_row(row: &::postgres::Row) -> Result<Acknowledgement, QueueError> {
+    let pr: i64 = row.get(1);
+    let check_run: i64 = row.get(4);
+    let findings: String = row.get(6);
+    Ok(Acknowledgement {
+        repo: row.get(0),
+        pr: u64::try_from(pr).unwrap_or(0),
+        login: row.get(2),
+        at_unix_ms: row.get(3),
+        check_run: u64::try_from(check_run).unwrap_or(0),
+        head_sha: row.get(5),
+        findings: findings_from(&findings)?,
+    })
 }
 
 fn ms(d: Duration) -> i64 {
@@ -547,6 +592,77 @@ impl Queue for PostgresQueue {
                 false
             }
         }
+    }
+
+    fn record_run_findings(
+        &self,
+        repo: &str,
+        pr: u64,
+        head_sha: &str,
+        check_run: u64,
+        findings: &[String],
+    ) -> Result<(), QueueError> {
+        self.execute(
+            "record_run_findings",
+            None,
+            &format!(
+                "INSERT INTO run_findings (repo, check_run, pr, head_sha, findings, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, {NOW_MS})
+                 ON CONFLICT (repo, check_run) DO UPDATE SET pr = $3, head_sha = $4,
+                 findings = $5, recorded_at = {NOW_MS}"
+            ),
+            &[
+                &repo,
+                &to_i64(check_run),
+                &to_i64(pr),
+                &head_sha,
+                &findings_json(findings),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn acknowledge(
+        &self,
+        repo: &str,
+        check_run: u64,
+        login: &str,
+    ) -> Result<Option<Acknowledgement>, QueueError> {
+        let mut client = self.connection(CONNECTION_WAIT, "acknowledge", None)?;
+        // One statement: the insert (or nothing, for a second click) and the row either way.
+        let row = client
+            .query_opt(
+                &format!(
+                    "WITH inserted AS (
+                         INSERT INTO acknowledgements
+                             (repo, pr, login, at, check_run, head_sha, findings)
+                         SELECT repo, pr, $3, {NOW_MS}, check_run, head_sha, findings
+                         FROM run_findings WHERE repo = $1 AND check_run = $2
+                         ON CONFLICT (repo, check_run, login) DO NOTHING
+                         RETURNING repo, pr, login, at, check_run, head_sha, findings)
+                     SELECT * FROM inserted
+                     UNION ALL
+                     SELECT repo, pr, login, at, check_run, head_sha, findings
+                     FROM acknowledgements WHERE repo = $1 AND check_run = $2 AND login = $3
+                     LIMIT 1"
+                ),
+                &[&repo, &to_i64(check_run), &login],
+            )
+            .map_err(db_error("acknowledge", None))?;
+        row.map(|row| acknowledgement_row(&row)).transpose()
+    }
+
+    fn acknowledgements(&self, repo: &str, pr: u64) -> Result<Vec<Acknowledgement>, QueueError> {
+        self.connection(CONNECTION_WAIT, "acknowledgements", None)?
+            .query(
+                "SELECT repo, pr, login, at, check_run, head_sha, findings FROM acknowledgements
+                 WHERE repo = $1 AND pr = $2 ORDER BY id",
+                &[&repo, &to_i64(pr)],
+            )
+            .map_err(db_error("acknowledgements", None))?
+            .iter()
+            .map(acknowledgement_row)
+            .collect()
     }
 
     fn prune(&self, age: Duration) -> Result<u64, QueueError> {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Claimed, Enqueued, Finished, Job, Queue, QueueError};
+use super::{Acknowledgement, Claimed, Enqueued, Finished, Job, Queue, QueueError};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -40,6 +40,33 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
+";
+
+/// The second schema step (issue 12): acknowledgements per pull request, and the error findings
+/// of each completed run an Acknowledge click refers to. Appended, never merged into [`SCHEMA`],
+/// so databases of either age reach the same tables.
+const ACKNOWLEDGEMENT_SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS run_findings (
+    repo TEXT NOT NULL,
+    check_run INTEGER NOT NULL,
+    pr INTEGER NOT NULL,
+    head_sha TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (repo, check_run)
+);
+CREATE TABLE IF NOT EXISTS acknowledgements (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    repo TEXT NOT NULL,
+    pr INTEGER NOT NULL,
+    login TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    check_run INTEGER NOT NULL,
+    head_sha TEXT NOT NULL,
+    findings TEXT NOT NULL,
+    UNIQUE (repo, check_run, login)
+);
+CREATE INDEX IF NOT EXISTS acknowledgements_pr ON acknowledgements (repo, pr);
 ";
 
 /// How long storing a delivery waits for a database locked by another process.
@@ -71,6 +98,47 @@ fn now_ms() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The stored form of a run's finding keys: a JSON array, sorted, each once (shared with the
+/// PostgreSQL queue).
+pub(super) fn findings_json(findings: &[String]) -> String {
+    let mut sorted = findings.to_vec();
+    sorted.sort();
+    sorted.dedup();
+    serde_json::Value::from(sorted).to_string()
+}
+
+/// Reads what [`findings_json`] stored.
+pub(super) fn findings_from(text: &str) -> Result<Vec<String>, QueueError> {
+    serde_json::from_str(text).map_err(|e| QueueError::Database {
+        operation: "acknowledgements",
+        job: None,
+        message: format!("stored findings are unreadable: {e}"),
+    })
+}
+
+/// Reads an `acknowledgements` row selected as
+/// `repo, pr, login, at, check_run, head_sha, findings`.
+fn acknowledgement_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<(Acknowledgement, String)> {
+    let pr: i64 = row.get(1)?;
+    let check_run: i64 = row.get(4)?;
+    Ok((
+        Acknowledgement {
+            repo: row.get(0)?,
+            pr: u64::try_from(pr).unwrap_or(0),
+            login: row.get(2)?,
+            at_unix_ms: row.get(3)?,
+            check_run: u64::try_from(check_run).unwrap_or(0),
+            head_sha: row.get(5)?,
+            findings: Vec::new(),
+        },
+        row.get(6)?,
+    ))
 }
 
 fn ms(d: Duration) -> i64 {
@@ -126,6 +194,8 @@ impl SqliteQueue {
                 .map_err(open_error)?;
             }
         }
+        conn.execute_batch(ACKNOWLEDGEMENT_SCHEMA)
+            .map_err(open_error)?;
         conn.execute(
             "UPDATE jobs SET state = 'queued', lease_until = NULL WHERE state = 'running'",
             [],
@@ -342,6 +412,94 @@ impl Queue for SqliteQueue {
 
     fn listen(&self, _wake: super::Wake) -> bool {
         false
+    }
+
+    fn record_run_findings(
+        &self,
+        repo: &str,
+        pr: u64,
+        head_sha: &str,
+        check_run: u64,
+        findings: &[String],
+    ) -> Result<(), QueueError> {
+        self.lock()
+            .execute(
+                "INSERT INTO run_findings (repo, check_run, pr, head_sha, findings, recorded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (repo, check_run) DO UPDATE SET pr = ?3, head_sha = ?4,
+                 findings = ?5, recorded_at = ?6",
+                params![
+                    repo,
+                    to_i64(check_run),
+                    to_i64(pr),
+                    head_sha,
+                    findings_json(findings),
+                    now_ms()
+                ],
+            )
+            .map_err(db_error("record_run_findings", None))?;
+        Ok(())
+    }
+
+    fn acknowledge(
+        &self,
+        repo: &str,
+        check_run: u64,
+        login: &str,
+    ) -> Result<Option<Acknowledgement>, QueueError> {
+        let mut conn = self.lock();
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error("acknowledge", None))?;
+        let inserted = tx
+            .execute(
+                "INSERT OR IGNORE INTO acknowledgements
+                 (repo, pr, login, at, check_run, head_sha, findings)
+                 SELECT repo, pr, ?3, ?4, check_run, head_sha, findings FROM run_findings
+                 WHERE repo = ?1 AND check_run = ?2",
+                params![repo, to_i64(check_run), login, now_ms()],
+            )
+            .map_err(db_error("acknowledge", None))?;
+        let row = tx
+            .query_row(
+                "SELECT repo, pr, login, at, check_run, head_sha, findings FROM acknowledgements
+                 WHERE repo = ?1 AND check_run = ?2 AND login = ?3",
+                params![repo, to_i64(check_run), login],
+                acknowledgement_row,
+            )
+            .optional()
+            .map_err(db_error("acknowledge", None))?;
+        tx.commit().map_err(db_error("acknowledge", None))?;
+        tracing::debug!(repo, check_run, login, inserted, "acknowledgement stored");
+        row.map(|(ack, findings)| {
+            Ok(Acknowledgement {
+                findings: findings_from(&findings)?,
+                ..ack
+            })
+        })
+        .transpose()
+    }
+
+    fn acknowledgements(&self, repo: &str, pr: u64) -> Result<Vec<Acknowledgement>, QueueError> {
+        let conn = self.lock();
+        let mut statement = conn
+            .prepare(
+                "SELECT repo, pr, login, at, check_run, head_sha, findings FROM acknowledgements
+                 WHERE repo = ?1 AND pr = ?2 ORDER BY id",
+            )
+            .map_err(db_error("acknowledgements", None))?;
+        let rows = statement
+            .query_map(params![repo, to_i64(pr)], acknowledgement_row)
+            .map_err(db_error("acknowledgements", None))?;
+        let mut acknowledgements = Vec::new();
+        for row in rows {
+            let (ack, findings) = row.map_err(db_error("acknowledgements", None))?;
+            acknowledgements.push(Acknowledgement {
+                findings: findings_from(&findings)?,
+                ..ack
+            });
+        }
+        Ok(acknowledgements)
     }
 
     fn prune(&self, age: Duration) -> Result<u64, QueueError> {
@@ -579,5 +737,41 @@ mod tests {
             q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
             Enqueued::Queued { jobs: 1 }
         );
+    }
+
+    fn keys(keys: &[&str]) -> Vec<String> {
+        keys.iter().map(|k| k.to_string()).collect()
+    }
+
+    #[test]
+    fn acknowledgements_survive_a_restart_and_pruning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        {
+            let q = SqliteQueue::open(&path).unwrap();
+            q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+                .unwrap();
+            q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
+            q.prune(Duration::ZERO).unwrap();
+        }
+        let q = SqliteQueue::open(&path).unwrap();
+        let all = q.acknowledgements("o/r", 7).unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].findings, keys(&["a y"]));
+        // The run's findings are kept too: its button still works after the restart.
+        assert_eq!(q.acknowledge("o/r", 100, "bob").unwrap().unwrap().pr, 7);
+    }
+
+    #[test]
+    fn a_database_without_acknowledgement_tables_gets_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("queue.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(SCHEMA).unwrap();
+        drop(old);
+        let q = SqliteQueue::open(&path).unwrap();
+        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
+            .unwrap();
+        assert!(q.acknowledge("o/r", 100, "alice").unwrap().is_some());
     }
 }
