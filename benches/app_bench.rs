@@ -7,10 +7,19 @@
 //! answer latency, delivery-to-completed-check time (p50/p99), the server's peak memory, and how
 //! many checks completed.
 //!
-//! usage: cargo bench --bench app_bench [-- --prs N --workers N]
+//! Several replicas (issue 14): `--replicas` and `--database` take comma-separated lists and every
+//! combination runs in turn on the same repository, printed side by side at the end. SQLite
+//! serves one replica only; PostgreSQL is a throwaway server (`tests/common/postgres.rs`).
+//! Each replica is its own `serve` process with its own repository cache, and deliveries go to
+//! the replicas in turn, as a load balancer would send them.
+//!
+//! usage: cargo bench --bench app_bench [-- --prs N --workers N --replicas 1,2,3
+//! --database sqlite,postgres]
 
 #[path = "../tests/app_common/mod.rs"]
 mod app_common;
+#[path = "../tests/common/mod.rs"]
+mod common;
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -34,23 +43,135 @@ fn peak_rss_mib(pid: u32) -> f64 {
 }
 
 fn arg(name: &str, default: usize) -> usize {
+    text_arg(name)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn text_arg(name: &str) -> Option<String> {
     let args: Vec<String> = std::env::args().collect();
     args.iter()
         .position(|a| a == name)
         .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+        .cloned()
+}
+
+/// What one configuration measured.
+struct Figures {
+    label: String,
+    prs: usize,
+    checks_per_second: f64,
+    to_check_p50: Duration,
+    to_check_p99: Duration,
+    answer_p99: Duration,
+    /// Peak resident memory of each replica, MiB.
+    peaks: Vec<f64>,
+    completed: usize,
+}
+
+/// The repository, its pull request heads, and the keys, shared by every configuration.
+struct Setup {
+    tmp: tempfile::TempDir,
+    git_root: std::path::PathBuf,
+    keys: KeyPair,
+    base: String,
+    heads: Vec<String>,
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let prs = arg("--prs", 200);
     let workers = arg("--workers", 2).to_string();
+    let replicas: Vec<usize> = text_arg("--replicas")
+        .unwrap_or_else(|| "1".into())
+        .split(',')
+        .map(|n| {
+            n.trim()
+                .parse()
+                .expect("--replicas: a list of numbers such as 1,2,3")
+        })
+        .collect();
+    let databases: Vec<String> = text_arg("--database")
+        .unwrap_or_else(|| "sqlite".into())
+        .split(',')
+        .map(|d| d.trim().to_string())
+        .collect();
+    for database in &databases {
+        assert!(
+            database == "sqlite" || database == "postgres",
+            "--database: sqlite or postgres, not {database}"
+        );
+    }
+    let setup = prepare(prs);
+    let pg = if databases.iter().any(|d| d == "postgres") {
+        let pg = common::postgres::PgServer::start("app_bench --database postgres");
+        assert!(
+            pg.is_some(),
+            "--database postgres needs an installed PostgreSQL"
+        );
+        pg
+    } else {
+        None
+    };
+    let mut results = Vec::new();
+    for database in &databases {
+        for &n in &replicas {
+            if database == "sqlite" && n > 1 {
+                eprintln!("skipping sqlite with {n} replicas: SQLite serves one replica");
+                continue;
+            }
+            let url = match (database.as_str(), &pg) {
+                ("postgres", Some(pg)) => {
+                    Some(pg.database(&format!("bench_{n}_{}", results.len())))
+                }
+                _ => None,
+            };
+            results.push(run(&setup, prs, &workers, n, database, url.as_deref()).await);
+        }
+    }
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "\nside by side: {prs} pull_request deliveries, 20,000-object repository, {workers} worker(s) per replica, {} cores, load average {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:<22} {:>10} {:>14} {:>14} {:>12} {:>22} {:>10}",
+        "configuration",
+        "checks/s",
+        "to check p50",
+        "to check p99",
+        "answer p99",
+        "peak MiB per replica",
+        "completed"
+    );
+    for f in &results {
+        println!(
+            "{:<22} {:>10.2} {:>14.2?} {:>14.2?} {:>12.1?} {:>22} {:>10}",
+            f.label,
+            f.checks_per_second,
+            f.to_check_p50,
+            f.to_check_p99,
+            f.answer_p99,
+            f.peaks
+                .iter()
+                .map(|p| format!("{p:.0}"))
+                .collect::<Vec<_>>()
+                .join("/"),
+            format!("{}/{}", f.completed, f.prs),
+        );
+    }
+}
+
+/// Generates the repository and `prs + 1` heads (PR 0 warms the caches).
+fn prepare(prs: usize) -> Setup {
     let tmp = tempfile::tempdir().unwrap();
     let git_root = tmp.path().join("git");
     std::fs::create_dir_all(&git_root).unwrap();
     let keys = keypair();
-    let fake = Fake::start(&keys, &git_root).await;
     let repo = Repo::new(tmp.path(), &git_root, REPO);
 
     let started = Instant::now();
@@ -96,29 +217,55 @@ async fn main() {
         heads.len(),
         started.elapsed()
     );
+    Setup {
+        tmp,
+        git_root,
+        keys,
+        base,
+        heads,
+    }
+}
 
-    let data_dir = tmp.path().join("data");
+/// One configuration: `replicas` servers on `database` (`url` for PostgreSQL), a fresh fake
+/// GitHub, warm-up, then the burst.
+async fn run(
+    setup: &Setup,
+    prs: usize,
+    workers: &str,
+    replicas: usize,
+    database: &str,
+    url: Option<&str>,
+) -> Figures {
+    let label = format!("{database}, {replicas} replica(s)");
+    eprintln!("--- {label}");
+    let (base, heads) = (&setup.base, &setup.heads);
+    let fake = Fake::start(&setup.keys, &setup.git_root).await;
     let log_filter =
         std::env::var("CLOBBERCHECK_LOG").unwrap_or_else(|_| "clobbercheck=warn".into());
-    let server = Server::start(
-        &fake,
-        &keys,
-        &data_dir,
-        &[
-            ("CLOBBERCHECK_WORKERS", &workers),
-            ("CLOBBERCHECK_LOG", &log_filter),
-        ],
-    )
-    .await;
+    let mut env = vec![
+        ("CLOBBERCHECK_WORKERS", workers),
+        ("CLOBBERCHECK_LOG", log_filter.as_str()),
+    ];
+    if let Some(url) = url {
+        env.push(("CLOBBERCHECK_DATABASE_URL", url));
+    }
+    let mut servers = Vec::new();
+    for n in 0..replicas {
+        let data_dir = setup
+            .tmp
+            .path()
+            .join(format!("data-{database}-{replicas}-{n}"));
+        servers.push(Server::start(&fake, &setup.keys, &data_dir, &env).await);
+    }
     let payload = |i: usize| {
-        fake.register_pr(REPO, i as u64 + 1, &base, &heads[i]);
+        fake.register_pr(REPO, i as u64 + 1, base, &heads[i]);
         pr_payload(
             "opened",
             &PrSpec {
                 repo: REPO,
                 clone_url: fake.clone_url(REPO),
                 number: i as u64 + 1,
-                base_sha: &base,
+                base_sha: base,
                 base_ref: "main",
                 head_sha: &heads[i],
                 head_ref: &format!("pr-{i}"),
@@ -127,10 +274,13 @@ async fn main() {
         )
     };
 
-    // Warm the repository cache with PR 0.
+    // Warm a repository cache with PR 0 (the other replicas' caches warm on their first job).
     let warm = Instant::now();
     assert_eq!(
-        server.deliver("pull_request", "warm", &payload(0)).await.0,
+        servers[0]
+            .deliver("pull_request", "warm", &payload(0))
+            .await
+            .0,
         202
     );
     fake.completed(&heads[0]).await;
@@ -147,6 +297,7 @@ async fn main() {
     let mut tasks = Vec::new();
     let burst = Instant::now();
     for (i, body) in bodies {
+        let server = &servers[i % replicas];
         let client = server.client.clone();
         let url = format!("{}/webhook", server.url);
         let signature = sign(SECRET, &body);
@@ -183,7 +334,8 @@ async fn main() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let peak = peak_rss_mib(server.pid());
+    let all_done = burst.elapsed();
+    let peaks: Vec<f64> = servers.iter().map(|s| peak_rss_mib(s.pid())).collect();
     let inner = fake.inner();
     let mut to_check: Vec<Duration> = inner
         .check_runs
@@ -204,7 +356,7 @@ async fn main() {
     latencies.sort();
     to_check.sort();
     println!(
-        "clobbercheck serve, {prs} pull_request deliveries, 20,000-object repository, {workers} worker(s)"
+        "clobbercheck serve, {label}, {prs} pull_request deliveries, 20,000-object repository, {workers} worker(s) per replica"
     );
     println!(
         "webhook answer latency: p50 {:.1?}  p99 {:.1?}",
@@ -221,17 +373,26 @@ async fn main() {
         percentile(&service, 0.5),
         percentile(&service, 0.99)
     );
-    println!(
-        "all checks completed in {:.1?} after the first delivery",
-        burst.elapsed()
-    );
-    println!("server peak memory (VmHWM): {peak:.0} MiB");
+    println!("all checks completed in {all_done:.1?} after the first delivery");
+    println!("server peak memory (VmHWM) per replica: {peaks:.0?} MiB");
     if std::env::var_os("CLOBBERCHECK_LOG").is_some() {
-        eprintln!("{}", server.log());
+        for server in &servers {
+            eprintln!("{}", server.log());
+        }
     }
     println!(
         "checks completed: {}/{prs} (failure: {failures}, violations of GitHub rules: {})",
         to_check.len(),
         inner.violations.len()
     );
+    Figures {
+        label,
+        prs,
+        checks_per_second: to_check.len() as f64 / all_done.as_secs_f64(),
+        to_check_p50: percentile(&to_check, 0.5),
+        to_check_p99: percentile(&to_check, 0.99),
+        answer_p99: percentile(&latencies, 0.99),
+        peaks,
+        completed: to_check.len(),
+    }
 }

@@ -2,16 +2,18 @@
 //!
 //! A delivery is answered only once its jobs are stored here, so GitHub's single delivery is never
 //! lost to a crash; workers claim jobs with a lease, so a job whose worker died (even by
-//! `kill -9`) is claimed again. The [`Queue`] trait is all the rest of the server knows, so a
-//! PostgreSQL backend for several replicas can be added beside [`sqlite::SqliteQueue`] without
-//! touching routes or workers.
+//! `kill -9`) is claimed again. The [`Queue`] trait is all the rest of the server knows: the
+//! embedded [`sqlite::SqliteQueue`] serves one replica, [`postgres::PostgresQueue`] several
+//! sharing one database, and the same behaviour tests (`tests/queue.rs`) run against both.
 
+pub mod postgres;
 pub mod sqlite;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use postgres::PostgresQueue;
 pub use sqlite::SqliteQueue;
 
 /// Why the queue could not store or hand out a job; names the operation and the job.
@@ -139,6 +141,18 @@ impl Job {
         }
     }
 
+    /// The pull request (or merge group) a job works on, `owner/name#number`: the queue runs
+    /// at most one job per key at a time, so two heads of one PR never publish side by side.
+    /// `None` for jobs that publish no analysis.
+    pub fn pull_request_key(&self) -> Option<String> {
+        match self {
+            Job::Analyze(pr) => Some(format!("{}#{}", pr.repo, pr.number)),
+            Job::Rerun(rerun) => Some(format!("{}#{}", rerun.repo, rerun.number)),
+            Job::MergeGroup(group) => Some(merge_group_key(&group.repo, &group.head_sha)),
+            Job::Acknowledge(_) => None,
+        }
+    }
+
     /// A short word for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -209,14 +223,18 @@ pub enum Finished {
     Failed,
 }
 
-/// The durable queue. Methods block (SQLite is local and fast); async callers run them on the
-/// blocking pool.
+/// Called by a queue when jobs may have become claimable (see [`Queue::listen`]).
+pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
+
+/// The durable queue. Methods block (SQLite is local, PostgreSQL is reached through a pool of
+/// blocking connections); async callers run them on the blocking pool.
 pub trait Queue: Send + Sync {
     /// Stores a delivery and its jobs atomically, unless the delivery id was seen before.
     /// Nothing is superseded here: GitHub does not promise delivery order, so only a worker
     /// asking the API knows which head is current.
     fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError>;
-    /// Takes the oldest runnable job (queued and due, or running with an expired lease).
+    /// Takes the oldest runnable job (queued and due, or running with an expired lease) whose
+    /// [`Job::pull_request_key`] has no other job running under a live lease.
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError>;
     /// Records that the job marked check run `check_run` in progress, before it goes on to
     /// complete it: an attempt after a crash then knows the run's completion is its own.
@@ -235,6 +253,15 @@ pub trait Queue: Send + Sync {
     fn retry(&self, id: i64, delay: Duration, error: &str) -> Result<(), QueueError>;
     /// Jobs waiting or running.
     fn depth(&self) -> Result<u64, QueueError>;
+    /// How long the oldest waiting (queued and due) job has waited; `None` when none waits.
+    fn oldest_waiting(&self) -> Result<Option<Duration>, QueueError>;
+    /// Answers when the database does (`GET /readyz`); the error says why it does not.
+    fn ping(&self) -> Result<(), QueueError>;
+    /// Calls `wake` whenever another process (or this one) queues a job, from a thread of the
+    /// queue's own, and returns `true`; a queue that cannot tell returns `false` and idle workers
+    /// poll. PostgreSQL uses `LISTEN`/`NOTIFY`; SQLite, owned by one process whose webhook wakes
+    /// its own workers, returns `false`.
+    fn listen(&self, wake: Wake) -> bool;
     /// Records the error findings (stable keys, [`crate::acknowledge::finding_key`]) of check run
     /// `check_run` of pull request `pr` on `head_sha` when the run completes, so a later click
     /// on its Acknowledge button knows what it acknowledges. Recording a run again replaces its

@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     last_error TEXT,
     created_at INTEGER NOT NULL,
     check_run INTEGER,
-    annotations_sent INTEGER NOT NULL DEFAULT 0
+    annotations_sent INTEGER NOT NULL DEFAULT 0,
+    pr_key TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_runnable ON jobs (state, run_after);
 CREATE INDEX IF NOT EXISTS jobs_key ON jobs (supersede_key, state);
@@ -103,14 +104,17 @@ fn to_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn findings_json(findings: &[String]) -> String {
+/// The stored form of a run's finding keys: a JSON array, sorted, each once (shared with the
+/// PostgreSQL queue).
+pub(super) fn findings_json(findings: &[String]) -> String {
     let mut sorted = findings.to_vec();
     sorted.sort();
     sorted.dedup();
     serde_json::Value::from(sorted).to_string()
 }
 
-fn findings_from(text: &str) -> Result<Vec<String>, QueueError> {
+/// Reads what [`findings_json`] stored.
+pub(super) fn findings_from(text: &str) -> Result<Vec<String>, QueueError> {
     serde_json::from_str(text).map_err(|e| QueueError::Database {
         operation: "acknowledgements",
         job: None,
@@ -173,6 +177,7 @@ impl SqliteQueue {
         for (column, declaration) in [
             ("check_run", "INTEGER"),
             ("annotations_sent", "INTEGER NOT NULL DEFAULT 0"),
+            ("pr_key", "TEXT"),
         ] {
             let has: bool = conn
                 .query_row(
@@ -262,8 +267,12 @@ impl Queue for SqliteQueue {
         let row: Option<Row> = tx
             .query_row(
                 "SELECT id, delivery, attempts, payload, check_run, annotations_sent FROM jobs
-                 WHERE (state = 'queued' AND run_after <= ?1)
-                    OR (state = 'running' AND lease_until < ?1)
+                 WHERE ((state = 'queued' AND run_after <= ?1)
+                    OR (state = 'running' AND lease_until < ?1))
+                   AND (pr_key IS NULL OR NOT EXISTS (
+                        SELECT 1 FROM jobs AS other WHERE other.pr_key = jobs.pr_key
+                           AND other.id <> jobs.id AND other.state = 'running'
+                           AND other.lease_until >= ?1))
                  ORDER BY id LIMIT 1",
                 params![now],
                 |row| {
@@ -380,6 +389,29 @@ impl Queue for SqliteQueue {
             )
             .map_err(db_error("depth", None))?;
         Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn oldest_waiting(&self) -> Result<Option<Duration>, QueueError> {
+        let now = now_ms();
+        let oldest: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT MIN(created_at) FROM jobs WHERE state = 'queued' AND run_after <= ?1",
+                params![now],
+                |row| row.get(0),
+            )
+            .map_err(db_error("oldest_waiting", None))?;
+        Ok(oldest.map(|created| Duration::from_millis(u64::try_from(now - created).unwrap_or(0))))
+    }
+
+    fn ping(&self) -> Result<(), QueueError> {
+        self.lock()
+            .query_row("SELECT 1", [], |_| Ok(()))
+            .map_err(db_error("ping", None))
+    }
+
+    fn listen(&self, _wake: super::Wake) -> bool {
+        false
     }
 
     fn record_run_findings(
@@ -577,8 +609,8 @@ fn enqueue_in(
         })?;
         tx.execute(
             "INSERT INTO jobs (delivery, supersede_key, head_sha, payload, state, run_after,
-                 created_at) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5)",
-            params![delivery, key, head, payload, now],
+                 created_at, pr_key) VALUES (?1, ?2, ?3, ?4, 'queued', ?5, ?5, ?6)",
+            params![delivery, key, head, payload, now, job.pull_request_key()],
         )
         .map_err(db_error("enqueue", None))?;
         queued += 1;
@@ -614,97 +646,6 @@ mod tests {
     }
 
     #[test]
-    fn redelivery_is_stored_once() {
-        let (_dir, q) = queue();
-        assert_eq!(
-            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
-            Enqueued::Queued { jobs: 1 }
-        );
-        assert_eq!(
-            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
-            Enqueued::Duplicate
-        );
-        assert_eq!(q.depth().unwrap(), 1);
-    }
-
-    #[test]
-    fn concurrent_deliveries_are_all_stored_and_a_redelivery_in_the_same_burst_once() {
-        let (_dir, q) = queue();
-        let q = std::sync::Arc::new(q);
-        let threads: Vec<_> = (0..40)
-            .map(|i| {
-                let q = std::sync::Arc::clone(&q);
-                std::thread::spawn(move || {
-                    let delivery = format!("d{}", i % 20);
-                    q.enqueue(&delivery, "pull_request", &[pr(i % 20, "a")])
-                        .unwrap()
-                })
-            })
-            .collect();
-        let results: Vec<Enqueued> = threads.into_iter().map(|t| t.join().unwrap()).collect();
-        let duplicates = results
-            .iter()
-            .filter(|r| **r == Enqueued::Duplicate)
-            .count();
-        assert_eq!(duplicates, 20);
-        assert_eq!(q.depth().unwrap(), 20);
-    }
-
-    fn rerun(job: Job) -> Job {
-        match job {
-            Job::Analyze(pr) => Job::Analyze(PullRequestJob { rerun: true, ..pr }),
-            other => other,
-        }
-    }
-
-    #[test]
-    fn the_same_analysis_merges_and_no_delivery_supersedes_another_head() {
-        let (_dir, q) = queue();
-        // A late delivery of an older head must not take the real head's job away.
-        q.enqueue("d1", "pull_request", &[pr(1, "b")]).unwrap();
-        assert_eq!(
-            q.enqueue("d2", "pull_request", &[pr(1, "a")]).unwrap(),
-            Enqueued::Queued { jobs: 1 }
-        );
-        // The `check_suite` of the same push describes the same analysis, even once it ran.
-        let first = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        assert_eq!(first.job, pr(1, "b"));
-        q.finish(first.id, Finished::Done, None).unwrap();
-        assert_eq!(
-            q.enqueue("d3", "check_suite", &[pr(1, "b")]).unwrap(),
-            Enqueued::Queued { jobs: 0 }
-        );
-        // A re-run of it is a new analysis, once.
-        assert_eq!(
-            q.enqueue("d4", "check_run", &[rerun(pr(1, "b"))]).unwrap(),
-            Enqueued::Queued { jobs: 1 }
-        );
-        assert_eq!(
-            q.enqueue("d5", "check_run", &[rerun(pr(1, "b"))]).unwrap(),
-            Enqueued::Queued { jobs: 0 }
-        );
-        let second = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        assert_eq!(second.job, pr(1, "a"));
-        let third = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        assert_eq!(third.job, rerun(pr(1, "b")));
-        assert!(q.claim(Duration::from_secs(60)).unwrap().is_none());
-    }
-
-    #[test]
-    fn cancel_ends_only_waiting_jobs_of_the_key() {
-        let (_dir, q) = queue();
-        q.enqueue("d1", "pull_request", &[pr(1, "a"), pr(2, "a")])
-            .unwrap();
-        let key = pr(1, "a").analysis_key().unwrap();
-        assert_eq!(q.cancel(&key).unwrap(), 1);
-        assert_eq!(q.depth().unwrap(), 1);
-        assert_eq!(
-            q.claim(Duration::from_secs(60)).unwrap().unwrap().job,
-            pr(2, "a")
-        );
-    }
-
-    #[test]
     fn interrupted_job_is_claimed_again_after_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queue.db");
@@ -717,28 +658,6 @@ mod tests {
         let q = SqliteQueue::open(&path).unwrap();
         let again = q.claim(Duration::from_secs(600)).unwrap().unwrap();
         assert_eq!(again.attempts, 1);
-    }
-
-    #[test]
-    fn prune_forgets_only_old_finished_work() {
-        let (_dir, q) = queue();
-        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
-        q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap();
-        let first = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        q.finish(first.id, Finished::Done, None).unwrap();
-        assert_eq!(q.prune(Duration::from_secs(3600)).unwrap(), 0);
-        std::thread::sleep(Duration::from_millis(5));
-        // The finished job and its delivery go; the queued one and its delivery stay.
-        assert_eq!(q.prune(Duration::ZERO).unwrap(), 2);
-        assert_eq!(q.depth().unwrap(), 1);
-        assert_eq!(
-            q.enqueue("d2", "pull_request", &[pr(2, "a")]).unwrap(),
-            Enqueued::Duplicate
-        );
-        assert_eq!(
-            q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap(),
-            Enqueued::Queued { jobs: 1 }
-        );
     }
 
     #[test]
@@ -763,7 +682,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("queue.db");
         let previous = SCHEMA.replace(
-            ",\n    check_run INTEGER,\n    annotations_sent INTEGER NOT NULL DEFAULT 0",
+            ",\n    check_run INTEGER,\n    annotations_sent INTEGER NOT NULL DEFAULT 0,\n    pr_key TEXT",
             "",
         );
         assert!(!previous.contains("check_run"));
@@ -820,78 +739,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn retry_waits_for_its_delay() {
-        let (_dir, q) = queue();
-        q.enqueue("d1", "pull_request", &[pr(1, "a")]).unwrap();
-        let claimed = q.claim(Duration::from_secs(60)).unwrap().unwrap();
-        q.retry(claimed.id, Duration::from_secs(3600), "boom")
-            .unwrap();
-        assert!(q.claim(Duration::from_secs(60)).unwrap().is_none());
-        assert_eq!(q.depth().unwrap(), 1);
-        q.finish(claimed.id, Finished::Failed, Some("boom"))
-            .unwrap();
-        assert_eq!(q.depth().unwrap(), 0);
-    }
-
     fn keys(keys: &[&str]) -> Vec<String> {
         keys.iter().map(|k| k.to_string()).collect()
-    }
-
-    #[test]
-    fn an_acknowledgement_records_the_clicked_runs_findings_for_its_pull_request() {
-        let (_dir, q) = queue();
-        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x", "a y", "a y"]))
-            .unwrap();
-        q.record_run_findings("o/r", 8, "h2", 101, &keys(&["c z"]))
-            .unwrap();
-        let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
-        assert_eq!(
-            (ack.repo.as_str(), ack.pr, ack.login.as_str()),
-            ("o/r", 7, "alice")
-        );
-        assert_eq!((ack.check_run, ack.head_sha.as_str()), (100, "h1"));
-        // Sorted, once each: the key set is what a later run is compared with.
-        assert_eq!(ack.findings, keys(&["a y", "b x"]));
-        assert!(ack.at_unix_ms > 0);
-        assert_eq!(q.acknowledgements("o/r", 7).unwrap(), vec![ack.clone()]);
-        // Another PR's acknowledgements, and another repository's, are their own.
-        assert!(q.acknowledgements("o/r", 8).unwrap().is_empty());
-        assert!(q.acknowledgements("o/other", 7).unwrap().is_empty());
-        // A second click by the same login on the same run is the first acknowledgement.
-        assert_eq!(q.acknowledge("o/r", 100, "alice").unwrap().unwrap(), ack);
-        // Another login's click on it, and a click on a later run of the PR, add to the list.
-        q.record_run_findings("o/r", 7, "h3", 102, &keys(&["d w"]))
-            .unwrap();
-        q.acknowledge("o/r", 100, "bob").unwrap().unwrap();
-        q.acknowledge("o/r", 102, "alice").unwrap().unwrap();
-        let all = q.acknowledgements("o/r", 7).unwrap();
-        let who: Vec<(&str, u64)> = all
-            .iter()
-            .map(|a| (a.login.as_str(), a.check_run))
-            .collect();
-        assert_eq!(who, [("alice", 100), ("bob", 100), ("alice", 102)]);
-    }
-
-    #[test]
-    fn a_run_without_recorded_findings_cannot_be_acknowledged() {
-        let (_dir, q) = queue();
-        assert_eq!(q.acknowledge("o/r", 100, "alice").unwrap(), None);
-        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
-            .unwrap();
-        assert_eq!(q.acknowledge("o/other", 100, "alice").unwrap(), None);
-        assert!(q.acknowledgements("o/r", 7).unwrap().is_empty());
-    }
-
-    #[test]
-    fn recording_a_run_again_replaces_its_findings() {
-        let (_dir, q) = queue();
-        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["a y"]))
-            .unwrap();
-        q.record_run_findings("o/r", 7, "h1", 100, &keys(&["b x"]))
-            .unwrap();
-        let ack = q.acknowledge("o/r", 100, "alice").unwrap().unwrap();
-        assert_eq!(ack.findings, keys(&["b x"]));
     }
 
     #[test]

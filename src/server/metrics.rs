@@ -29,6 +29,7 @@ pub struct Metrics {
     rejected: Family<Labels, Counter>,
     jobs: Family<Labels, Counter>,
     queue_depth: Gauge,
+    oldest_waiting: Gauge<f64, std::sync::atomic::AtomicU64>,
     job_duration: Histogram,
     api_calls: Family<Labels, Counter>,
 }
@@ -40,6 +41,7 @@ impl Default for Metrics {
         let rejected = Family::<Labels, Counter>::default();
         let jobs = Family::<Labels, Counter>::default();
         let queue_depth = Gauge::default();
+        let oldest_waiting = Gauge::<f64, std::sync::atomic::AtomicU64>::default();
         let job_duration = Histogram::new(exponential_buckets(0.05, 2.0, 12));
         let api_calls = Family::<Labels, Counter>::default();
         registry.register(
@@ -63,6 +65,11 @@ impl Default for Metrics {
             queue_depth.clone(),
         );
         registry.register(
+            "clobbercheck_queue_oldest_waiting_seconds",
+            "How long the oldest job ready to run has waited (0 when none waits), from the shared database",
+            oldest_waiting.clone(),
+        );
+        registry.register(
             "clobbercheck_job_duration_seconds",
             "Time from claiming a job to finishing it",
             job_duration.clone(),
@@ -78,6 +85,7 @@ impl Default for Metrics {
             rejected,
             jobs,
             queue_depth,
+            oldest_waiting,
             job_duration,
             api_calls,
         }
@@ -123,10 +131,13 @@ impl Metrics {
             .inc();
     }
 
-    /// The Prometheus text exposition, with the queue depth measured by the caller just before.
-    pub fn render(&self, queue_depth: u64) -> String {
+    /// The Prometheus text exposition, with the queue depth and the oldest waiting job's age
+    /// measured in the database by the caller just before (with several replicas they are the
+    /// whole queue's, not this replica's).
+    pub fn render(&self, queue_depth: u64, oldest_waiting: Duration) -> String {
         self.queue_depth
             .set(i64::try_from(queue_depth).unwrap_or(i64::MAX));
+        self.oldest_waiting.set(oldest_waiting.as_secs_f64());
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = encode(&mut out, &self.registry);

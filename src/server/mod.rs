@@ -27,7 +27,7 @@ use tower_http::timeout::TimeoutLayer;
 
 use crate::fetch::RepoCache;
 use crate::github::{AppCredentials, GitHub, GitHubError, RetryPolicy, Secret};
-use crate::queue::{Queue, QueueError, SqliteQueue};
+use crate::queue::{PostgresQueue, Queue, QueueError, SqliteQueue};
 use crate::report::markdown::{self, TemplateError};
 use crate::snapshot::ParseCache;
 use metrics::Metrics;
@@ -70,6 +70,59 @@ impl std::fmt::Debug for AppSecrets {
     }
 }
 
+/// Where the queue lives: `CLOBBERCHECK_DATABASE_URL`.
+#[derive(Clone)]
+pub enum Database {
+    /// A SQLite file (the default, `<data dir>/queue.sqlite`, or `sqlite://<path>`): one replica.
+    Sqlite(PathBuf),
+    /// A `postgres://` (or `postgresql://`) URL: several replicas share its queue.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Database::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            // The URL may hold a password.
+            Database::Postgres(_) => f.write_str("Postgres(..)"),
+        }
+    }
+}
+
+impl Database {
+    /// Reads `CLOBBERCHECK_DATABASE_URL` (`None`: the SQLite file in `data_dir`).
+    fn from_url(url: Option<String>, data_dir: &Path) -> Result<Self, ServerError> {
+        let Some(url) = url else {
+            return Ok(Database::Sqlite(data_dir.join("queue.sqlite")));
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url));
+        }
+        match url
+            .strip_prefix("sqlite://")
+            .or(url.strip_prefix("sqlite:"))
+        {
+            Some(path) => Ok(Database::Sqlite(PathBuf::from(path))),
+            None => Err(ServerError::Setting {
+                name: "CLOBBERCHECK_DATABASE_URL",
+                message: format!(
+                    "'{}': expected sqlite://<path> (e.g. sqlite://{}/queue.sqlite) or postgres://user:password@host/database",
+                    url.split('@').next_back().unwrap_or_default(),
+                    data_dir.display()
+                ),
+            }),
+        }
+    }
+
+    /// Opens the queue; `workers` sizes a PostgreSQL pool.
+    pub fn open(&self, workers: usize) -> Result<Arc<dyn Queue>, QueueError> {
+        Ok(match self {
+            Database::Sqlite(path) => Arc::new(SqliteQueue::open(path)?),
+            Database::Postgres(url) => Arc::new(PostgresQueue::open(url, workers)?),
+        })
+    }
+}
+
 /// Everything `serve` reads from its environment (DESIGN.md §4.4, plus tuning knobs).
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -81,7 +134,11 @@ pub struct Settings {
     pub git_url: String,
     pub listen: String,
     pub data_dir: PathBuf,
-    pub database: PathBuf,
+    pub database: Database,
+    /// How long a claimed job is reserved for its worker (`CLOBBERCHECK_LEASE_MS`, default
+    /// 30 s); the worker renews it every third of that. A replica that dies holds its jobs
+    /// this long before another replica takes them over.
+    pub lease: Duration,
     /// Jobs run at once.
     pub workers: usize,
     /// Upper bound of the repository cache on disk.
@@ -128,24 +185,7 @@ impl Settings {
         }
         let data_dir =
             PathBuf::from(get("CLOBBERCHECK_DATA_DIR").unwrap_or_else(|| "./data".into()));
-        let database = match get("CLOBBERCHECK_DATABASE_URL") {
-            None => data_dir.join("queue.sqlite"),
-            Some(url) => match url
-                .strip_prefix("sqlite://")
-                .or(url.strip_prefix("sqlite:"))
-            {
-                Some(path) => PathBuf::from(path),
-                None => {
-                    return Err(ServerError::Setting {
-                        name: "CLOBBERCHECK_DATABASE_URL",
-                        message: format!(
-                            "'{url}': only sqlite: URLs are supported by this build (e.g. sqlite://{}/queue.sqlite)",
-                            data_dir.display()
-                        ),
-                    });
-                }
-            },
-        };
+        let database = Database::from_url(get("CLOBBERCHECK_DATABASE_URL"), &data_dir)?;
         let private_key = match (
             get("CLOBBERCHECK_PRIVATE_KEY"),
             get("CLOBBERCHECK_PRIVATE_KEY_PATH"),
@@ -186,6 +226,14 @@ impl Settings {
             api_url,
             listen: get("CLOBBERCHECK_LISTEN").unwrap_or_else(|| "0.0.0.0:3000".into()),
             database,
+            lease: Duration::from_millis(
+                parse(
+                    "CLOBBERCHECK_LEASE_MS",
+                    get("CLOBBERCHECK_LEASE_MS"),
+                    30_000u64,
+                )?
+                .max(300),
+            ),
             workers: parse("CLOBBERCHECK_WORKERS", get("CLOBBERCHECK_WORKERS"), 2)?.max(1),
             cache_max_bytes: parse(
                 "CLOBBERCHECK_CACHE_MAX_BYTES",
@@ -270,8 +318,13 @@ pub struct Shared {
     app: RwLock<Option<Arc<Configured>>>,
     pub queue: Arc<dyn Queue>,
     pub metrics: Arc<Metrics>,
-    /// Wakes idle workers when a job is queued.
+    /// Wakes idle workers when a job is queued (by this replica's webhook, or by any replica
+    /// through the queue's [`Queue::listen`]).
     pub wake: Notify,
+    /// How long an idle worker waits for a wake before it looks again (for due retries and
+    /// expired leases): short when only this replica's webhook wakes it, longer when the
+    /// database announces every job.
+    pub idle_poll: Duration,
     /// Set on SIGTERM: workers take no new job.
     pub draining: std::sync::atomic::AtomicBool,
     pub cache: RepoCache,
@@ -290,6 +343,11 @@ pub struct Shared {
 
 /// Deliveries stored at once; the queue commits whatever is pending together, so a few suffice.
 const STORING: usize = 16;
+/// An idle worker's look at the queue when nothing announces jobs.
+const IDLE_POLL: Duration = Duration::from_millis(500);
+/// An idle worker's look at the queue when the database announces each job (`NOTIFY`): only
+/// retries coming due and leases running out are found this way.
+const IDLE_POLL_ANNOUNCED: Duration = Duration::from_secs(2);
 /// Repositories whose parsed blobs are kept; the least recently used beyond this is dropped.
 const PARSE_CACHE_REPOS: usize = 4;
 /// Parsed blobs kept per repository before its cache starts afresh (bounds memory).
@@ -339,19 +397,32 @@ impl AppState {
             settings.cache_max_bytes,
             origin,
         );
-        let state = AppState(Arc::new(Shared {
-            app: RwLock::new(None),
-            queue,
-            metrics,
-            wake: Notify::new(),
-            draining: std::sync::atomic::AtomicBool::new(false),
-            cache,
-            templates,
-            storing: tokio::sync::Semaphore::new(STORING),
-            setup_states: std::sync::Mutex::new(Vec::new()),
-            setup_code: std::sync::Mutex::new(None),
-            parse_caches: std::sync::Mutex::new(Vec::new()),
-            settings,
+        let state = AppState(Arc::new_cyclic(|shared: &std::sync::Weak<Shared>| {
+            let shared = shared.clone();
+            let announced = queue.listen(Arc::new(move || {
+                if let Some(shared) = shared.upgrade() {
+                    shared.wake.notify_waiters();
+                }
+            }));
+            Shared {
+                app: RwLock::new(None),
+                queue,
+                metrics,
+                wake: Notify::new(),
+                idle_poll: if announced {
+                    IDLE_POLL_ANNOUNCED
+                } else {
+                    IDLE_POLL
+                },
+                draining: std::sync::atomic::AtomicBool::new(false),
+                cache,
+                templates,
+                storing: tokio::sync::Semaphore::new(STORING),
+                setup_states: std::sync::Mutex::new(Vec::new()),
+                setup_code: std::sync::Mutex::new(None),
+                parse_caches: std::sync::Mutex::new(Vec::new()),
+                settings,
+            }
         }));
         match state.settings.secrets.clone() {
             Some(secrets) => state.configure(&secrets)?,
@@ -389,6 +460,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/webhook", post(webhook::receive))
         .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics_text))
         .route("/", get(setup::index).post(setup::unlock))
         .route("/setup", get(setup::callback))
@@ -404,19 +476,49 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
+/// 200 while the queue's database answers, 503 (with the reason) while it does not: a load
+/// balancer then sends deliveries to a replica that can store them.
+async fn readyz(State(state): State<AppState>) -> (StatusCode, String) {
+    let queue = Arc::clone(&state.queue);
+    match tokio::task::spawn_blocking(move || queue.ping()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n".into()),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "not ready");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable\n".into(),
+            )
+        }
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("readiness task: {e}\n"),
+        ),
+    }
+}
+
 async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     let queue = Arc::clone(&state.queue);
-    let depth = tokio::task::spawn_blocking(move || queue.depth())
-        .await
-        .ok()
-        .and_then(Result::ok)
-        .unwrap_or(0);
+    let measured = tokio::task::spawn_blocking(move || {
+        Ok::<_, QueueError>((queue.depth()?, queue.oldest_waiting()?))
+    })
+    .await;
+    let (depth, oldest) = match measured {
+        Ok(Ok(measured)) => measured,
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "cannot measure the queue for /metrics");
+            (0, None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "queue measurement task failed");
+            (0, None)
+        }
+    };
     (
         [(
             axum::http::header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(depth),
+        state.metrics.render(depth, oldest.unwrap_or_default()),
     )
 }
 
@@ -428,7 +530,7 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         path: settings.data_dir.clone(),
         message: e.to_string(),
     })?;
-    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::open(&settings.database)?);
+    let queue = settings.database.open(settings.workers)?;
     let listen = settings.listen.clone();
     let workers = settings.workers;
     let grace = settings.shutdown_grace;

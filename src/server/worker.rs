@@ -32,8 +32,6 @@ use crate::queue::{AcknowledgeJob, Claimed, Finished, Job, PullRequestJob, Queue
 use crate::report::markdown::TemplateError;
 use crate::revision::GitRevision;
 
-/// How long a claimed job is reserved; renewed every third of it while the job runs.
-pub const LEASE: Duration = Duration::from_secs(120);
 /// Longest pause between two tries to record a job's end in an unavailable database.
 const RECORD_RETRY_MAX: Duration = Duration::from_secs(30);
 
@@ -115,8 +113,8 @@ pub async fn run(state: AppState, n: usize) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         };
-        let queue = Arc::clone(&state.queue);
-        let claimed = tokio::task::spawn_blocking(move || queue.claim(LEASE)).await;
+        let (queue, lease) = (Arc::clone(&state.queue), state.settings.lease);
+        let claimed = tokio::task::spawn_blocking(move || queue.claim(lease)).await;
         match claimed {
             Ok(Ok(Some(job))) => {
                 // A job that panics takes its own task down, not this worker.
@@ -126,8 +124,7 @@ pub async fn run(state: AppState, n: usize) {
                 }
             }
             Ok(Ok(None)) => {
-                let _ =
-                    tokio::time::timeout(Duration::from_millis(500), state.wake.notified()).await;
+                let _ = tokio::time::timeout(state.idle_poll, state.wake.notified()).await;
             }
             Ok(Err(e)) => {
                 tracing::error!(worker = n, error = %e, "cannot claim a job");
@@ -186,12 +183,12 @@ async fn process_in_span(state: &AppState, app: &Configured, claimed: Claimed) {
     let started = Instant::now();
     let id = claimed.id;
     let heartbeat = {
-        let queue = Arc::clone(&state.queue);
+        let (queue, lease) = (Arc::clone(&state.queue), state.settings.lease);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(LEASE / 3).await;
+                tokio::time::sleep(lease / 3).await;
                 let queue = Arc::clone(&queue);
-                let _ = tokio::task::spawn_blocking(move || queue.heartbeat(id, LEASE)).await;
+                let _ = tokio::task::spawn_blocking(move || queue.heartbeat(id, lease)).await;
             }
         })
     };

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests: real git repositories and the real binary.
 #![allow(dead_code)]
 
+pub mod postgres;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
