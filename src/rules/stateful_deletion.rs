@@ -70,7 +70,12 @@ impl Rule for StatefulDeletion {
             let Some(kind) = stateful(&object.id, &base.value) else {
                 continue;
             };
-            let protected = argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path));
+            let flux_owned = base
+                .owners
+                .iter()
+                .any(|o| o.kind == crate::deploy::OwnerKind::Kustomization);
+            let protected = argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path))
+                || (flux_owned && crate::deploy::flux::prune_disabled(&base.value));
             let consequence = if protected {
                 format!(
                     "Prune=false (on it, or as its Application's default) makes Argo CD leave it \
@@ -117,6 +122,12 @@ impl Rule for StatefulDeletion {
                  argocd.argoproj.io/sync-options: Delete=false (Argo CD then leaves them on the \
                  cluster when the Application is deleted), or acknowledge the deletion if it is \
                  intended."
+            } else if flux_owned {
+                // Flux's own protection (kustomize-controller docs, "Prune"): an object
+                // annotated so is left on the cluster when it leaves the output.
+                " Keep it, protect it with the annotation kustomize.toolkit.fluxcd.io/prune: \
+                 disabled (Flux then leaves it on the cluster), or acknowledge the deletion if \
+                 it is intended."
             } else {
                 " Keep it, protect it with argocd.argoproj.io/sync-options: Prune=false, or \
                  acknowledge the deletion if it is intended."
