@@ -6,7 +6,7 @@ realistic Deployments, Services, ConfigMaps, StatefulSets, PVCs, RBAC and Argo C
 Default: 20 clusters x 20 apps x 50 objects = 20,000 objects (about 11 MB of YAML).
 The head commit changes one file and adds one app.
 
-usage: gen_monorepo.py DIR [--clusters N] [--apps N]
+usage: gen_monorepo.py DIR [--clusters N] [--apps N] [--appset-stages N] [--flux-kustomizations N]
 """
 import argparse
 import os
@@ -268,6 +268,49 @@ spec:
 """
     return {"appsets/stages.yaml": matrix, "appsets/folders.yaml": listed}
 
+def flux(clusters, apps, count):
+    """A Flux layout over the monorepo (bench/flux.py): one GitRepository of this repository and
+    `count` Kustomizations, one per app folder (clusters x apps, in order), each with
+    targetNamespace and a post-build substitution, one file of Kustomizations per cluster."""
+    files = {"flux/source.yaml": """apiVersion: source.toolkit.fluxcd.io/v1
+kind: GitRepository
+metadata:
+  name: gitops
+  namespace: flux-system
+spec:
+  interval: 1m
+  url: https://github.com/example/gitops.git
+  ref:
+    branch: main
+"""}
+    made = 0
+    for a in range(apps):
+        for c in range(clusters):
+            if made == count:
+                break
+            cluster, app = f"cluster{c:02d}", f"app{a:03d}"
+            path = f"flux/{cluster}.yaml"
+            files[path] = files.get(path, "") + f"""---
+apiVersion: kustomize.toolkit.fluxcd.io/v1
+kind: Kustomization
+metadata:
+  name: {app}
+  namespace: flux-system
+spec:
+  interval: 10m
+  path: ./env/{cluster}/{app}
+  prune: true
+  targetNamespace: {app}
+  sourceRef:
+    kind: GitRepository
+    name: gitops
+  postBuild:
+    substitute:
+      cluster: {cluster}
+"""
+            made += 1
+    return files
+
 def write(root, files):
     for path, text in files.items():
         full = os.path.join(root, path)
@@ -288,6 +331,9 @@ def main():
                         help="add ApplicationSets generating (stages + 1) Applications per app "
                              "folder: a matrix of git directories x a list of stages, and a "
                              "goTemplate list set (bench/appset.py)")
+    parser.add_argument("--flux-kustomizations", type=int, default=0,
+                        help="add a Flux GitRepository and this many Kustomizations, one per "
+                             "app folder (bench/flux.py)")
     args = parser.parse_args()
     root = args.dir
     os.makedirs(root, exist_ok=True)
@@ -299,6 +345,8 @@ def main():
             write(root, app_files(f"app{a:03d}", f"cluster{c:02d}"))
     if args.appset_stages:
         write(root, appsets(args.clusters, args.apps, args.appset_stages))
+    if args.flux_kustomizations:
+        write(root, flux(args.clusters, args.apps, args.flux_kustomizations))
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", "base")
     # Head: a new image tag in one file, and one new app.

@@ -199,6 +199,9 @@ pub struct Snapshot {
     /// ApplicationSets (by document) with generators that need a system outside the repository:
     /// what they generate is unknown, and the user is told so.
     pub set_notices: Vec<(Origin, String)>,
+    /// What a deployer does not follow (a Flux source outside this repository, a chart not
+    /// fetched), at the deployer: the `deployer-not-followed` notices.
+    pub deployer_notices: Vec<(Origin, String)>,
     /// Kustomization and chart folders that no Application, no `sources:` entry and no other
     /// rendered target uses: their files are not objects, and their output is not analysed.
     pub unanalysed: Vec<ToolFolder>,
@@ -449,7 +452,9 @@ impl Snapshot {
             }
             if let Ok(docs) = parsed.as_ref() {
                 for doc in docs {
-                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value) {
+                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value)
+                        && !apps.rewrites(&path, &doc.value)
+                    {
                         problems.push(Problem::InvalidObjectName {
                             path: path.clone(),
                             line: doc.line,
@@ -499,6 +504,7 @@ impl Snapshot {
             targets: rendered.targets,
             render_errors,
             set_notices: expanded.notices,
+            deployer_notices: deployers.notices().to_vec(),
             unanalysed,
             deployers,
         })
@@ -512,12 +518,21 @@ pub fn build_objects(
     documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
     config: &Config,
 ) -> (Vec<RenderedObject>, Deployers) {
-    let heads: Vec<(Origin, Arc<serde_json::Value>, ObjectHead)> = documents
-        .filter_map(|(origin, value)| ObjectHead::of(&value).map(|head| (origin, value, head)))
+    // A document that is not an object as written may become one as its deployer applies it
+    // (a Flux substitution completing its name), so every mapping is kept until placed.
+    let heads: Vec<(Origin, Arc<serde_json::Value>, Option<ObjectHead>)> = documents
+        .filter(|(_, value)| value.is_object())
+        .map(|(origin, value)| {
+            let head = ObjectHead::of(&value);
+            (origin, value, head)
+        })
         .collect();
     let mut scopes = ScopeTable::default();
     for (_, value, head) in &heads {
-        if head.group == "apiextensions.k8s.io" && head.kind == "CustomResourceDefinition" {
+        if let Some(head) = head
+            && head.group == "apiextensions.k8s.io"
+            && head.kind == "CustomResourceDefinition"
+        {
             scopes.learn_crd(value);
         }
     }
@@ -526,6 +541,7 @@ pub fn build_objects(
     let deployers = Deployers::learn(
         heads
             .iter()
+            .filter(|(_, _, head)| head.is_some())
             .map(|(origin, value, _)| (origin, value.as_ref())),
         &config.deploy,
     );
@@ -537,27 +553,41 @@ pub fn build_objects(
             // identity, never a duplicate of itself (an object naming its own namespace lands
             // in the same place whichever destination namespace deploys it); its owners are
             // every deployer that puts it there.
-            let mut identities: Vec<(Option<Identity>, Vec<crate::deploy::Owner>)> = Vec::new();
-            for (placement, owners) in deployers.placements(&origin, &config.deploy) {
+            let mut identities: Vec<(Option<Identity>, Arc<serde_json::Value>, String, Vec<_>)> =
+                Vec::new();
+            for (placement, owners) in deployers.placements(&origin, &value, &config.deploy) {
+                // A deployer that rewrites the document (Flux) applies the rewritten object.
+                let (value, head) = match placement.rewritten {
+                    Some(rewritten) => match ObjectHead::of(&rewritten) {
+                        Some(head) => (rewritten, head),
+                        None => continue,
+                    },
+                    None => match &head {
+                        Some(head) => (value.clone(), head.clone()),
+                        None => continue,
+                    },
+                };
                 let identity = head.identity(scopes, placement.cluster, &placement.namespace);
-                match identities.iter_mut().find(|(i, _)| *i == identity) {
-                    Some((_, known)) => {
+                match identities.iter_mut().find(|(i, _, _, _)| *i == identity) {
+                    Some((_, _, _, known)) => {
                         known.extend(owners);
                         known.sort();
                         known.dedup();
                     }
-                    None => identities.push((identity, owners)),
+                    None => identities.push((identity, value, head.api_version, owners)),
                 }
             }
             identities
                 .into_iter()
-                .map(move |(identity, owners)| RenderedObject {
-                    identity,
-                    api_version: head.api_version.clone(),
-                    origin: origin.clone(),
-                    value: value.clone(),
-                    owners,
-                })
+                .map(
+                    move |(identity, value, api_version, owners)| RenderedObject {
+                        identity,
+                        api_version,
+                        origin: origin.clone(),
+                        value,
+                        owners,
+                    },
+                )
         })
         .collect();
     (objects, deployers)

@@ -536,6 +536,7 @@ impl Applications {
             namespace: app
                 .and_then(|a| a.destination_namespace.clone())
                 .unwrap_or_else(|| settings.default_namespace.clone()),
+            rewritten: None,
         }
     }
 }

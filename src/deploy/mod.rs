@@ -7,11 +7,13 @@
 
 pub mod applicationset;
 pub mod argocd;
+pub mod flux;
 pub mod owner;
 pub mod radius;
 pub mod repository;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -19,6 +21,7 @@ use crate::config::ClusterPattern;
 use crate::manifest::Origin;
 use crate::render::{RenderFailure, SourceKind, Target, ToolFolder};
 use argocd::Applications;
+use flux::Flux;
 pub use owner::{Owner, OwnerKind};
 use repository::ThisRepository;
 
@@ -45,13 +48,17 @@ impl Default for Settings {
     }
 }
 
-/// Where one object lands: its cluster and the namespace it gets when it names none.
+/// Where one object lands: its cluster, the namespace it gets when it names none, and the
+/// document as its deployer applies it when that differs from what is written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Placement {
     /// The identity's cluster (`None`: no pattern and no deployer names one).
     pub cluster: Option<String>,
     /// The namespace of objects that name none.
     pub namespace: String,
+    /// The document after the deployer's own rewriting (a Flux Kustomization's
+    /// `targetNamespace`, name prefix and suffix, post-build substitution); `None`: as written.
+    pub rewritten: Option<Arc<Value>>,
 }
 
 /// Every deployer of one revision, all readers together: the one place the snapshot asks what
@@ -62,6 +69,7 @@ pub struct Placement {
 #[derive(Debug, Clone, Default)]
 pub struct Deployers {
     applications: Applications,
+    flux: Flux,
     /// Every deployer as rules and reports see it, in apply order.
     all: Vec<Deployer>,
 }
@@ -94,8 +102,18 @@ impl Deployers {
     ) -> Self {
         let documents: Vec<(&Origin, &Value)> = documents.into_iter().collect();
         let applications = Applications::learn(documents.iter().copied(), settings);
-        let all = applications.all().iter().map(|a| a.deployer()).collect();
-        Self { applications, all }
+        let flux = Flux::learn(documents.iter().copied(), settings);
+        let all = applications
+            .all()
+            .iter()
+            .map(|a| a.deployer())
+            .chain(flux.deployers())
+            .collect();
+        Self {
+            applications,
+            flux,
+            all,
+        }
     }
 
     /// Every deployer of the revision, in apply order.
@@ -113,6 +131,23 @@ impl Deployers {
         &self.applications
     }
 
+    /// The Flux Kustomizations and HelmReleases among the deployers.
+    pub fn flux(&self) -> &Flux {
+        &self.flux
+    }
+
+    /// What the deployers do not follow (a source outside this repository, a chart not
+    /// fetched), each at the deployer that says so, for a notice.
+    pub fn notices(&self) -> &[(Origin, String)] {
+        self.flux.notices()
+    }
+
+    /// Whether a deployer rewrites the document written at `path` before applying it (a Flux
+    /// Kustomization's substitution or renaming): its written name is then not the final one.
+    pub fn rewrites(&self, path: &str, value: &Value) -> bool {
+        self.flux.rewrites(path, value)
+    }
+
     /// The tool folders the deployers render, each with its recipe (one per distinct folder and
     /// recipe, in apply order); a recipe that cannot be honoured offline is a failure at its
     /// deployer.
@@ -120,7 +155,13 @@ impl Deployers {
         &self,
         tools: &HashMap<&str, &ToolFolder>,
     ) -> (Vec<(SourceKind, Target)>, Vec<RenderFailure>) {
-        self.applications.tool_targets(tools)
+        let (mut targets, failures) = self.applications.tool_targets(tools);
+        for wanted in self.flux.tool_targets(tools) {
+            if !targets.contains(&wanted) {
+                targets.push(wanted);
+            }
+        }
+        (targets, failures)
     }
 
     /// Whether a file a tool would consume is nevertheless deployed as a plain manifest.
@@ -128,23 +169,50 @@ impl Deployers {
         self.applications.deploys_as_directory(path, tools)
     }
 
-    /// Every distinct place a definition lands, each with the deployers that put it there
-    /// (sorted; empty when it is applied directly, with the `clusters:` pattern's cluster and
-    /// the default namespace).
-    pub fn placements(&self, origin: &Origin, settings: &Settings) -> Vec<(Placement, Vec<Owner>)> {
+    /// Every distinct place a definition (`value`, written at `origin`) lands, each with the
+    /// deployers that put it there (sorted; empty when it is applied directly, with the
+    /// `clusters:` pattern's cluster and the default namespace).
+    pub fn placements(
+        &self,
+        origin: &Origin,
+        value: &Value,
+        settings: &Settings,
+    ) -> Vec<(Placement, Vec<Owner>)> {
         let apps = self.applications.owners(&origin.path);
-        if apps.is_empty() {
+        let flux = self.flux.placements(origin, value, settings);
+        if apps.is_empty() && flux.is_empty() {
             return vec![(
                 Applications::placement(None, &origin.path, settings),
                 Vec::new(),
             )];
         }
-        let mut out: Vec<(Placement, Vec<Owner>)> = Vec::with_capacity(apps.len());
-        for app in apps {
-            let placement = Applications::placement(Some(app), &origin.path, settings);
+        let placed = apps
+            .into_iter()
+            .map(|app| {
+                (
+                    Applications::placement(Some(app), &origin.path, settings),
+                    app.owner(),
+                )
+            })
+            .chain(
+                flux.into_iter()
+                    .map(|(cluster, namespace, rewritten, owner)| {
+                        let rewritten = rewritten.map(Arc::new);
+                        (
+                            Placement {
+                                cluster,
+                                namespace,
+                                rewritten,
+                            },
+                            owner,
+                        )
+                    }),
+            );
+        let mut out: Vec<(Placement, Vec<Owner>)> = Vec::new();
+        for (placement, owner) in placed {
             match out.iter_mut().find(|(p, _)| *p == placement) {
-                Some((_, owners)) => owners.push(app.owner()),
-                None => out.push((placement, vec![app.owner()])),
+                Some((_, owners)) => owners.push(owner),
+                None => out.push((placement, vec![owner])),
             }
         }
         for (_, owners) in &mut out {

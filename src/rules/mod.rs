@@ -4,8 +4,10 @@
 
 mod applicationset_not_expanded;
 mod config_changed;
+mod deployer_not_followed;
 mod duplicate_identity;
 mod duplicate_key;
+mod helm_release_collision;
 mod invalid_acknowledgement;
 mod invalid_config;
 mod missing_fail_on_shared_resource;
@@ -97,6 +99,7 @@ pub static RULES: &[&dyn Rule] = &[
     &stateful_deletion::StatefulDeletion,
     &shared_resource::SharedResource,
     &owner_change::OwnerChange,
+    &helm_release_collision::HelmReleaseCollision,
     &name_path_mismatch::NamePathMismatch,
     &missing_prune_false::MissingPruneFalse,
     &missing_fail_on_shared_resource::MissingFailOnSharedResource,
@@ -104,6 +107,7 @@ pub static RULES: &[&dyn Rule] = &[
     &duplicate_key::DuplicateKey,
     &yaml11_scalar::Yaml11Scalar,
     &applicationset_not_expanded::ApplicationSetNotExpanded,
+    &deployer_not_followed::DeployerNotFollowed,
     &invalid_acknowledgement::InvalidAcknowledgement,
     &config_changed::ConfigChanged,
     &invalid_config::InvalidConfig,

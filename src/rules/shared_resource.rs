@@ -1,9 +1,11 @@
-//! `shared-resource`: two Argo CD Applications deploy the same object to the same place.
+//! `shared-resource`: two deployers (Argo CD Applications, Flux Kustomizations and
+//! HelmReleases, in any mix) deploy the same object to the same place.
 //!
-//! What: Applications of this repository whose source paths (in this repository) produce one
-//! identity — same cluster, group, kind, namespace and name — whether from one file both deploy
-//! or from two files that define the same object. Judged when the PR touches the object or one of
-//! the Applications.
+//! What: deployers of this repository whose outputs produce one identity — same cluster, group,
+//! kind, namespace and name — whether from one file both deploy or from two files that define
+//! the same object; read from each definition's owners (the deployer layer), never re-derived.
+//! Judged when the PR touches the object or one of the deployers. Flux applies such an object
+//! from both Kustomizations with no conflict reported (fluxcd/kustomize-controller#1724).
 //! Why: Argo CD's `FailOnSharedResource` catches this only at sync time, and it is opt-in; without
 //! it the Applications overwrite each other's version at every sync, and pruning in one deletes
 //! the object for both.
@@ -15,7 +17,7 @@
 use std::collections::HashSet;
 
 use super::{Context, Rule, RuleInfo, describe, finding_at, touched};
-use crate::deploy::argocd::{Application, Applications};
+use crate::deploy::{Owner, OwnerKind};
 use crate::finding::{Finding, Severity};
 
 pub struct SharedResource;
@@ -23,8 +25,8 @@ pub struct SharedResource;
 static INFO: RuleInfo = RuleInfo {
     id: "shared-resource",
     default_severity: Severity::Error,
-    summary: "two Argo CD Applications deploy the same object to the same cluster and namespace",
-    help: "deploy each object from one Application only: split the folder or point one Application elsewhere",
+    summary: "two deployers (Argo CD Applications, Flux Kustomizations) deploy the same object to the same cluster and namespace",
+    help: "deploy each object from one deployer only: split the folder or point one deployer elsewhere",
 };
 
 impl Rule for SharedResource {
@@ -41,48 +43,38 @@ impl Rule for SharedResource {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        if ctx.head_apps.all().len() < 2 {
+        if ctx.head.deployers.all().len() < 2 {
             return;
         }
-        let touched_apps: HashSet<(&str, &str)> = ctx
+        let touched_deployers: HashSet<Owner> = ctx
             .changes
             .objects
             .iter()
-            .filter(|o| o.id.group == "argoproj.io" && o.id.kind == "Application" && touched(o))
-            .map(|o| {
-                (
-                    o.id.name.as_str(),
-                    o.id.namespace.as_deref().unwrap_or_default(),
-                )
+            .filter(|o| touched(o))
+            .filter_map(|o| {
+                let kind = match (o.id.group.as_str(), o.id.kind.as_str()) {
+                    ("argoproj.io", "Application") => OwnerKind::Application,
+                    ("kustomize.toolkit.fluxcd.io", "Kustomization") => OwnerKind::Kustomization,
+                    ("helm.toolkit.fluxcd.io", "HelmRelease") => OwnerKind::HelmRelease,
+                    _ => return None,
+                };
+                Some(Owner {
+                    kind,
+                    namespace: o.id.namespace.clone().unwrap_or_default(),
+                    name: o.id.name.clone(),
+                })
             })
             .collect();
         for object in &ctx.changes.objects {
-            let mut owners: Vec<&Application> = Vec::new();
-            for def in &object.head {
-                for app in ctx.head_apps.owners(&def.path) {
-                    let place = Applications::placement(Some(app), &def.path, &ctx.config.deploy);
-                    let written_namespace = def.value["metadata"]["namespace"]
-                        .as_str()
-                        .is_some_and(|n| !n.is_empty());
-                    let lands_here = place.cluster == object.id.cluster
-                        && (object.id.namespace.is_none()
-                            || written_namespace
-                            || object.id.namespace.as_deref() == Some(place.namespace.as_str()));
-                    let known = owners
-                        .iter()
-                        .any(|o| o.name == app.name && o.namespace == app.namespace);
-                    if lands_here && !known {
-                        owners.push(app);
-                    }
-                }
-            }
+            // Each definition's owners are the deployers that put it at this identity.
+            let mut owners: Vec<&Owner> = object.head.iter().flat_map(|d| &d.owners).collect();
+            owners.sort();
+            owners.dedup();
             if owners.len() < 2 {
                 continue;
             }
-            let app_touched = owners
-                .iter()
-                .any(|a| touched_apps.contains(&(a.name.as_str(), a.namespace.as_str())));
-            if !(ctx.in_scope(object) || app_touched) {
+            let deployer_touched = owners.iter().any(|o| touched_deployers.contains(*o));
+            if !(ctx.in_scope(object) || deployer_touched) {
                 continue;
             }
             let Some(at) = object
@@ -93,13 +85,13 @@ impl Rule for SharedResource {
             else {
                 continue;
             };
-            let apps: Vec<String> = owners.iter().map(|a| a.describe()).collect();
+            let described: Vec<String> = owners
+                .iter()
+                .map(|o| describe_owner(ctx, o, object.id.cluster.as_deref()))
+                .collect();
             let defs: Vec<String> = object.head.iter().map(describe).collect();
-            out.push(finding_at(
-                &INFO,
-                severity,
-                &object.id,
-                at,
+            let argo_only = owners.iter().all(|o| o.kind == OwnerKind::Application);
+            let message = if argo_only {
                 format!(
                     "{} (defined at {}) is deployed by {} Argo CD Applications: {}. Each sync \
                      of one overwrites the other's version, and when either stops deploying it \
@@ -109,9 +101,62 @@ impl Rule for SharedResource {
                     object.id,
                     defs.join(", "),
                     owners.len(),
-                    apps.join("; "),
-                ),
-            ));
+                    described.join("; "),
+                )
+            } else {
+                format!(
+                    "{} (defined at {}) is deployed by {} deployers: {}. Each one applies its \
+                     own version over the other's at every reconciliation, and when either stops \
+                     deploying it (or is deleted), its pruning deletes the object for both; \
+                     neither Flux nor Argo CD reports the conflict (fluxcd/kustomize-controller\
+                     #1724). Deploy it from one deployer only.",
+                    object.id,
+                    defs.join(", "),
+                    owners.len(),
+                    described.join("; "),
+                )
+            };
+            out.push(finding_at(&INFO, severity, &object.id, at, message));
         }
+    }
+}
+
+/// An owner for messages: an Application as the Argo CD reader words it, any other deployer
+/// as `Kustomization ns/name (file:line, deploying path to cluster)`.
+fn describe_owner(ctx: &Context<'_>, owner: &Owner, cluster: Option<&str>) -> String {
+    if owner.kind == OwnerKind::Application
+        && let Some(app) = ctx
+            .head_apps
+            .all()
+            .iter()
+            .find(|a| a.name == owner.name && a.namespace == owner.namespace)
+    {
+        return app.describe();
+    }
+    let deployers = ctx.head.deployers.all();
+    let found = deployers
+        .iter()
+        .find(|d| &d.owner == owner && d.cluster.as_deref() == cluster)
+        .or_else(|| deployers.iter().find(|d| &d.owner == owner));
+    match found {
+        Some(d) => {
+            let paths: Vec<&str> = d
+                .paths
+                .iter()
+                .map(|p| if p.is_empty() { "/" } else { p.as_str() })
+                .collect();
+            format!(
+                "{owner} ({}:{}, deploying {} to {})",
+                d.origin.path,
+                d.origin.line,
+                if paths.is_empty() {
+                    "no path of this repository".to_string()
+                } else {
+                    paths.join(", ")
+                },
+                d.cluster.as_deref().unwrap_or("no named cluster")
+            )
+        }
+        None => owner.to_string(),
     }
 }

@@ -74,11 +74,22 @@ impl Rule for StatefulDeletion {
             let Some(kind) = stateful(&object.id, &base.value) else {
                 continue;
             };
-            let protected = argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path));
+            let flux_owned = base
+                .owners
+                .iter()
+                .any(|o| o.kind == crate::deploy::OwnerKind::Kustomization);
+            let flux_protected = flux_owned && crate::deploy::flux::prune_disabled(&base.value);
+            let argocd_protected =
+                argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path));
+            let protected = argocd_protected || flux_protected;
             let consequence = if protected {
+                let keeper = if argocd_protected {
+                    "Prune=false (on it, or as its Application's default) makes Argo CD leave it"
+                } else {
+                    "kustomize.toolkit.fluxcd.io/prune: disabled makes Flux leave it"
+                };
                 format!(
-                    "Prune=false (on it, or as its Application's default) makes Argo CD leave it \
-                     on the cluster, unmanaged. Whoever deletes it by hand should know: {}",
+                    "{keeper} on the cluster, unmanaged. Whoever deletes it by hand should know: {}",
                     consequence(ctx, &object.id, &base.value)
                 )
             } else {

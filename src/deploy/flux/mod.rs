@@ -1,0 +1,655 @@
+//! Flux awareness: which Kustomizations and HelmReleases deploy what, to which cluster.
+//!
+//! Why: half of GitOps runs on Flux, with the same blind spot as Argo CD: two Kustomizations
+//! rendering one object both apply it, and two HelmReleases with one release identity upgrade
+//! each other's release (issue 11). This reader feeds the deployer layer ([`super::Deployers`])
+//! exactly as the Argo CD reader does, so rules see owners, not tools.
+//!
+//! The tree of one cluster is known from its root: `flux bootstrap` writes
+//! `clusters/<name>/flux-system/gotk-sync.yaml` (fluxcd/flux2 `pkg/manifestgen/sync`) with the
+//! `GitRepository` and the root `Kustomization` deploying `clusters/<name>`; a Kustomization
+//! defined in a `flux-system` folder is such a root, and its cluster is the folder's parent's
+//! name. A Kustomization or HelmRelease is applied to the cluster of every Kustomization whose
+//! output holds its file (its `spec.kubeConfig` secret names another cluster), so the same
+//! object under `clusters/staging` and `clusters/production` is two objects. One that no root
+//! reaches is applied to the cluster the `clusters:` pattern names, else to no named cluster.
+
+pub mod helmrelease;
+pub mod kustomization;
+pub mod source;
+pub mod substitute;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use super::{Deployer, Owner, OwnerKind, Settings};
+use crate::manifest::Origin;
+use crate::render::{HelmOverrides, KustomizeEdit, SourceKind, Target, Tool, ToolFolder};
+use helmrelease::{Chart, HelmRelease};
+use kustomization::Kustomization;
+use source::GitRepository;
+
+/// The annotation (or label) with value `disabled` that makes kustomize-controller leave an
+/// object on the cluster when it leaves a pruning Kustomization's output (kustomize-controller
+/// docs, "Prune": https://fluxcd.io/flux/components/kustomize/kustomizations/#prune).
+pub const PRUNE_KEY: &str = "kustomize.toolkit.fluxcd.io/prune";
+
+/// Whether Flux will not prune an object: it carries `kustomize.toolkit.fluxcd.io/prune:
+/// disabled` as an annotation or label.
+pub fn prune_disabled(value: &Value) -> bool {
+    let metadata = &value["metadata"];
+    ["annotations", "labels"]
+        .iter()
+        .any(|k| metadata[k][PRUNE_KEY].as_str() == Some("disabled"))
+}
+
+/// The folder name `flux bootstrap` gives a cluster's own Flux objects.
+const BOOTSTRAP_FOLDER: &str = "flux-system";
+/// Most nesting levels of Kustomizations followed from a root.
+const MAX_DEPTH: usize = 16;
+
+/// What one Kustomization or HelmRelease is, once placed on one cluster.
+#[derive(Debug, Clone)]
+pub struct Instance<T> {
+    pub spec: T,
+    /// The cluster it applies to (`None`: unnamed).
+    pub cluster: Option<String>,
+    /// Whether its source is this repository at the revision under review.
+    pub here: bool,
+    /// Post-build variables (Kustomizations): `substituteFrom` then `substitute`.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// Every Flux deployer of one revision, placed on its clusters.
+#[derive(Debug, Clone, Default)]
+pub struct Flux {
+    kustomizations: Vec<Instance<Kustomization>>,
+    releases: Vec<Instance<HelmRelease>>,
+    /// What is not followed, at the deployer that says so.
+    notices: Vec<(Origin, String)>,
+}
+
+impl Flux {
+    /// Learns the Flux objects among documents given in apply order.
+    pub fn learn<'a>(
+        documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
+        settings: &Settings,
+    ) -> Self {
+        let ns = settings.default_namespace.as_str();
+        let mut repos: HashMap<(String, String), GitRepository> = HashMap::new();
+        let mut specs: Vec<Kustomization> = Vec::new();
+        let mut helm: Vec<HelmRelease> = Vec::new();
+        let mut data: HashMap<(&str, String, String), &'a Value> = HashMap::new();
+        for (origin, value) in documents {
+            if let Some(repo) = GitRepository::from_value(value, origin, ns) {
+                repos.insert((repo.namespace.clone(), repo.name.clone()), repo);
+            } else if let Some(k) = Kustomization::from_value(value, origin, ns) {
+                specs.push(k);
+            } else if let Some(hr) = HelmRelease::from_value(value, origin, ns) {
+                helm.push(hr);
+            } else if value["apiVersion"] == "v1"
+                && let Some(kind @ ("ConfigMap" | "Secret")) = value["kind"].as_str()
+                && let Some(name) = non_empty(&value["metadata"]["name"])
+            {
+                let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(ns);
+                data.insert((kind, namespace.to_string(), name.to_string()), value);
+            }
+        }
+        if specs.is_empty() && helm.is_empty() {
+            return Self::default();
+        }
+        let mut notices = Vec::new();
+        // Whether a deployer's source is this repository at the revision under review; the
+        // notice names the deployer and what it reads instead.
+        let here = |source: Option<&source::SourceRef>| -> Result<(), String> {
+            match source {
+                None => Err("it names no sourceRef".to_string()),
+                Some(s) if s.kind != "GitRepository" => Err(format!(
+                    "its source {s} is outside this repository (only GitRepository sources \
+                     read it)"
+                )),
+                Some(s) => match repos.get(&(s.namespace.clone(), s.name.clone())) {
+                    Some(repo) => repo.reads_here(&settings.repository),
+                    None if !settings.repository.is_known() => Ok(()),
+                    None => Err(format!("its source {s} is not defined in this revision")),
+                },
+            }
+        };
+        let mut followed =
+            |kind: OwnerKind, namespace: &str, name: &str, origin: &Origin, why| match why {
+                Ok(()) => true,
+                Err(why) => {
+                    notices.push((
+                        origin.clone(),
+                        format!(
+                            "{} {namespace}/{name} is not followed: {why}, so what it deploys \
+                             is not checked here",
+                            kind.as_str()
+                        ),
+                    ));
+                    false
+                }
+            };
+        let k_here: Vec<bool> = specs
+            .iter()
+            .map(|k| {
+                let why = here(k.source.as_ref());
+                followed(
+                    OwnerKind::Kustomization,
+                    &k.namespace,
+                    &k.name,
+                    &k.origin,
+                    why,
+                )
+            })
+            .collect();
+        let hr_here: Vec<bool> = helm
+            .iter()
+            .map(|hr| {
+                let why = match &hr.chart {
+                    Chart::Git { source, .. } => here(Some(source)),
+                    Chart::Elsewhere(what) => Err(format!(
+                        "its {what} is outside this repository and is not fetched (its release \
+                         identity is still checked)"
+                    )),
+                };
+                followed(
+                    OwnerKind::HelmRelease,
+                    &hr.namespace,
+                    &hr.name,
+                    &hr.origin,
+                    why,
+                )
+            })
+            .collect();
+        for k in &specs {
+            for reference in &k.substitute_from {
+                let key = (
+                    reference.kind.as_str(),
+                    k.namespace.clone(),
+                    reference.name.clone(),
+                );
+                let known = matches!(reference.kind.as_str(), "ConfigMap" | "Secret")
+                    && data.contains_key(&key);
+                if !known && !reference.optional {
+                    notices.push((
+                        k.origin.clone(),
+                        format!(
+                            "Kustomization {}/{} substitutes variables from {} {}/{}, which is \
+                             not defined in this revision: its variables are left unresolved \
+                             here (Flux fails the build until the object exists)",
+                            k.namespace, k.name, reference.kind, k.namespace, reference.name
+                        ),
+                    ));
+                }
+            }
+            if let Some(bad) = k.substitute.keys().find(|v| !substitute::valid_name(v)) {
+                notices.push((
+                    k.origin.clone(),
+                    format!(
+                        "Kustomization {}/{}: {}; Flux fails its build, and its objects are \
+                         checked as written",
+                        k.namespace,
+                        k.name,
+                        substitute::SubstituteError::InvalidName(bad.clone())
+                    ),
+                ));
+            }
+        }
+        let vars: Vec<BTreeMap<String, String>> =
+            specs.iter().map(|k| variables(k, &data)).collect();
+
+        // Clusters: roots first, then whatever their outputs hold, level by level.
+        let pattern = |origin: &Origin| {
+            settings
+                .clusters
+                .as_ref()
+                .and_then(|p| p.cluster_of(&origin.path))
+        };
+        let mut k_at: Vec<(usize, Option<String>)> = Vec::new();
+        for (i, k) in specs.iter().enumerate() {
+            if let Some(root) = bootstrap_cluster(&k.origin.path) {
+                let cluster = k.kube_config.clone().or(pattern(&k.origin)).or(root);
+                push_unique(&mut k_at, (i, cluster));
+            }
+        }
+        let mut hr_at: Vec<(usize, Option<String>)> = Vec::new();
+        let mut level_start = 0;
+        for _ in 0..MAX_DEPTH {
+            let level: Vec<(usize, Option<String>)> = k_at[level_start..].to_vec();
+            level_start = k_at.len();
+            for (parent, cluster) in &level {
+                if !k_here[*parent] {
+                    continue;
+                }
+                let deployer = &specs[*parent];
+                for (i, k) in specs.iter().enumerate() {
+                    if deployer.covers(&k.origin.path) {
+                        let at = k
+                            .kube_config
+                            .clone()
+                            .or(pattern(&k.origin))
+                            .or(cluster.clone());
+                        push_unique(&mut k_at, (i, at));
+                    }
+                }
+                for (i, hr) in helm.iter().enumerate() {
+                    if deployer.covers(&hr.origin.path) {
+                        let at = hr
+                            .kube_config
+                            .clone()
+                            .or(pattern(&hr.origin))
+                            .or(cluster.clone());
+                        push_unique(&mut hr_at, (i, at));
+                    }
+                }
+            }
+            if level_start == k_at.len() {
+                break;
+            }
+        }
+        for (i, k) in specs.iter().enumerate() {
+            if !k_at.iter().any(|(j, _)| *j == i) {
+                k_at.push((i, k.kube_config.clone().or(pattern(&k.origin))));
+            }
+        }
+        for (i, hr) in helm.iter().enumerate() {
+            if !hr_at.iter().any(|(j, _)| *j == i) {
+                hr_at.push((i, hr.kube_config.clone().or(pattern(&hr.origin))));
+            }
+        }
+        // Of several definitions of one deployer on one cluster, the last one applied is what
+        // its controller keeps.
+        k_at.sort_by_key(|(i, _)| *i);
+        let mut kustomizations: Vec<Instance<Kustomization>> = Vec::new();
+        for (i, cluster) in k_at {
+            let k = &specs[i];
+            kustomizations.retain(|o| {
+                !(o.spec.name == k.name && o.spec.namespace == k.namespace && o.cluster == cluster)
+            });
+            kustomizations.push(Instance {
+                spec: k.clone(),
+                cluster,
+                here: k_here[i],
+                vars: vars[i].clone(),
+            });
+        }
+        hr_at.sort_by_key(|(i, _)| *i);
+        let mut releases: Vec<Instance<HelmRelease>> = Vec::new();
+        for (i, cluster) in hr_at {
+            let hr = &helm[i];
+            releases.retain(|o| {
+                !(o.spec.name == hr.name
+                    && o.spec.namespace == hr.namespace
+                    && o.cluster == cluster)
+            });
+            releases.push(Instance {
+                spec: with_values(hr.clone(), &data),
+                cluster,
+                here: hr_here[i],
+                vars: BTreeMap::new(),
+            });
+        }
+        Self {
+            kustomizations,
+            releases,
+            notices,
+        }
+    }
+
+    /// Every Kustomization, one per cluster it is applied to, in apply order.
+    pub fn kustomizations(&self) -> &[Instance<Kustomization>] {
+        &self.kustomizations
+    }
+
+    /// Every HelmRelease, one per cluster it is applied to, in apply order.
+    pub fn releases(&self) -> &[Instance<HelmRelease>] {
+        &self.releases
+    }
+
+    /// What is not followed (a source outside this repository, a chart not fetched, a missing
+    /// `substituteFrom` object), at the deployer that says so.
+    pub fn notices(&self) -> &[(Origin, String)] {
+        &self.notices
+    }
+
+    /// Every Flux deployer as the deployer layer describes it.
+    pub fn deployers(&self) -> Vec<Deployer> {
+        let ks = self.kustomizations.iter().map(|k| Deployer {
+            owner: owner(OwnerKind::Kustomization, &k.spec.namespace, &k.spec.name),
+            origin: k.spec.origin.clone(),
+            cluster: k.cluster.clone(),
+            namespace: k.spec.target_namespace.clone(),
+            paths: if k.here {
+                vec![k.spec.path.clone()]
+            } else {
+                Vec::new()
+            },
+            prunes: k.spec.prune,
+            // Deleting a Kustomization with prune enabled garbage-collects what it applied.
+            cascades: k.spec.prune,
+        });
+        let hrs = self.releases.iter().map(|hr| Deployer {
+            owner: owner(OwnerKind::HelmRelease, &hr.spec.namespace, &hr.spec.name),
+            origin: hr.spec.origin.clone(),
+            cluster: hr.cluster.clone(),
+            namespace: Some(hr.spec.release_namespace.clone()),
+            paths: match (&hr.spec.chart, hr.here) {
+                (Chart::Git { path, .. }, true) => vec![path.clone()],
+                _ => Vec::new(),
+            },
+            // helm-controller uninstalls the release when the HelmRelease is deleted, and an
+            // upgrade removes what the chart no longer renders.
+            prunes: true,
+            cascades: true,
+        });
+        ks.chain(hrs).collect()
+    }
+
+    /// The kustomize folders these Kustomizations build (the path itself, or sub-folders the
+    /// generated kustomization lists, plus every bootstrap `flux-system` folder, which holds
+    /// the roots) and the chart folders the HelmReleases render, each with its recipe.
+    pub fn tool_targets(&self, tools: &HashMap<&str, &ToolFolder>) -> Vec<(SourceKind, Target)> {
+        let mut out: Vec<(SourceKind, Target)> = Vec::new();
+        let mut push = |kind: SourceKind, folder: &ToolFolder| {
+            let target = Target {
+                name: folder.dir.clone(),
+                entry: folder.entry.clone(),
+            };
+            if !out.iter().any(|(k, t)| k == &kind && t == &target) {
+                out.push((kind, target));
+            }
+        };
+        let mut dirs: Vec<&&ToolFolder> = tools.values().collect();
+        dirs.sort_by(|a, b| a.dir.cmp(&b.dir));
+        for folder in &dirs {
+            let bootstrap = folder.dir.rsplit('/').next() == Some(BOOTSTRAP_FOLDER);
+            if folder.tool == Tool::Kustomize && bootstrap {
+                push(SourceKind::Kustomize(KustomizeEdit::default()), folder);
+            }
+        }
+        for k in self.kustomizations.iter().filter(|k| k.here) {
+            for folder in &dirs {
+                if folder.tool != Tool::Kustomize {
+                    continue;
+                }
+                let inside = folder.dir == k.spec.path || k.spec.covers(&folder.dir);
+                // The generator lists the outermost kustomization folders only.
+                let nested = dirs.iter().any(|outer| {
+                    outer.tool == Tool::Kustomize
+                        && outer.dir != folder.dir
+                        && folder.dir.starts_with(&format!("{}/", outer.dir))
+                        && (outer.dir == k.spec.path || k.spec.covers(&outer.dir))
+                });
+                if inside && !nested {
+                    push(SourceKind::Kustomize(KustomizeEdit::default()), folder);
+                }
+            }
+        }
+        for hr in self.releases.iter().filter(|hr| hr.here) {
+            let Chart::Git { path, .. } = &hr.spec.chart else {
+                continue;
+            };
+            if let Some(folder) = tools.get(path.as_str()).filter(|f| f.tool == Tool::Helm) {
+                push(
+                    SourceKind::Helm {
+                        values: Vec::new(),
+                        release: hr.spec.release.clone(),
+                        app: HelmOverrides {
+                            inline_values: (!hr.spec.values.is_null())
+                                .then(|| hr.spec.values.to_string()),
+                            parameters: Vec::new(),
+                            namespace: Some(hr.spec.release_namespace.clone()),
+                        },
+                    },
+                    folder,
+                );
+            }
+        }
+        out
+    }
+
+    /// Whether a Kustomization of this repository rewrites the document written at `path`.
+    pub fn rewrites(&self, path: &str, value: &Value) -> bool {
+        self.kustomizations
+            .iter()
+            .any(|k| k.here && k.spec.covers(path) && k.spec.rewrite(value, &k.vars).is_some())
+    }
+
+    /// Where a definition lands through each Flux deployer whose output holds it: the cluster,
+    /// the namespace of objects naming none, the document as rewritten (`None`: as written) and
+    /// the owner.
+    pub fn placements(
+        &self,
+        origin: &Origin,
+        value: &Value,
+        settings: &Settings,
+    ) -> Vec<(Option<String>, String, Option<Value>, Owner)> {
+        let pattern = settings
+            .clusters
+            .as_ref()
+            .and_then(|p| p.cluster_of(&origin.path));
+        let mut out = Vec::new();
+        for k in self.kustomizations.iter().filter(|k| k.here) {
+            if !k.spec.covers(&origin.path) {
+                continue;
+            }
+            out.push((
+                pattern.clone().or(k.cluster.clone()),
+                k.spec
+                    .target_namespace
+                    .clone()
+                    .unwrap_or_else(|| settings.default_namespace.clone()),
+                k.spec.rewrite(value, &k.vars),
+                owner(OwnerKind::Kustomization, &k.spec.namespace, &k.spec.name),
+            ));
+        }
+        for hr in self.releases.iter().filter(|hr| hr.here) {
+            let Chart::Git { path, .. } = &hr.spec.chart else {
+                continue;
+            };
+            if origin.target.is_none() || !origin.path.starts_with(&format!("{path}/")) {
+                continue;
+            }
+            out.push((
+                pattern.clone().or(hr.cluster.clone()),
+                hr.spec.release_namespace.clone(),
+                None,
+                owner(OwnerKind::HelmRelease, &hr.spec.namespace, &hr.spec.name),
+            ));
+        }
+        out
+    }
+}
+
+/// The HelmRelease with `valuesFrom` merged under its `values` (helm-controller `chartutil`
+/// `ChartValuesFromReferences`: references in order, a `targetPath` sets one value, then
+/// `spec.values` on top). A reference missing from the revision is skipped.
+fn with_values(mut hr: HelmRelease, data: &HashMap<(&str, String, String), &Value>) -> HelmRelease {
+    if hr.values_from.is_empty() {
+        return hr;
+    }
+    let mut merged = Value::Object(Default::default());
+    for reference in &hr.values_from {
+        let key = (
+            reference.kind.as_str(),
+            hr.namespace.clone(),
+            reference.name.clone(),
+        );
+        let Some(object) = data.get(&key) else {
+            continue;
+        };
+        let Some(text) = data_value(object, &reference.values_key) else {
+            continue;
+        };
+        match &reference.target_path {
+            Some(path) => set_path(&mut merged, path, Value::String(text)),
+            None => {
+                if let Ok(docs) = crate::manifest::split::split("values.yaml", text.as_bytes())
+                    && let Some(doc) = docs.into_iter().next()
+                {
+                    merge(&mut merged, doc.value.as_ref());
+                }
+            }
+        }
+    }
+    if !hr.values.is_null() {
+        merge(&mut merged, &hr.values);
+    }
+    hr.values = merged;
+    hr
+}
+
+/// A ConfigMap's `data` key, or a Secret's `stringData` / base64 `data` key, as text.
+fn data_value(object: &Value, key: &str) -> Option<String> {
+    if let Some(text) = object["data"][key].as_str() {
+        if object["kind"] == "Secret" {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .ok()?;
+            return String::from_utf8(bytes).ok();
+        }
+        return Some(text.to_string());
+    }
+    object["stringData"][key].as_str().map(str::to_string)
+}
+
+/// The post-build variables of a Kustomization: its `substituteFrom` objects of the revision in
+/// order, then `substitute` (fluxcd/pkg `kustomize/kustomize_varsub.go`, `LoadVariables`).
+fn variables(
+    k: &Kustomization,
+    data: &HashMap<(&str, String, String), &Value>,
+) -> BTreeMap<String, String> {
+    let mut vars = BTreeMap::new();
+    for reference in &k.substitute_from {
+        let key = (
+            reference.kind.as_str(),
+            k.namespace.clone(),
+            reference.name.clone(),
+        );
+        let Some(object) = data.get(&key) else {
+            continue;
+        };
+        let keys: Vec<String> = ["data", "stringData"]
+            .iter()
+            .flat_map(|f| object[*f].as_object().into_iter().flatten())
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in keys {
+            if let Some(value) = data_value(object, &key) {
+                vars.insert(key, value.replace('\n', ""));
+            }
+        }
+    }
+    vars.extend(k.substitute.clone());
+    vars
+}
+
+/// Deep merge of Helm values: maps merge key by key, anything else replaces.
+fn merge(into: &mut Value, from: &Value) {
+    match (into, from) {
+        (Value::Object(into), Value::Object(from)) => {
+            for (key, value) in from {
+                merge(into.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (into, from) => *into = from.clone(),
+    }
+}
+
+/// Sets a dotted `targetPath` (`a.b.c`) to a value.
+fn set_path(into: &mut Value, path: &str, value: Value) {
+    let mut at = into;
+    for part in path.split('.') {
+        if !at.is_object() {
+            *at = Value::Object(Default::default());
+        }
+        at = at
+            .as_object_mut()
+            .expect("made an object above")
+            .entry(part.to_string())
+            .or_insert(Value::Null);
+    }
+    *at = value;
+}
+
+/// The cluster of a bootstrap root defined at `path`: the name of the folder holding its
+/// `flux-system` folder (`clusters/prod/flux-system/gotk-sync.yaml` → `prod`); `None` when
+/// the file is not in a `flux-system` folder.
+fn bootstrap_cluster(path: &str) -> Option<Option<String>> {
+    let dir = path.rsplit_once('/').map_or("", |(d, _)| d);
+    let (parent, last) = dir.rsplit_once('/').unwrap_or(("", dir));
+    if last != BOOTSTRAP_FOLDER {
+        return None;
+    }
+    let cluster = parent.rsplit('/').next().filter(|c| !c.is_empty());
+    Some(cluster.map(str::to_string))
+}
+
+fn push_unique(list: &mut Vec<(usize, Option<String>)>, item: (usize, Option<String>)) {
+    if !list.contains(&item) {
+        list.push(item);
+    }
+}
+
+fn owner(kind: OwnerKind, namespace: &str, name: &str) -> Owner {
+    Owner {
+        kind,
+        namespace: namespace.to_string(),
+        name: name.to_string(),
+    }
+}
+
+/// Whether a document is a Flux `kind` of API group `group` (any version).
+fn is_flux(value: &Value, group: &str, kind: &str) -> bool {
+    value["kind"].as_str() == Some(kind)
+        && value["apiVersion"]
+            .as_str()
+            .and_then(|v| v.split_once('/'))
+            .is_some_and(|(g, _)| g == group)
+}
+
+fn non_empty(value: &Value) -> Option<&str> {
+    value.as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A written folder as a repository path: no `./`, leading or trailing `/`; empty for the root.
+fn normalize_path(path: &str) -> String {
+    let mut p = path.trim().trim_end_matches('/');
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    if p == "." {
+        String::new()
+    } else {
+        p.trim_start_matches('/').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_roots_name_their_cluster() {
+        assert_eq!(
+            bootstrap_cluster("clusters/prod/flux-system/gotk-sync.yaml"),
+            Some(Some("prod".into()))
+        );
+        assert_eq!(bootstrap_cluster("flux-system/gotk-sync.yaml"), Some(None));
+        assert_eq!(bootstrap_cluster("clusters/prod/apps.yaml"), None);
+    }
+
+    #[test]
+    fn values_from_merge_under_values() {
+        let mut v = serde_json::json!({"a": {"b": 1}});
+        merge(&mut v, &serde_json::json!({"a": {"c": 2}}));
+        set_path(&mut v, "x.y", Value::String("z".into()));
+        assert_eq!(
+            v,
+            serde_json::json!({"a": {"b": 1, "c": 2}, "x": {"y": "z"}})
+        );
+    }
+}

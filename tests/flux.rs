@@ -1,0 +1,274 @@
+//! Flux as Flux sees it (issue 11), through the binary on fixtures written for it: a
+//! `flux bootstrap` layout, nested Kustomizations, an overlapping pair, a Kustomization beside
+//! an Argo CD Application, HelmRelease release identities, a chart of this repository,
+//! post-build substitution, a source in another repository, two clusters, and Flux's own
+//! prune protection in the wording of a fix.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// `check --format json` of `tests/fixtures/flux/<name>/{base,head}` with extra arguments.
+fn check_fixture(name: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flux");
+    let side = |s: &str| root.join(name).join(s).to_string_lossy().into_owned();
+    let (base, head) = (side("base"), side("head"));
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "check", "--base", &base, "--head", &head, "--format", "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(dir.path(), &args);
+    (code(&out), json(&out))
+}
+
+/// The bootstrap folders hold a kustomization: building them needs kustomize (or kubectl).
+fn kustomize_available(test: &str) -> bool {
+    let found = installed("kustomize") || installed("kubectl");
+    if !found {
+        skip(test, "neither kustomize nor kubectl is installed");
+    }
+    found
+}
+
+fn messages<'a>(report: &'a serde_json::Value, rule: &str) -> Vec<&'a str> {
+    report["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"] == rule)
+        .map(|f| f["message"].as_str().unwrap())
+        .collect()
+}
+
+/// Every object of head with this name, as (cluster, namespace).
+fn placed(report: &serde_json::Value, kind: &str, name: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["id"]["kind"] == kind && o["id"]["name"] == name)
+        .filter(|o| o["change"] != "deleted")
+        .map(|o| {
+            (
+                o["id"]["cluster"].as_str().unwrap_or("-").to_string(),
+                o["id"]["namespace"].as_str().unwrap_or("-").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn bootstrap_roots_name_the_cluster_of_nested_kustomizations_and_an_overlap_names_both() {
+    let test =
+        "bootstrap_roots_name_the_cluster_of_nested_kustomizations_and_an_overlap_names_both";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("bootstrap-overlap", &[]);
+    // Root (clusters/prod/flux-system) → infrastructure → controllers → the Namespace.
+    assert_eq!(
+        placed(&report, "Namespace", "ingress"),
+        vec![("prod".to_string(), "-".to_string())],
+        "{report:#}"
+    );
+    // The root's own objects, built from the bootstrap kustomization, are on prod too.
+    assert_eq!(
+        placed(&report, "Kustomization", "flux-system"),
+        vec![("prod".to_string(), "flux-system".to_string())]
+    );
+    assert_eq!(placed(&report, "Deployment", "web").len(), 1);
+    let shared = messages(&report, "shared-resource");
+    assert_eq!(shared.len(), 1, "{report:#}");
+    assert!(
+        shared[0].contains("Kustomization flux-system/apps (clusters/prod/apps.yaml:1")
+            && shared[0].contains("Kustomization flux-system/web (clusters/prod/web.yaml:1")
+            && shared[0].contains("to prod"),
+        "{}",
+        shared[0]
+    );
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_kustomization_and_an_argo_cd_application_sharing_an_object_are_both_named() {
+    let test = "a_kustomization_and_an_argo_cd_application_sharing_an_object_are_both_named";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("argo-overlap", &[]);
+    let shared = messages(&report, "shared-resource");
+    assert_eq!(shared.len(), 1, "{report:#}");
+    assert!(
+        shared[0].contains("2 deployers")
+            && shared[0].contains("Application web (argocd/web.yaml:1")
+            && shared[0].contains("Kustomization flux-system/apps"),
+        "{}",
+        shared[0]
+    );
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn two_helm_releases_with_one_release_identity_are_an_error_naming_both() {
+    let (status, report) = check_fixture("helm-collision", &[]);
+    let collisions = messages(&report, "helm-release-collision");
+    assert_eq!(collisions.len(), 1, "{report:#}");
+    assert!(
+        collisions[0].contains("HelmRelease flux-system/web (apps/web.yaml:1)")
+            && collisions[0].contains("HelmRelease prod/prod-web (apps/prod-web.yaml:1)")
+            && collisions[0].contains("release prod-web in storage namespace prod"),
+        "{}",
+        collisions[0]
+    );
+    // Charts of a Helm repository are not fetched: a notice per HelmRelease says so.
+    let notices = messages(&report, "deployer-not-followed");
+    assert!(
+        notices
+            .iter()
+            .any(|m| m.contains("HelmRelease prod/prod-web")
+                && m.contains("HelmRepository flux-system/podinfo")),
+        "{notices:?}"
+    );
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_chart_of_this_repository_is_rendered_for_its_helm_release() {
+    let test = "a_chart_of_this_repository_is_rendered_for_its_helm_release";
+    if !installed("helm") {
+        skip(test, "helm is not installed");
+        return;
+    }
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("chart-in-repo", &[]);
+    // Release name `[<targetNamespace>-]<name>`, objects in the target namespace, on prod.
+    assert_eq!(
+        placed(&report, "Deployment", "shop-web"),
+        vec![("prod".to_string(), "shop".to_string())],
+        "{report:#}"
+    );
+    let object = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"]["name"] == "shop-web")
+        .unwrap();
+    assert_eq!(object["change"], "modified", "{object:#}");
+}
+
+#[test]
+fn post_build_substitution_names_objects_as_flux_applies_them() {
+    let test = "post_build_substitution_names_objects_as_flux_applies_them";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("substitution", &[]);
+    let on_prod = vec![("prod".to_string(), "shop".to_string())];
+    // substituteFrom ConfigMap, then `${var:=default}`.
+    assert_eq!(
+        placed(&report, "ConfigMap", "web-eu-west-1-gold"),
+        on_prod,
+        "{report:#}"
+    );
+    // The opt-out annotation leaves the name as written: not a valid name, so not an object;
+    // substituted names are never reported as template text.
+    let not_names = messages(&report, "parse-error");
+    assert_eq!(not_names.len(), 1, "{not_names:?}");
+    assert!(not_names[0].contains("'literal-${env}'"), "{not_names:?}");
+    // `settings-${env}` is `settings-prod`: the PR's new ConfigMap of that name is a duplicate.
+    let duplicates = messages(&report, "duplicate-identity");
+    assert!(
+        duplicates
+            .iter()
+            .any(|m| m.contains("settings-prod") && m.contains("apps/extra.yaml")),
+        "{report:#}"
+    );
+    // The optional Secret is absent without a notice; nothing else is missing.
+    assert!(
+        messages(&report, "deployer-not-followed").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_kustomization_of_another_repository_places_nothing_and_says_so() {
+    let test = "a_kustomization_of_another_repository_places_nothing_and_says_so";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture(
+        "other-repository",
+        &["--repo-url", "https://github.com/example/fleet"],
+    );
+    let notices = messages(&report, "deployer-not-followed");
+    assert_eq!(notices.len(), 1, "{report:#}");
+    assert!(
+        notices[0].contains("Kustomization flux-system/vendor")
+            && notices[0].contains("GitRepository flux-system/vendor")
+            && notices[0].contains("https://github.com/example/vendor"),
+        "{}",
+        notices[0]
+    );
+    // apps/ is not deployed by the vendor Kustomization, so it is on no Flux cluster.
+    assert_eq!(
+        placed(&report, "Deployment", "web"),
+        vec![("-".to_string(), "shop".to_string())]
+    );
+    // This repository's own root is still followed.
+    assert_eq!(
+        placed(&report, "Kustomization", "vendor"),
+        vec![("prod".to_string(), "flux-system".to_string())]
+    );
+}
+
+#[test]
+fn each_cluster_folder_is_its_own_cluster_and_never_a_duplicate() {
+    let test = "each_cluster_folder_is_its_own_cluster_and_never_a_duplicate";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("two-clusters", &[]);
+    assert_eq!(
+        placed(&report, "Deployment", "web"),
+        vec![
+            ("production".to_string(), "shop".to_string()),
+            ("staging".to_string(), "shop".to_string())
+        ],
+        "{report:#}"
+    );
+    assert_eq!(placed(&report, "Kustomization", "flux-system").len(), 2);
+    assert!(
+        messages(&report, "duplicate-identity").is_empty(),
+        "{report:#}"
+    );
+    assert!(
+        messages(&report, "shared-resource").is_empty(),
+        "{report:#}"
+    );
+    assert_eq!(status, 0, "{report:#}");
+}
+
+#[test]
+fn a_flux_pruned_object_is_told_flux_protection_not_argo_cd_prune_false() {
+    let test = "a_flux_pruned_object_is_told_flux_protection_not_argo_cd_prune_false";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("prune-wording", &[]);
+    let deleted = messages(&report, "stateful-deletion");
+    assert_eq!(deleted.len(), 1, "{report:#}");
+    assert!(
+        deleted[0].contains("kustomize.toolkit.fluxcd.io/prune: disabled")
+            && !deleted[0].contains("Prune=false"),
+        "{}",
+        deleted[0]
+    );
+}
