@@ -122,7 +122,7 @@ async fn replicas_share_one_queue_through_kills_and_a_database_restart() {
         prs_wanted * 2
     );
     let mut rng = Rng::new(seed);
-    let url = pg.database("clobbercheck");
+    let url = tokio::task::block_in_place(|| pg.database("clobbercheck"));
 
     let world = World::new().await;
     world.fake.inner().chaos = Some(Chaos::new(rng.next_u64(), 0.10, 0.02));

@@ -530,7 +530,14 @@ pub async fn run(settings: Settings) -> Result<(), ServerError> {
         path: settings.data_dir.clone(),
         message: e.to_string(),
     })?;
-    let queue = settings.database.open(settings.workers)?;
+    // Opening PostgreSQL blocks (its client runs a runtime of its own): off the async threads.
+    let (database, pool) = (settings.database.clone(), settings.workers);
+    let queue = tokio::task::spawn_blocking(move || database.open(pool))
+        .await
+        .map_err(|e| QueueError::Open {
+            path: "CLOBBERCHECK_DATABASE_URL".into(),
+            message: format!("opening task failed: {e}"),
+        })??;
     let listen = settings.listen.clone();
     let workers = settings.workers;
     let grace = settings.shutdown_grace;
