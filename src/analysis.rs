@@ -3,6 +3,8 @@
 //! Revision → snapshot (parse, with a cache shared by both sides) → PR diff → classification →
 //! rules → report. Nothing here knows whether it runs for a terminal or for GitHub.
 
+use std::sync::Arc;
+
 use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
@@ -48,8 +50,9 @@ impl AnalysisError {
 pub struct Analysis {
     pub report: Report,
     pub config: Config,
-    pub base: Snapshot,
-    pub head: Snapshot,
+    /// Shared with the [`ParseCache`], which may hand the same snapshot to later analyses.
+    pub base: Arc<Snapshot>,
+    pub head: Arc<Snapshot>,
     pub diff: PrDiff,
 }
 
@@ -97,8 +100,8 @@ pub fn analyze_with(
         },
     };
     config.deploy.repository.extend(&options.repository);
-    let base = Snapshot::load(base_rev, &config, cache)?;
-    let head = Snapshot::load(head_rev, &config, cache)?;
+    let base = cache.snapshot(base_rev, &config)?;
+    let head = cache.snapshot(head_rev, &config)?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
     // Head's configuration judges the PRs after this one: one that does not load is reported
     // now, while this run goes on with the configuration it started from.

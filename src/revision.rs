@@ -66,6 +66,12 @@ pub trait Revision: Send + Sync {
     fn files(&self) -> Result<Vec<FileEntry>, RevisionError>;
     /// The bytes of one listed file.
     fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError>;
+    /// The git tree id of the whole revision, when it has one: two revisions with the same tree
+    /// hold the same files, so what was computed from one holds for the other
+    /// ([`crate::ParseCache`] keeps snapshots by it). `None` (directories): nothing is reused.
+    fn tree(&self) -> Option<Oid> {
+        None
+    }
 }
 
 /// A commit's tree read from the object database.
@@ -153,7 +159,19 @@ impl Revision for GitRevision {
     fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
         self.read_blob(entry)
     }
+
+    fn tree(&self) -> Option<Oid> {
+        // An unborn HEAD is the empty tree, whose id git fixes.
+        Some(
+            self.tree.unwrap_or_else(|| {
+                Oid::from_str(EMPTY_TREE).expect("the empty tree id is valid hex")
+            }),
+        )
+    }
 }
+
+/// The id of git's empty tree (`git hash-object -t tree /dev/null`).
+const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 
 impl GitRevision {
     /// Walks the tree with an explicit stack (a crafted, absurdly deep tree cannot overflow the

@@ -1,7 +1,9 @@
 //! A snapshot: every object one revision defines, in apply order, plus what could not be read.
 //!
 //! Files are parsed through a [`ParseCache`] keyed by git blob id, so a blob that base and head
-//! share is read and parsed once, whichever side asks first.
+//! share is read and parsed once, whichever side asks first. The cache also keeps the last few
+//! whole snapshots by git tree id: in the server, the pull requests of one repository share
+//! their base commit, whose snapshot is then built once, not once per pull request.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -23,12 +25,28 @@ use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
 /// The outcome of parsing one blob, shared between sides.
 pub type Parsed = Arc<Result<Vec<Document>, SplitError>>;
 
+/// Whole snapshots a cache keeps (most recently used first): the base of a repository's open
+/// pull requests, and a few heads asked for again (re-runs, re-deliveries).
+pub const KEPT_SNAPSHOTS: usize = 4;
+
+/// What a snapshot is computed from: the revision's files (its tree), how reports name it, and
+/// the configuration (its `Debug` text: any difference, even only in how it prints, is a miss,
+/// never a wrong hit).
+#[derive(PartialEq, Eq)]
+struct SnapshotKey {
+    tree: Oid,
+    label: String,
+    config: String,
+}
+
 /// Parsed documents by blob id, shared by the two sides of one analysis (and, in the server,
-/// by jobs on the same repository); renders of targets by input content likewise.
+/// by jobs on the same repository); renders of targets by input content likewise; and the last
+/// [`KEPT_SNAPSHOTS`] snapshots by tree.
 #[derive(Default)]
 pub struct ParseCache {
     parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
     renders: RenderCache,
+    snapshots: Mutex<Vec<(SnapshotKey, Arc<Snapshot>)>>,
 }
 
 impl ParseCache {
@@ -36,14 +54,59 @@ impl ParseCache {
     /// running executable: for library users whose executable is not clobbercheck, e.g. tests.
     pub fn with_render_program(program: std::path::PathBuf) -> Self {
         Self {
-            parsed: Mutex::default(),
             renders: RenderCache::with_program(program),
+            ..Self::default()
         }
     }
 
     /// The render cache, e.g. to count how many targets were really rendered.
     pub fn renders(&self) -> &RenderCache {
         &self.renders
+    }
+
+    /// The snapshot of `revision` under `config`: a kept one when a revision with the same tree,
+    /// label and configuration was loaded before through this cache, else [`Snapshot::load`]ed
+    /// and kept. Revisions without a tree id (directories) are always loaded.
+    ///
+    /// Errors: those of [`Snapshot::load`] (nothing is kept then).
+    pub fn snapshot(
+        &self,
+        revision: &dyn Revision,
+        config: &Config,
+    ) -> Result<Arc<Snapshot>, RevisionError> {
+        let Some(tree) = revision.tree() else {
+            return Snapshot::load(revision, config, self).map(Arc::new);
+        };
+        let key = SnapshotKey {
+            tree,
+            label: revision.label().to_string(),
+            config: format!("{config:?}"),
+        };
+        {
+            let mut kept = self.kept();
+            if let Some(i) = kept.iter().position(|(k, _)| *k == key) {
+                let entry = kept.remove(i);
+                let snapshot = Arc::clone(&entry.1);
+                kept.insert(0, entry);
+                tracing::debug!(revision = revision.label(), %tree, "snapshot reused");
+                return Ok(snapshot);
+            }
+        }
+        let snapshot = Arc::new(Snapshot::load(revision, config, self)?);
+        let mut kept = self.kept();
+        kept.retain(|(k, _)| *k != key);
+        kept.insert(0, (key, Arc::clone(&snapshot)));
+        kept.truncate(KEPT_SNAPSHOTS);
+        Ok(snapshot)
+    }
+
+    fn kept(&self) -> std::sync::MutexGuard<'_, Vec<(SnapshotKey, Arc<Snapshot>)>> {
+        self.snapshots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// How many whole snapshots are kept; lets tests and benchmarks prove the reuse.
+    pub fn snapshots(&self) -> usize {
+        self.kept().len()
     }
 
     fn get(&self, oid: Oid, json: bool) -> Option<Parsed> {

@@ -410,19 +410,21 @@ impl Applications {
                 .as_ref()
                 .and_then(|p| p.cluster_of(&origin.path))
         };
-        let mut apps: Vec<Application> = Vec::new();
+        // A later definition of one Application (name, namespace, cluster) replaces the earlier
+        // one and takes its place in apply order; found by key, not by a scan of those kept.
+        let mut slots: Vec<Option<Application>> = Vec::new();
+        let mut slot_of: HashMap<(String, String, Option<String>), usize> = HashMap::new();
         for (origin, value) in documents {
             let Some(app) = Application::from_value(value, origin, settings) else {
                 continue;
             };
-            let cluster = cluster_of(origin);
-            apps.retain(|a| {
-                !(a.name == app.name
-                    && a.namespace == app.namespace
-                    && cluster_of(&a.origin) == cluster)
-            });
-            apps.push(app);
+            let key = (app.name.clone(), app.namespace.clone(), cluster_of(origin));
+            if let Some(earlier) = slot_of.insert(key, slots.len()) {
+                slots[earlier] = None;
+            }
+            slots.push(Some(app));
         }
+        let apps: Vec<Application> = slots.into_iter().flatten().collect();
         let mut by_dir: HashMap<String, Vec<usize>> = HashMap::new();
         let mut recursive = false;
         for (index, app) in apps.iter().enumerate() {

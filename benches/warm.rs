@@ -1,0 +1,215 @@
+//! Warm-repository benchmark (figures, not a timed test): what one pull request costs the server
+//! once its repository has been analysed before, at several repository sizes.
+//!
+//! For each size it generates the core benchmark's monorepo (`bench/gen_monorepo.py`), makes
+//! one-file pull requests on its base commit (a new ConfigMap, or a copy of an existing app's
+//! Argo CD objects: an overwrite disguised as an addition), and runs, in one process and with
+//! one [`ParseCache`] as the server keeps per repository, exactly the worker's steps: open both
+//! commits, [`analyze_with`], and build the publication (check run, review, comment). The first
+//! pull request meets a cold cache; the others are warm. It prints, per size, the cold and warm
+//! medians of each step, the allocator's peak, and the cache's size.
+//!
+//! usage: cargo bench --bench warm [-- --sizes 2000,20000,200000 --prs 8]
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use clobbercheck::github::output;
+use clobbercheck::report::markdown;
+use clobbercheck::{GitRevision, Options, ParseCache, analyze_with};
+
+/// The allocator of the `clobbercheck` binary, so figures are the server's.
+#[global_allocator]
+static GLOBAL: clobbercheck::alloc::Allocator = clobbercheck::alloc::Allocator::new();
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+}
+
+/// Resident set size now and at its peak (VmRSS, VmHWM), in MiB.
+fn rss_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn median(mut xs: Vec<Duration>) -> Duration {
+    xs.sort();
+    xs.get(xs.len() / 2).copied().unwrap_or_default()
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// The repository for `objects` objects (50 per app, 20 apps per cluster), with `prs` one-file
+/// pull request heads on its base commit; returns (base, heads).
+fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
+    let apps_total = objects.div_ceil(50);
+    let (clusters, apps) = if apps_total >= 20 {
+        (apps_total / 20, 20)
+    } else {
+        (1, apps_total)
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let status = Command::new("python3")
+        .arg(root.join("bench/gen_monorepo.py"))
+        .arg(dir)
+        .args([
+            "--clusters",
+            &clusters.to_string(),
+            "--apps",
+            &apps.to_string(),
+        ])
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    let base = git(dir, &["rev-parse", "HEAD~1"]);
+    let existing = std::fs::read_to_string(dir.join("env/cluster00/app001/argocd.yaml"))
+        .expect("the generator writes app001's Argo CD objects");
+    let mut heads = Vec::new();
+    for i in 0..prs {
+        git(dir, &["checkout", "-q", "--detach", &base]);
+        let pr = dir.join(format!("env/cluster00/pr{i:03}"));
+        std::fs::create_dir_all(&pr).unwrap();
+        let content = if i % 2 == 1 {
+            existing.clone()
+        } else {
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pr{i}\n  namespace: default\ndata:\n  k: v\n"
+            )
+        };
+        std::fs::write(pr.join("objects.yaml"), content).unwrap();
+        git(dir, &["add", "-A"]);
+        git(dir, &["commit", "-q", "-m", &format!("pr {i}")]);
+        heads.push(git(dir, &["rev-parse", "HEAD"]));
+    }
+    // The server's repository cache is fetched, so its objects are packed.
+    git(dir, &["repack", "-adq"]);
+    (base, heads)
+}
+
+struct Row {
+    objects: usize,
+    open: (Duration, Duration),
+    analysis: (Duration, Duration),
+    publication: (Duration, Duration),
+    cache_blobs: usize,
+    rss: f64,
+    peak: f64,
+}
+
+fn measure(objects: usize, prs: usize) -> Row {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("repo");
+    let started = Instant::now();
+    let (base, heads) = repository(&dir, objects, prs);
+    eprintln!(
+        "{objects} objects: repository and {prs} pull requests ready in {:.1?}",
+        started.elapsed()
+    );
+    let templates = markdown::environment(None).expect("embedded templates load");
+    let cache = ParseCache::default();
+    let (mut open, mut analysis, mut publication) = (Vec::new(), Vec::new(), Vec::new());
+    for head in &heads {
+        let t0 = Instant::now();
+        let base_rev = GitRevision::open(&dir, &base).unwrap();
+        let head_rev = GitRevision::open(&dir, head).unwrap();
+        let t1 = Instant::now();
+        let result = analyze_with(&base_rev, &head_rev, None, &cache, Options::default()).unwrap();
+        let t2 = Instant::now();
+        let published = output::publication(&result, head, &templates).unwrap();
+        let t3 = Instant::now();
+        assert!(!published.comment.is_empty());
+        eprintln!(
+            "  {head:.8}: open {:.1} ms, analysis {:.1} ms, publication {:.1} ms, {} errors",
+            ms(t1 - t0),
+            ms(t2 - t1),
+            ms(t3 - t2),
+            result.report.summary.errors
+        );
+        open.push(t1 - t0);
+        analysis.push(t2 - t1);
+        publication.push(t3 - t2);
+    }
+    let (rss, peak) = rss_mib();
+    let split = |xs: Vec<Duration>| (xs[0], median(xs[1..].to_vec()));
+    Row {
+        objects,
+        open: split(open),
+        analysis: split(analysis),
+        publication: split(publication),
+        cache_blobs: cache.len(),
+        rss,
+        peak,
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = arg("--sizes")
+        .unwrap_or_else(|| "2000,20000".into())
+        .split(',')
+        .map(|s| s.parse().expect("--sizes takes numbers"))
+        .collect();
+    let prs: usize = arg("--prs").map_or(8, |s| s.parse().expect("--prs takes a number"));
+    assert!(prs >= 2, "--prs must be at least 2 (one cold, one warm)");
+    let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, prs)).collect();
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    println!(
+        "one-file pull requests, one process, one parse cache; cold = first PR, warm = median of the other {}",
+        prs - 1
+    );
+    println!(
+        "load average: {}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "{:>8} | {:>17} | {:>21} | {:>21} | {:>8} | {:>13}",
+        "objects",
+        "open cold/warm ms",
+        "analysis cold/warm ms",
+        "publish cold/warm ms",
+        "blobs",
+        "RSS/peak MiB"
+    );
+    for r in rows {
+        println!(
+            "{:>8} | {:>8.1}/{:<8.1} | {:>10.1}/{:<10.1} | {:>10.1}/{:<10.1} | {:>8} | {:>6.0}/{:<6.0}",
+            r.objects,
+            ms(r.open.0),
+            ms(r.open.1),
+            ms(r.analysis.0),
+            ms(r.analysis.1),
+            ms(r.publication.0),
+            ms(r.publication.1),
+            r.cache_blobs,
+            r.rss,
+            r.peak
+        );
+    }
+}
