@@ -272,3 +272,75 @@ fn a_flux_pruned_object_is_told_flux_protection_not_argo_cd_prune_false() {
         deleted[0]
     );
 }
+
+/// The owners of one object in the JSON report, as "Kind namespace/name" on each side.
+fn owners(report: &serde_json::Value, kind: &str, name: &str) -> (Vec<String>, Vec<String>) {
+    let object = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"]["kind"] == kind && o["id"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {report:#}"));
+    let side = |key: &str| -> Vec<String> {
+        object[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} {}/{}",
+                    o["kind"].as_str().unwrap(),
+                    o["namespace"].as_str().unwrap(),
+                    o["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    (side("base_owners"), side("head_owners"))
+}
+
+#[test]
+fn flux_owners_are_shown_like_argo_cd_ones_in_json_and_text() {
+    let test = "flux_owners_are_shown_like_argo_cd_ones_in_json_and_text";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("bootstrap-overlap", &[]);
+    assert_eq!(
+        owners(&report, "Deployment", "web"),
+        (
+            vec!["Kustomization flux-system/apps".to_string()],
+            vec![
+                "Kustomization flux-system/apps".to_string(),
+                "Kustomization flux-system/web".to_string()
+            ]
+        ),
+        "{report:#}"
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flux/bootstrap-overlap");
+    let (base, head) = (root.join("base"), root.join("head"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "check",
+            "--base",
+            base.to_str().unwrap(),
+            "--head",
+            head.to_str().unwrap(),
+            "--format",
+            "text",
+        ],
+    );
+    let text = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        text.contains(
+            "deployed by before Kustomization flux-system/apps → prod; after Kustomization \
+             flux-system/apps → prod"
+        ),
+        "{text}"
+    );
+}
