@@ -4,22 +4,10 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 fn check_fixture(name: &str) -> (i32, serde_json::Value) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/argocd");
-    let side = |s: &str| root.join(name).join(s).to_string_lossy().into_owned();
-    let (base, head) = (side("base"), side("head"));
-    let dir = tempfile::tempdir().unwrap();
-    let out = run(
-        dir.path(),
-        &[
-            "check", "--base", &base, "--head", &head, "--format", "json",
-        ],
-    );
-    (code(&out), json(&out))
+    check_fixture_json("argocd", name, &[])
 }
 
 fn messages(report: &serde_json::Value, rule: &str) -> Vec<String> {

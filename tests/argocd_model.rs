@@ -9,21 +9,12 @@ use std::path::Path;
 use common::*;
 
 fn fixture(name: &str) -> (String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/argocd");
-    let side = |s: &str| root.join(name).join(s).to_string_lossy().into_owned();
-    (side("base"), side("head"))
+    fixture_sides("argocd", name)
 }
 
 /// `check --format json` of a fixture's base and head, with extra arguments.
 fn check_fixture(name: &str, extra: &[&str]) -> (i32, serde_json::Value) {
-    let (base, head) = fixture(name);
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "check", "--base", &base, "--head", &head, "--format", "json",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(dir.path(), &args);
-    (code(&out), json(&out))
+    check_fixture_json("argocd", name, extra)
 }
 
 fn errors(report: &serde_json::Value) -> Vec<(String, String, String, u64)> {

@@ -6,22 +6,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::*;
 
 /// `check --format json` of `tests/fixtures/flux/<name>/{base,head}` with extra arguments.
 fn check_fixture(name: &str, extra: &[&str]) -> (i32, serde_json::Value) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flux");
-    let side = |s: &str| root.join(name).join(s).to_string_lossy().into_owned();
-    let (base, head) = (side("base"), side("head"));
-    let dir = tempfile::tempdir().unwrap();
-    let mut args = vec![
-        "check", "--base", &base, "--head", &head, "--format", "json",
-    ];
-    args.extend_from_slice(extra);
-    let out = run(dir.path(), &args);
-    (code(&out), json(&out))
+    check_fixture_json("flux", name, extra)
 }
 
 /// The bootstrap folders hold a kustomization: building them needs kustomize (or kubectl).
@@ -317,19 +306,12 @@ fn flux_owners_are_shown_like_argo_cd_ones_in_json_and_text() {
         ),
         "{report:#}"
     );
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/flux/bootstrap-overlap");
-    let (base, head) = (root.join("base"), root.join("head"));
+    let (base, head) = fixture_sides("flux", "bootstrap-overlap");
     let dir = tempfile::tempdir().unwrap();
     let out = run(
         dir.path(),
         &[
-            "check",
-            "--base",
-            base.to_str().unwrap(),
-            "--head",
-            head.to_str().unwrap(),
-            "--format",
-            "text",
+            "check", "--base", &base, "--head", &head, "--format", "text",
         ],
     );
     let text = String::from_utf8_lossy(&out.stdout)

@@ -23,7 +23,7 @@ use globset::GlobMatcher;
 use serde_json::Value;
 
 use super::repository::ThisRepository;
-use super::{Deployer, Owner, OwnerKind, Placement, Settings};
+use super::{Deployer, Owner, OwnerKind, Placement, Settings, non_empty, normalize_path};
 use crate::manifest::{Origin, RenderedObject};
 use crate::render::{
     HelmOverrides, KustomizeEdit, RenderFailure, SourceKind, Target, Tool, ToolFolder,
@@ -116,7 +116,7 @@ impl Source {
             })
         };
         Some(Self {
-            path: normalize(path),
+            path: normalize_path(path),
             recurse: directory["recurse"].as_bool() == Some(true),
             include: glob("include"),
             exclude: glob("exclude"),
@@ -555,22 +555,6 @@ fn scalar_text(value: &Value) -> String {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
         other => other.to_string(),
-    }
-}
-
-fn non_empty(value: &Value) -> Option<&str> {
-    value.as_str().map(str::trim).filter(|s| !s.is_empty())
-}
-
-fn normalize(path: &str) -> String {
-    let mut p = path.trim().trim_end_matches('/');
-    while let Some(rest) = p.strip_prefix("./") {
-        p = rest;
-    }
-    if p == "." {
-        String::new()
-    } else {
-        p.trim_start_matches('/').to_string()
     }
 }
 

@@ -222,3 +222,23 @@ impl Deployers {
         out
     }
 }
+
+/// A manifest field as trimmed text, `None` when absent, not a string or blank: deployer specs
+/// (Applications, Kustomizations, HelmReleases) treat an empty field as unset.
+pub(crate) fn non_empty(value: &serde_json::Value) -> Option<&str> {
+    value.as_str().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A folder as a deployer writes it (`./apps/`, `/apps`, `.`) as a repository path: no `./`,
+/// leading or trailing `/`; empty for the repository root.
+pub(crate) fn normalize_path(path: &str) -> String {
+    let mut p = path.trim().trim_end_matches('/');
+    while let Some(rest) = p.strip_prefix("./") {
+        p = rest;
+    }
+    if p == "." {
+        String::new()
+    } else {
+        p.trim_start_matches('/').to_string()
+    }
+}

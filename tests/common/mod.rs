@@ -29,6 +29,29 @@ pub fn run(cwd: &Path, args: &[&str]) -> Output {
         .expect("the binary runs")
 }
 
+/// The `base` and `head` folders of fixture `tests/fixtures/<set>/<name>`, as paths.
+pub fn fixture_sides(set: &str, name: &str) -> (String, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(set)
+        .join(name);
+    let side = |s: &str| root.join(s).to_string_lossy().into_owned();
+    (side("base"), side("head"))
+}
+
+/// Exit status and parsed report of `check --format json` on fixture `tests/fixtures/<set>/<name>`
+/// (its `base` and `head` folders), with extra arguments, run from an empty folder.
+pub fn check_fixture_json(set: &str, name: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+    let (base, head) = fixture_sides(set, name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "check", "--base", &base, "--head", &head, "--format", "json",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(dir.path(), &args);
+    (code(&out), json(&out))
+}
+
 /// Exit status of a finished process (`-1` when killed by a signal).
 pub fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)

@@ -23,7 +23,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
-use super::{Deployer, Owner, OwnerKind, Settings};
+use super::{Deployer, Owner, OwnerKind, Settings, non_empty, normalize_path};
 use crate::manifest::Origin;
 use crate::render::{HelmOverrides, KustomizeEdit, SourceKind, Target, Tool, ToolFolder};
 use helmrelease::{Chart, HelmRelease};
@@ -609,23 +609,6 @@ fn is_flux(value: &Value, group: &str, kind: &str) -> bool {
             .as_str()
             .and_then(|v| v.split_once('/'))
             .is_some_and(|(g, _)| g == group)
-}
-
-fn non_empty(value: &Value) -> Option<&str> {
-    value.as_str().map(str::trim).filter(|s| !s.is_empty())
-}
-
-/// A written folder as a repository path: no `./`, leading or trailing `/`; empty for the root.
-fn normalize_path(path: &str) -> String {
-    let mut p = path.trim().trim_end_matches('/');
-    while let Some(rest) = p.strip_prefix("./") {
-        p = rest;
-    }
-    if p == "." {
-        String::new()
-    } else {
-        p.trim_start_matches('/').to_string()
-    }
 }
 
 #[cfg(test)]
