@@ -24,21 +24,7 @@ fn annotation_keys(run: &CheckRun) -> BTreeSet<(String, u64, String)> {
 }
 
 fn finding_keys(findings: &[Value]) -> BTreeSet<(String, u64, String)> {
-    findings
-        .iter()
-        .filter(|f| f["line"].is_u64())
-        .map(|f| {
-            let level = match f["severity"].as_str().unwrap() {
-                "error" => "failure",
-                other => other,
-            };
-            (
-                f["path"].as_str().unwrap().to_string(),
-                f["line"].as_u64().unwrap(),
-                level.to_string(),
-            )
-        })
-        .collect()
+    expected_annotations(findings).into_iter().collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
