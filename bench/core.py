@@ -89,7 +89,9 @@ def bench_size(binary, objects, runs, callgrind, fmt):
             peaks.append(rss)
         summary = json.loads(out)["summary"]
         counted = sum(summary[k] for k in ("added", "modified", "deleted", "unchanged"))
-        floor = "git ls-tree -r --object-only HEAD~1 HEAD | sort -u | git cat-file --batch > /dev/null"
+        # `git ls-tree` takes one tree and then path filters, so each side is listed on its own.
+        floor = ("{ git ls-tree -r --object-only HEAD~1; git ls-tree -r --object-only HEAD; } "
+                 "| sort -u | git cat-file --batch > /dev/null")
         floors = [measure(floor, repo, shell=True)[0] for _ in range(runs)]
         row = {
             "objects": counted, "mb": size / 1e6,

@@ -121,9 +121,10 @@ async fn main() {
                 continue;
             }
             let url = match (database.as_str(), &pg) {
-                ("postgres", Some(pg)) => {
-                    Some(pg.database(&format!("bench_{n}_{}", results.len())))
-                }
+                // The blocking PostgreSQL client runs its own runtime: not on this one's thread.
+                ("postgres", Some(pg)) => Some(tokio::task::block_in_place(|| {
+                    pg.database(&format!("bench_{n}_{}", results.len()))
+                })),
                 _ => None,
             };
             results.push(run(&setup, prs, &workers, n, database, url.as_deref()).await);
