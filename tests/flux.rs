@@ -326,3 +326,38 @@ fn flux_owners_are_shown_like_argo_cd_ones_in_json_and_text() {
         "{text}"
     );
 }
+
+#[test]
+fn moving_a_pruning_kustomizations_path_lists_what_flux_prunes() {
+    let test = "moving_a_pruning_kustomizations_path_lists_what_flux_prunes";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("path-move", &[]);
+    let radius = messages(&report, "owner-change");
+    assert_eq!(radius.len(), 1, "{report:#}");
+    assert!(
+        radius[0].contains(
+            "Kustomization flux-system/data now deploys data2 → prod instead of data → prod"
+        ) && radius[0].contains("PersistentVolumeClaim db/data")
+            && radius[0].contains("kustomize.toolkit.fluxcd.io/prune: disabled")
+            && !radius[0].contains("Prune=false"),
+        "{}",
+        radius[0]
+    );
+    assert_eq!(status, 1);
+    let (base, head) = fixture_sides("flux", "path-move");
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(
+        dir.path(),
+        &[
+            "check", "--base", &base, "--head", &head, "--format", "markdown",
+        ],
+    );
+    let headline = stdout(&out);
+    assert!(
+        headline.contains("on prod Flux would stop deploying 1 object (1 stateful) and prune it")
+            && !headline.contains("Argo CD would stop deploying"),
+        "{headline}"
+    );
+}

@@ -29,6 +29,15 @@ impl OwnerKind {
             OwnerKind::HelmRelease => "HelmRelease",
         }
     }
+
+    /// The tool whose controller acts for this kind of owner, as a reader names it: Argo CD for
+    /// Applications, Flux for Kustomizations and HelmReleases.
+    pub fn tool(self) -> &'static str {
+        match self {
+            OwnerKind::Application => "Argo CD",
+            OwnerKind::Kustomization | OwnerKind::HelmRelease => "Flux",
+        }
+    }
 }
 
 /// One deployer of an object, by the identity its controller knows it by. Serialized in JSON

@@ -166,11 +166,13 @@ pub struct Deploys {
     pub prunes: List<String>,
     /// How many of `prunes` are stateful (volumes, StatefulSets, Namespaces, CRDs...).
     pub stateful: usize,
-    /// Whether Argo CD deletes them (`automated.prune`, or a deleted Application's resources
-    /// finalizer) rather than leaving them unmanaged.
+    /// Whether the controller deletes them (Argo CD `automated.prune` or a deleted Application's
+    /// resources finalizer, Flux `spec.prune`) rather than leaving them unmanaged.
     pub pruned: bool,
     /// The destination cluster they are on.
     pub cluster: String,
+    /// The tool that prunes them (`Argo CD`, `Flux`), for the headline.
+    pub tool: &'static str,
     /// Identities of every pruned object (not only those shown).
     #[serde(skip)]
     pruned_ids: Vec<String>,
@@ -503,19 +505,19 @@ fn headline(report: &Report, blocks: &[Block]) -> String {
             count(moved, "object", "objects")
         ));
     }
-    let mut clusters: BTreeMap<&str, (usize, usize, bool)> = BTreeMap::new();
+    let mut clusters: BTreeMap<(&str, &str), (usize, usize, bool)> = BTreeMap::new();
     for d in blocks.iter().filter_map(|b| b.deploys.as_ref()) {
         if d.prunes.total == 0 {
             continue;
         }
-        let entry = clusters.entry(&d.cluster).or_default();
+        let entry = clusters.entry((&d.cluster, d.tool)).or_default();
         entry.0 += d.prunes.total;
         entry.1 += d.stateful;
         entry.2 |= d.pruned;
     }
     let consequences: Vec<String> = clusters
         .iter()
-        .map(|(cluster, (n, stateful, pruned))| {
+        .map(|((cluster, tool), (n, stateful, pruned))| {
             let what = if *stateful > 0 {
                 format!("{} ({stateful} stateful)", count(*n, "object", "objects"))
             } else {
@@ -523,9 +525,9 @@ fn headline(report: &Report, blocks: &[Block]) -> String {
             };
             if *pruned {
                 let them = if *n == 1 { "it" } else { "them" };
-                format!("on {cluster} Argo CD would stop deploying {what} and prune {them}")
+                format!("on {cluster} {tool} would stop deploying {what} and prune {them}")
             } else {
-                format!("on {cluster} Argo CD would stop deploying {what}, leaving them unmanaged")
+                format!("on {cluster} {tool} would stop deploying {what}, leaving them unmanaged")
             }
         })
         .collect();
@@ -739,6 +741,7 @@ impl<'a> Model<'a> {
                 .cluster
                 .clone()
                 .unwrap_or_else(|| "its cluster".into()),
+            tool: radius.owner().kind.tool(),
         })
     }
 
