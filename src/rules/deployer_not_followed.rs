@@ -32,15 +32,6 @@ impl Rule for DeployerNotFollowed {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for (origin, message) in &ctx.head.deployer_notices {
-            out.push(Finding {
-                rule: INFO.id,
-                severity,
-                id: None,
-                path: Some(origin.path.clone()),
-                line: Some(origin.line),
-                message: message.clone(),
-            });
-        }
+        super::notices_at(INFO.id, severity, &ctx.head.deployer_notices, out);
     }
 }

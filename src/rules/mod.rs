@@ -285,3 +285,22 @@ pub(crate) fn yaml_warnings(
         }
     }
 }
+
+/// One finding per notice a reader left, at the file:line it names: how the rules that report
+/// what could not be followed (ApplicationSet generators, Flux sources) turn
+/// `Snapshot::set_notices` / `Snapshot::deployer_notices` into findings.
+fn notices_at(
+    rule: &'static str,
+    severity: Severity,
+    notices: &[(crate::manifest::Origin, String)],
+    out: &mut Vec<Finding>,
+) {
+    out.extend(notices.iter().map(|(origin, message)| Finding {
+        rule,
+        severity,
+        id: None,
+        path: Some(origin.path.clone()),
+        line: Some(origin.line),
+        message: message.clone(),
+    }));
+}

@@ -20,7 +20,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::source::SourceRef;
-use super::{is_flux, non_empty, normalize_path};
+use super::{is_flux, named, non_empty, normalize_path};
 use crate::manifest::Origin;
 
 /// The HelmRelease API group.
@@ -93,10 +93,8 @@ impl HelmRelease {
         if !is_flux(value, HELM_GROUP, "HelmRelease") {
             return None;
         }
-        let name = non_empty(&value["metadata"]["name"])?.to_string();
-        let namespace = non_empty(&value["metadata"]["namespace"])
-            .unwrap_or(default_namespace)
-            .to_string();
+        let (name, namespace) = named(value, default_namespace)?;
+        let (name, namespace) = (name.to_string(), namespace.to_string());
         let spec = &value["spec"];
         let target = non_empty(&spec["targetNamespace"]);
         let release = match (non_empty(&spec["releaseName"]), target) {

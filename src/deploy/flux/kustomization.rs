@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use super::source::SourceRef;
 use super::substitute;
-use super::{is_flux, non_empty, normalize_path};
+use super::{is_flux, named, non_empty, normalize_path};
 use crate::manifest::Origin;
 
 /// The Kustomization API group.
@@ -71,10 +71,8 @@ impl Kustomization {
         if !is_flux(value, KUSTOMIZE_GROUP, "Kustomization") {
             return None;
         }
-        let name = non_empty(&value["metadata"]["name"])?.to_string();
-        let namespace = non_empty(&value["metadata"]["namespace"])
-            .unwrap_or(default_namespace)
-            .to_string();
+        let (name, namespace) = named(value, default_namespace)?;
+        let (name, namespace) = (name.to_string(), namespace.to_string());
         let spec = &value["spec"];
         let post_build = &spec["postBuild"];
         let text = |v: &Value| non_empty(v).map(str::to_string);

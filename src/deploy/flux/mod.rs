@@ -602,6 +602,14 @@ fn owner(kind: OwnerKind, namespace: &str, name: &str) -> Owner {
     }
 }
 
+/// A Flux object's `metadata.name` and `metadata.namespace` (`default_namespace` when unset, as
+/// `kubectl apply` places it); `None` without a name.
+fn named<'a>(value: &'a Value, default_namespace: &'a str) -> Option<(&'a str, &'a str)> {
+    let metadata = &value["metadata"];
+    let namespace = non_empty(&metadata["namespace"]).unwrap_or(default_namespace);
+    Some((non_empty(&metadata["name"])?, namespace))
+}
+
 /// Whether a document is a Flux `kind` of API group `group` (any version).
 fn is_flux(value: &Value, group: &str, kind: &str) -> bool {
     value["kind"].as_str() == Some(kind)

@@ -15,7 +15,7 @@
 use serde_json::Value;
 
 use super::super::repository::ThisRepository;
-use super::{is_flux, non_empty};
+use super::{is_flux, named, non_empty};
 use crate::manifest::Origin;
 
 /// The source API group.
@@ -68,15 +68,13 @@ impl GitRepository {
         if !is_flux(value, SOURCE_GROUP, "GitRepository") {
             return None;
         }
-        let name = non_empty(&value["metadata"]["name"])?;
+        let (name, namespace) = named(value, default_namespace)?;
         let reference = &value["spec"]["ref"];
         let pinned = ["commit", "name", "semver", "tag"]
             .iter()
             .find_map(|k| non_empty(&reference[k]).map(|v| format!("{k} {v}")));
         Some(Self {
-            namespace: non_empty(&value["metadata"]["namespace"])
-                .unwrap_or(default_namespace)
-                .to_string(),
+            namespace: namespace.to_string(),
             name: name.to_string(),
             origin: origin.clone(),
             url: non_empty(&value["spec"]["url"])
