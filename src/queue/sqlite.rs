@@ -333,8 +333,13 @@ impl Queue for SqliteQueue {
     }
 
     fn cancel(&self, analysis_key: &str) -> Result<u64, QueueError> {
-        let n = self
-            .lock()
+        // A webhook waits for this (merge group destroyed): the deliveries connection, with what
+        // is left of the delivery's wait, not a worker's 10 s.
+        let arrived = std::time::Instant::now();
+        let conn = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        conn.busy_timeout(DELIVERY_BUSY_WAIT.saturating_sub(arrived.elapsed()))
+            .map_err(db_error("cancel", None))?;
+        let n = conn
             .execute(
                 "UPDATE jobs SET state = 'superseded' WHERE supersede_key = ?1 AND state = 'queued'",
                 params![analysis_key],
