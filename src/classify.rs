@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deploy::Owner;
@@ -93,31 +94,22 @@ impl ChangeSet {
     /// not part of the change set: they cannot be overwritten.
     pub fn classify(base: &[RenderedObject], head: &[RenderedObject], diff: &PrDiff) -> Self {
         type Sides = (Vec<Definition>, Vec<Definition>);
+        // Definitions are built and judged on every core; only the grouping is sequential,
+        // and it keeps each side's apply order.
+        let (base_definitions, head_definitions) =
+            rayon::join(|| definitions(base, None), || definitions(head, Some(diff)));
         let mut by_id: HashMap<&Identity, Sides> =
             HashMap::with_capacity(base.len().max(head.len()));
-        for object in base {
-            if let Some(id) = &object.identity {
-                by_id
-                    .entry(id)
-                    .or_default()
-                    .0
-                    .push(definition(object, false));
-            }
+        for (id, definition) in base_definitions {
+            by_id.entry(id).or_default().0.push(definition);
         }
-        for object in head {
-            if let Some(id) = &object.identity {
-                let new_in_pr = diff.is_new(&object.origin);
-                by_id
-                    .entry(id)
-                    .or_default()
-                    .1
-                    .push(definition(object, new_in_pr));
-            }
+        for (id, definition) in head_definitions {
+            by_id.entry(id).or_default().1.push(definition);
         }
         let mut sorted: Vec<(&Identity, Sides)> = by_id.into_iter().collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sorted.par_sort_unstable_by(|a, b| a.0.cmp(b.0));
         let objects = sorted
-            .into_iter()
+            .into_par_iter()
             .map(|(id, (base, head))| {
                 let change = match (base.last(), head.last()) {
                     (None, Some(_)) => Change::Added,
@@ -166,6 +158,22 @@ fn owners(definitions: &[Definition]) -> Vec<Owner> {
     all.sort();
     all.dedup();
     all
+}
+
+/// The definitions of one side's objects that have an identity, in apply order; `diff` for
+/// head, whose definitions may be new in the PR.
+fn definitions<'a>(
+    objects: &'a [RenderedObject],
+    diff: Option<&PrDiff>,
+) -> Vec<(&'a Identity, Definition)> {
+    objects
+        .par_iter()
+        .filter_map(|object| {
+            let id = object.identity.as_ref()?;
+            let new_in_pr = diff.is_some_and(|d| d.is_new(&object.origin));
+            Some((id, definition(object, new_in_pr)))
+        })
+        .collect()
 }
 
 fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {

@@ -78,6 +78,10 @@ pub trait Revision: Send + Sync {
 pub struct GitRevision {
     label: String,
     repo: Mutex<Repository>,
+    /// The git directory `repo` was opened on, to open more readers of it.
+    git_dir: PathBuf,
+    /// Readers of `git_dir` not in use (see `with_reader`).
+    spare: Mutex<Vec<Repository>>,
     /// `None` for `HEAD` of a repository with no commit yet: an empty tree.
     tree: Option<Oid>,
     /// The listing, made once: configuration loading, snapshot and rendering all ask for it.
@@ -97,6 +101,11 @@ impl GitRevision {
     /// Resolves `rev` in an already opened repository. `HEAD` of a repository with no commit
     /// yet (an unborn branch, as in a first pre-commit run) is an empty tree, as git shows it.
     pub fn from_repository(repo: Repository, rev: &str) -> Result<Self, RevisionError> {
+        // libgit2 re-hashes every object it reads (SHA-1 of each blob, a measured share of a
+        // cold check); git itself does not on reads, and leaves integrity to `git fsck` and to
+        // fetches, whose packs libgit2's indexer hashes whatever this option says.
+        static UNVERIFIED_READS: std::sync::Once = std::sync::Once::new();
+        UNVERIFIED_READS.call_once(|| git2::opts::strict_hash_verification(false));
         let unknown = |e: git2::Error, repo: &Repository| RevisionError::UnknownRevision {
             rev: rev.to_string(),
             repo: repo.path().to_path_buf(),
@@ -115,6 +124,8 @@ impl GitRevision {
         };
         Ok(Self {
             label: rev.to_string(),
+            git_dir: repo.path().to_path_buf(),
+            spare: Mutex::new(Vec::new()),
             repo: Mutex::new(repo),
             tree,
             listing: OnceLock::new(),
@@ -125,6 +136,27 @@ impl GitRevision {
         self.repo
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Runs `f` with a repository handle of its own: blobs are read by every parse thread at
+    /// once (a libgit2 `Repository` is not `Sync`, so one handle would serialise them), each
+    /// from a handle taken from `spare` or opened on the same git directory, then put back.
+    fn with_reader<T>(&self, f: impl FnOnce(&Repository) -> T) -> T {
+        let spare = self
+            .spare
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop();
+        let opened = spare.or_else(|| Repository::open(&self.git_dir).ok());
+        let Some(repo) = opened else {
+            return f(&self.lock());
+        };
+        let out = f(&repo);
+        self.spare
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(repo);
+        out
     }
 }
 
@@ -230,7 +262,14 @@ impl GitRevision {
     }
 
     fn read_blob(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
-        let repo = self.lock();
+        self.with_reader(|repo| self.read_blob_from(repo, entry))
+    }
+
+    fn read_blob_from(
+        &self,
+        repo: &Repository,
+        entry: &FileEntry,
+    ) -> Result<Vec<u8>, RevisionError> {
         let read_error = |message: String| RevisionError::Read {
             revision: self.label.clone(),
             path: entry.path.clone(),

@@ -240,6 +240,12 @@ impl Problem {
     }
 }
 
+/// A blob to parse: its bytes, or the entry to read them from.
+enum Blob {
+    Read(Vec<u8>),
+    Unread(FileEntry),
+}
+
 /// Longest symlink target shown in a finding; longer ones are not read at all.
 const SHOWN_SYMLINK_TARGET: u64 = 4096;
 
@@ -301,7 +307,10 @@ impl Snapshot {
         let all_entries = entries.clone();
         let mut problems = Vec::new();
         let mut files = BTreeMap::new();
-        let mut to_parse: Vec<(String, Oid, Vec<u8>)> = Vec::new();
+        // Blobs to parse, with their bytes when already read (a directory's file is read to
+        // hash it); git blobs are read by the parse threads themselves, so reading overlaps
+        // parsing instead of preceding it on one thread.
+        let mut to_parse: Vec<(String, Oid, Blob)> = Vec::new();
         let mut selected: Vec<(String, Oid)> = Vec::new();
         for entry in entries {
             let selected_name =
@@ -335,7 +344,10 @@ impl Snapshot {
             let json = entry.path.ends_with(".json");
             let (oid, bytes) = match entry.oid {
                 Some(oid) if !wanted || too_large || cache.get(oid, json).is_some() => (oid, None),
-                Some(oid) => (oid, Some(revision.read(&entry)?)),
+                Some(oid) => {
+                    to_parse.push((entry.path.clone(), oid, Blob::Unread(entry.clone())));
+                    (oid, None)
+                }
                 None if !wanted || too_large => (Oid::ZERO_SHA1, None),
                 None => {
                     let bytes = revision.read(&entry)?;
@@ -358,7 +370,7 @@ impl Snapshot {
                 });
             } else if wanted {
                 if let Some(bytes) = bytes {
-                    to_parse.push((entry.path.clone(), oid, bytes));
+                    to_parse.push((entry.path.clone(), oid, Blob::Read(bytes)));
                 }
                 selected.push((entry.path.clone(), oid));
             }
@@ -366,11 +378,15 @@ impl Snapshot {
         }
         to_parse
             .into_par_iter()
-            .map(|(path, oid, bytes)| {
+            .map(|(path, oid, blob)| {
+                let bytes = match blob {
+                    Blob::Read(bytes) => bytes,
+                    Blob::Unread(entry) => revision.read(&entry)?,
+                };
                 let json = path.ends_with(".json");
-                (oid, json, Arc::new(split(&path, &bytes)))
+                Ok((oid, json, Arc::new(split(&path, &bytes))))
             })
-            .collect::<Vec<_>>()
+            .collect::<Result<Vec<_>, RevisionError>>()?
             .into_iter()
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
@@ -583,8 +599,12 @@ pub fn build_objects(
 ) -> (Vec<RenderedObject>, Deployers) {
     // A document that is not an object as written may become one as its deployer applies it
     // (a Flux substitution completing its name), so every mapping is kept until placed.
+    // Heads and placements are computed on every core (order is kept: rayon's collect is in
+    // input order).
+    let documents: Vec<(Origin, Arc<serde_json::Value>)> =
+        documents.filter(|(_, value)| value.is_object()).collect();
     let heads: Vec<(Origin, Arc<serde_json::Value>, Option<ObjectHead>)> = documents
-        .filter(|(_, value)| value.is_object())
+        .into_par_iter()
         .map(|(origin, value)| {
             let head = ObjectHead::of(&value);
             (origin, value, head)
@@ -610,8 +630,8 @@ pub fn build_objects(
     );
     let scopes = &scopes;
     let objects = heads
-        .into_iter()
-        .flat_map(|(origin, value, head)| {
+        .into_par_iter()
+        .flat_map_iter(|(origin, value, head)| {
             // One definition reached through several deployers is one object per distinct
             // identity, never a duplicate of itself (an object naming its own namespace lands
             // in the same place whichever destination namespace deploys it); its owners are
