@@ -260,6 +260,16 @@ pub(crate) fn render_kustomize(
     let (result, deps) = run_tool(files, target, dir, &inputs, &extra, &program, &args, limits)?;
     let result = match result {
         Ok(docs) if edit.generate => Ok(own_origins(files, dir, &edit, docs)?),
+        Err(mut failure) if edit.generate => {
+            // The entry is the file Flux writes, not one of the revision's: say so.
+            failure.message = format!(
+                "{} (building the kustomization kustomize-controller generates for {}, which \
+                 the folder does not hold)",
+                failure.message,
+                if dir.is_empty() { "." } else { dir }
+            );
+            Err(failure)
+        }
         other => other,
     };
     Ok((result, deps))
