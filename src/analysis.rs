@@ -113,11 +113,22 @@ pub fn analyze_with(
     let diff = PrDiff::compute(&base, &head, base_rev, head_rev)?;
     // Objects of a target that failed to render on one side are unknown there: they are left
     // out of the comparison on both sides (never deleted, never added), and render-error says so.
+    // So are the objects of a Flux Kustomization whose kustomize build failed there: the other
+    // side may have read them from the folder's files (no patches then), not from that build.
     let unknown = |failed: &Snapshot, o: &crate::manifest::RenderedObject| {
-        o.origin
-            .target
-            .as_ref()
-            .is_some_and(|t| failed.render_errors.iter().any(|f| &f.target == t))
+        o.origin.target.as_ref().is_some_and(|t| {
+            failed
+                .render_errors
+                .iter()
+                .any(|f| &f.target == t && !f.checked)
+        }) || failed.render_errors.iter().any(|f| {
+            !f.checked
+                && failed
+                    .deployers
+                    .flux()
+                    .build_owner(&f.target)
+                    .is_some_and(|owner| o.owners.contains(&owner))
+        })
     };
     let known = |objects: &[crate::manifest::RenderedObject], other: &Snapshot| {
         objects

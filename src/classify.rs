@@ -119,10 +119,12 @@ impl ChangeSet {
                     }
                     _ => Change::Modified,
                 };
-                // Moved from A to B only when A no longer defines it (issue 10 §5).
+                // Moved from A to B only when A no longer defines it (issue 10 §5). One file
+                // and line is one place, whichever render reads it (a Flux Kustomization that
+                // starts building its folder with kustomize reads the same documents).
                 let moved = match (base.last(), head.last()) {
                     (Some(b), Some(h)) => {
-                        (b.path != h.path || b.target != h.target)
+                        (b.path != h.path || (b.target != h.target && b.line != h.line))
                             && !head
                                 .iter()
                                 .any(|d| d.path == b.path && d.target == b.target)

@@ -70,6 +70,16 @@ struct RawConfig {
     repo_urls: Vec<String>,
     target_revisions: Vec<String>,
     argocd: RawArgocd,
+    flux: RawFlux,
+}
+
+/// The `flux:` section as written: how the cluster's Flux controllers run, which the repository
+/// does not say.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawFlux {
+    /// kustomize-controller runs with `--feature-gates=StrictPostBuildSubstitutions=true`.
+    strict_post_build_substitutions: bool,
 }
 
 /// The `argocd:` section as written: what Argo CD knows that the repository may not hold.
@@ -119,6 +129,7 @@ impl Default for RawConfig {
             sources: Vec::new(),
             render_limits: crate::render::RawLimits::default(),
             argocd: RawArgocd::default(),
+            flux: RawFlux::default(),
             repo_urls: Vec::new(),
             target_revisions: Vec::new(),
         }
@@ -320,6 +331,7 @@ impl Config {
                 &raw.repo_urls,
                 &raw.target_revisions,
             ),
+            strict_post_build_substitutions: raw.flux.strict_post_build_substitutions,
         };
         Ok(Self {
             source,
@@ -432,6 +444,16 @@ mod tests {
         let err = Config::parse("rules:\n  duplicate-identity: fatal\n", ".clobbercheck.yml")
             .unwrap_err();
         assert!(err.to_string().contains("fatal"), "{err}");
+    }
+
+    #[test]
+    fn flux_section_sets_strict_substitution_and_rejects_typos() {
+        assert!(!Config::default().deploy.strict_post_build_substitutions);
+        let strict =
+            Config::parse("flux:\n  strict_post_build_substitutions: true\n", "c.yml").unwrap();
+        assert!(strict.deploy.strict_post_build_substitutions);
+        let err = Config::parse("flux:\n  strict: true\n", "c.yml").unwrap_err();
+        assert!(err.to_string().contains("strict"), "{err}");
     }
 
     #[test]

@@ -563,9 +563,10 @@ impl Snapshot {
                 line: origin.line,
                 column: 1,
                 message,
+                checked: false,
             }
         }));
-        let (objects, deployers) = build_objects(
+        let (objects, deployers, unresolved) = build_objects(
             documents
                 .iter()
                 .flat_map(|(path, parsed)| docs_of(path, parsed))
@@ -573,6 +574,7 @@ impl Snapshot {
                 .chain(expanded.documents),
             config,
         );
+        render_errors.extend(unresolved);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
         Ok(Self {
             label: revision.label().to_string(),
@@ -592,11 +594,12 @@ impl Snapshot {
 
 /// Turns documents (in apply order) into objects: skips what is not a Kubernetes object, learns
 /// the scope of kinds from CRDs and the deployers among them, then gives each object its identity
-/// and owners. Returns the objects and the deployers learned.
+/// and owners. Returns the objects, the deployers learned, and the definitions that fail their
+/// deployer's build although placed (Flux strict post-build substitution).
 pub fn build_objects(
     documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
     config: &Config,
-) -> (Vec<RenderedObject>, Deployers) {
+) -> (Vec<RenderedObject>, Deployers, Vec<RenderFailure>) {
     // A document that is not an object as written may become one as its deployer applies it
     // (a Flux substitution completing its name), so every mapping is kept until placed.
     // Heads and placements are computed on every core (order is kept: rayon's collect is in
@@ -629,6 +632,12 @@ pub fn build_objects(
         &config.deploy,
     );
     let scopes = &scopes;
+    let mut unresolved: Vec<RenderFailure> = Vec::new();
+    if config.deploy.strict_post_build_substitutions {
+        for (origin, value, _) in &heads {
+            unresolved.extend(deployers.unresolved(origin, value, &config.deploy));
+        }
+    }
     let objects = heads
         .into_par_iter()
         .flat_map_iter(|(origin, value, head)| {
@@ -673,5 +682,5 @@ pub fn build_objects(
                 )
         })
         .collect();
-    (objects, deployers)
+    (objects, deployers, unresolved)
 }

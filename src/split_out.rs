@@ -97,7 +97,7 @@ pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitO
             )
         }));
     }
-    let (objects, _) = build_objects(documents.into_iter(), &Config::default());
+    let (objects, _, _) = build_objects(documents.into_iter(), &Config::default());
     write_with(&objects, out, |object| {
         texts.get(&Arc::as_ptr(&object.value)).map(String::as_str)
     })

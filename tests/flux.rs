@@ -1,8 +1,9 @@
 //! Flux as Flux sees it (issue 11), through the binary on fixtures written for it: a
 //! `flux bootstrap` layout, nested Kustomizations, an overlapping pair, a Kustomization beside
 //! an Argo CD Application, HelmRelease release identities, a chart of this repository,
-//! post-build substitution, a source in another repository, two clusters, and Flux's own
-//! prune protection in the wording of a fix.
+//! post-build substitution (strict mode included), a source in another repository, two
+//! clusters, Flux's own prune protection in the wording of a fix, and a Kustomization's
+//! `patches`, `images` and `components` built with kustomize as kustomize-controller builds them.
 
 mod common;
 
@@ -360,4 +361,179 @@ fn moving_a_pruning_kustomizations_path_lists_what_flux_prunes() {
             && !headline.contains("Argo CD would stop deploying"),
         "{headline}"
     );
+}
+
+/// The text report with per-object diffs, whitespace collapsed, with extra arguments.
+fn text_with_diffs(name: &str, extra: &[&str]) -> String {
+    let (base, head) = fixture_sides("flux", name);
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "check", "--base", &base, "--head", &head, "--format", "text", "--diff",
+    ];
+    args.extend_from_slice(extra);
+    let out = run(dir.path(), &args);
+    stdout(&out)
+}
+
+/// The change of head's object of this kind and name in the JSON report, and where head
+/// defines it (`path:line`).
+fn change_of(report: &serde_json::Value, kind: &str, name: &str) -> (String, String) {
+    let object = report["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["id"]["kind"] == kind && o["id"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in {report:#}"));
+    let at = object["head"]
+        .as_array()
+        .and_then(|h| h.last())
+        .map(|d| format!("{}:{}", d["path"].as_str().unwrap(), d["line"]))
+        .unwrap_or_default();
+    (object["change"].as_str().unwrap().to_string(), at)
+}
+
+#[test]
+fn a_json6902_patch_renaming_an_object_onto_another_kustomizations_object_is_a_collision() {
+    let test =
+        "a_json6902_patch_renaming_an_object_onto_another_kustomizations_object_is_a_collision";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("patch-rename", &[]);
+    // `spec.patches` renames apps' ConfigMap `extra` to `settings`, which infra deploys: the
+    // diff shows a patch, the cluster gets one object applied by both.
+    let shared = messages(&report, "shared-resource");
+    assert_eq!(shared.len(), 1, "{report:#}");
+    assert!(
+        shared[0].contains("ConfigMap shop/settings")
+            && shared[0].contains("Kustomization flux-system/apps")
+            && shared[0].contains("Kustomization flux-system/infra"),
+        "{}",
+        shared[0]
+    );
+    let overwrites = messages(&report, "overwrite-disguised-as-addition");
+    assert!(
+        overwrites
+            .iter()
+            .any(|m| m.contains("ConfigMap shop/settings") && m.contains("infra/settings.yaml:1")),
+        "{report:#}"
+    );
+    // The patched object is named after its own file and line, not a generated kustomization.
+    assert!(
+        shared[0].contains("apps/extra.yaml:1 (rendered by apps (Kustomization flux-system/apps))"),
+        "{}",
+        shared[0]
+    );
+    assert_eq!(change_of(&report, "ConfigMap", "extra").0, "deleted");
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_strategic_merge_patch_changes_only_the_objects_its_target_selects() {
+    let test = "a_strategic_merge_patch_changes_only_the_objects_its_target_selects";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("patch-select", &[]);
+    // target: {kind: Deployment, labelSelector: tier=front}: web is patched, worker is not.
+    assert_eq!(
+        change_of(&report, "Deployment", "web"),
+        ("modified".to_string(), "apps/web.yaml:1".to_string()),
+        "{report:#}"
+    );
+    assert_eq!(change_of(&report, "Deployment", "worker").0, "unchanged");
+    let text = text_with_diffs("patch-select", &[]);
+    assert!(
+        text.contains("-  replicas: 2") && text.contains("+  replicas: 5"),
+        "{text}"
+    );
+    // Building the folder with kustomize reads the same files: nothing moved.
+    assert!(!text.contains("moved from"), "{text}");
+}
+
+#[test]
+fn images_rewrite_a_deployments_image() {
+    let test = "images_rewrite_a_deployments_image";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (status, report) = check_fixture("images", &[]);
+    assert_eq!(
+        change_of(&report, "Deployment", "web"),
+        ("modified".to_string(), "apps/web.yaml:1".to_string()),
+        "{report:#}"
+    );
+    let text = text_with_diffs("images", &[]);
+    assert!(
+        text.contains("-        image: nginx:1.25")
+            && text.contains("image: registry.example.com/nginx:1.27"),
+        "{text}"
+    );
+    assert_eq!(status, 0, "{report:#}");
+}
+
+#[test]
+fn components_listed_in_spec_components_are_deployed() {
+    let test = "components_listed_in_spec_components_are_deployed";
+    if !kustomize_available(test) {
+        return;
+    }
+    let (_, report) = check_fixture("components", &[]);
+    assert_eq!(
+        change_of(&report, "ConfigMap", "web-dashboard"),
+        (
+            "added".to_string(),
+            "components/monitoring/dashboard.yaml:1".to_string()
+        ),
+        "{report:#}"
+    );
+    assert_eq!(
+        owners(&report, "ConfigMap", "web-dashboard"),
+        (
+            Vec::new(),
+            vec!["Kustomization flux-system/apps".to_string()]
+        )
+    );
+    assert_eq!(
+        placed(&report, "ConfigMap", "web-dashboard"),
+        vec![("prod".to_string(), "shop".to_string())]
+    );
+    assert_eq!(change_of(&report, "Service", "web").0, "unchanged");
+    // The component folder is read by the build: not reported as a kustomization nobody renders.
+    let notices = messages(&report, "render-error");
+    assert!(notices.is_empty(), "{notices:?}");
+}
+
+#[test]
+fn strict_substitution_makes_an_unresolved_variable_an_error_at_the_object() {
+    let test = "strict_substitution_makes_an_unresolved_variable_an_error_at_the_object";
+    if !kustomize_available(test) {
+        return;
+    }
+    // Default: `${region}` is unset and becomes the empty string, as kustomize-controller does.
+    let (status, report) = check_fixture("strict-substitution", &[]);
+    assert!(messages(&report, "render-error").is_empty(), "{report:#}");
+    assert_eq!(change_of(&report, "ConfigMap", "region-prod").0, "added");
+    let text = text_with_diffs("strict-substitution", &[]);
+    assert!(text.contains("region: \"\""), "{text}");
+    assert_eq!(status, 0, "{report:#}");
+
+    // `flux.strict_post_build_substitutions`: an error naming the object's file:line and the
+    // Kustomization; the object is still checked (`${tier:=gold}` has a default: no error).
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("strict.yml");
+    std::fs::write(&config, "flux:\n  strict_post_build_substitutions: true\n").unwrap();
+    let config = config.to_string_lossy().into_owned();
+    let (status, report) = check_fixture("strict-substitution", &["--config", &config]);
+    let errors = messages(&report, "render-error");
+    assert_eq!(errors.len(), 1, "{report:#}");
+    assert!(
+        errors[0].contains("Kustomization flux-system/apps")
+            && errors[0].contains("apps/settings.yaml:9")
+            && errors[0].contains("`region`"),
+        "{}",
+        errors[0]
+    );
+    assert_eq!(change_of(&report, "ConfigMap", "region-prod").0, "added");
+    assert_eq!(status, 1);
 }

@@ -149,7 +149,7 @@ proptest! {
         let (text, expected) = render(&docs, crlf, end_markers);
         let parsed = split("stream.yaml", text.as_bytes())
             .unwrap_or_else(|e| panic!("{e:?} in\n{text}"));
-        let (objects, _) = build_objects(
+        let (objects, _, _) = build_objects(
             parsed.iter().map(|d| (
                 Origin { path: "stream.yaml".into(), line: d.line, end_line: d.end_line, target: None, generator: None },
                 Arc::clone(&d.value),

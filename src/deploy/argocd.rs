@@ -260,6 +260,7 @@ impl Application {
                         .flatten()
                         .map(|(key, v)| (key.clone(), scalar_text(v)))
                         .collect(),
+                    ..KustomizeEdit::default()
                 }))
             }
             Tool::Helm => {
@@ -489,6 +490,7 @@ impl Applications {
                         line: app.origin.line,
                         column: 1,
                         message,
+                        checked: false,
                     }),
                 }
             }

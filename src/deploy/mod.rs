@@ -36,6 +36,10 @@ pub struct Settings {
     /// This repository's URLs and the branches under review (`repo_urls:`,
     /// `target_revisions:`, then the command line or the App's payload).
     pub repository: ThisRepository,
+    /// `flux.strict_post_build_substitutions`: kustomize-controller runs with
+    /// `--feature-gates=StrictPostBuildSubstitutions=true`, so a variable left unresolved
+    /// without default fails a Kustomization's build.
+    pub strict_post_build_substitutions: bool,
 }
 
 impl Default for Settings {
@@ -44,6 +48,7 @@ impl Default for Settings {
             default_namespace: "default".into(),
             clusters: None,
             repository: ThisRepository::default(),
+            strict_post_build_substitutions: false,
         }
     }
 }
@@ -181,6 +186,9 @@ impl Deployers {
         let apps = self.applications.owners(&origin.path);
         let flux = self.flux.placements(origin, value, settings);
         if apps.is_empty() && flux.is_empty() {
+            if self.flux.replaced_by_build(origin) {
+                return Vec::new();
+            }
             return vec![(
                 Applications::placement(None, &origin.path, settings),
                 Vec::new(),
@@ -220,6 +228,38 @@ impl Deployers {
             owners.dedup();
         }
         out
+    }
+}
+
+impl Deployers {
+    /// Definitions that fail a deployer's build although they are placed (with
+    /// `flux.strict_post_build_substitutions`, a variable left unresolved without default), as
+    /// render failures at the definition, one per deployer. The definition is still placed
+    /// (substituted as by default): it is not silently dropped from the check.
+    pub fn unresolved(
+        &self,
+        origin: &Origin,
+        value: &Value,
+        settings: &Settings,
+    ) -> Vec<RenderFailure> {
+        self.flux
+            .unresolved(origin, value, settings)
+            .into_iter()
+            .map(|(owner, variable)| RenderFailure {
+                target: owner.to_string(),
+                path: origin.path.clone(),
+                line: origin.line,
+                column: 1,
+                message: format!(
+                    "variable `{variable}` is not set and has no default: with \
+                     `flux.strict_post_build_substitutions` (kustomize-controller's \
+                     StrictPostBuildSubstitutions feature gate) the post-build substitution of \
+                     {owner} fails, so Flux applies none of its objects until it is set; this \
+                     object is checked with the variable empty"
+                ),
+                checked: true,
+            })
+            .collect()
     }
 }
 

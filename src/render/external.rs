@@ -182,14 +182,37 @@ fn answer(
 }
 
 /// Renders a kustomization folder with `kustomize build` (or `kubectl kustomize`), after the
-/// edits an Argo CD Application asks for are written into its kustomization.
+/// edits an Argo CD Application or a Flux Kustomization asks for are written into its
+/// kustomization (for a Flux folder without one, into the kustomization Flux generates).
 pub(crate) fn render_kustomize(
     files: &RevisionFiles<'_>,
     target: &Target,
     edit: &KustomizeEdit,
     limits: Limits,
 ) -> Result<Rendered<Result<Vec<RenderedDoc>, RenderFailure>>, RevisionError> {
-    let inputs = kustomization_inputs(files, &target.name)?;
+    // The folder is the entry's: a Flux build's target is named after its Kustomization.
+    let dir = parent_dir(&target.entry);
+    let mut inputs = kustomization_inputs(files, dir)?;
+    let mut edit = edit.clone();
+    for component in std::mem::take(&mut edit.components) {
+        // fluxcd/pkg `GenerateManifest`: a component must be a local relative path; a missing
+        // one is left out with `ignoreMissingComponents`, else kustomize fails on it.
+        if component.starts_with('/') || component.contains("://") {
+            let message = format!("component path '{component}' must be local and relative");
+            return Ok((Err(failure(target, message)), input_deps(files, &inputs)?));
+        }
+        let joined = super::normalize(&format!("{dir}/{component}")).map(|p| p.join("/"));
+        let exists = match &joined {
+            Some(path) => files.oid(path)?.is_some() || !files.files_under(path).is_empty(),
+            None => false,
+        };
+        if let Some(path) = joined.filter(|_| exists) {
+            kustomize_inputs(files, &path, &mut inputs, &mut HashSet::new())?;
+        } else if edit.ignore_missing_components {
+            continue;
+        }
+        edit.components.push(component);
+    }
     let tool = match find_tool("kustomize") {
         Some(path) => Some((path, vec!["build".to_string()])),
         None => find_tool("kubectl").map(|path| (path, vec!["kustomize".to_string()])),
@@ -207,25 +230,117 @@ pub(crate) fn render_kustomize(
     };
     let mut extra = Vec::new();
     if !edit.is_empty() {
-        let mut deps = Vec::new();
-        let edited = match files.resolve(&target.entry, &mut deps)? {
-            Resolution::Found { bytes, .. } => edited_kustomization(&target.entry, &bytes, edit),
-            _ => Err(format!("cannot read {}", target.entry)),
+        let written = if edit.generate {
+            let paths: Vec<&str> = files
+                .files_under(dir)
+                .into_iter()
+                .map(|e| e.path.as_str())
+                .collect();
+            Ok(generated_kustomization(dir, &paths))
+        } else {
+            let mut deps = Vec::new();
+            match files.resolve(&target.entry, &mut deps)? {
+                Resolution::Found { bytes, .. } => Ok(bytes),
+                _ => Err(format!("cannot read {}", target.entry)),
+            }
         };
-        match edited {
+        match written.and_then(|bytes| edited_kustomization(&target.entry, &bytes, &edit)) {
             Ok(bytes) => extra.push((target.entry.clone(), bytes)),
             Err(message) => {
                 return Ok((Err(failure(target, message)), input_deps(files, &inputs)?));
             }
         }
     }
-    args.push(target.name.clone());
-    run_tool(files, target, &inputs, &extra, &program, &args, limits)
+    if edit.flux {
+        // fluxcd/pkg `kustomize.Build`: `LoadRestrictionsNone`.
+        args.push("--load-restrictor".into());
+        args.push("LoadRestrictionsNone".into());
+    }
+    args.push(if dir.is_empty() { "." } else { dir }.to_string());
+    let (result, deps) = run_tool(files, target, dir, &inputs, &extra, &program, &args, limits)?;
+    let result = match result {
+        Ok(docs) if edit.generate => Ok(own_origins(files, dir, &edit, docs)?),
+        Err(mut failure) if edit.generate => {
+            // The entry is the file Flux writes, not one of the revision's: say so.
+            failure.message = format!(
+                "{} (building the kustomization kustomize-controller generates for {}, which \
+                 the folder does not hold)",
+                failure.message,
+                if dir.is_empty() { "." } else { dir }
+            );
+            Err(failure)
+        }
+        other => other,
+    };
+    Ok((result, deps))
 }
 
-/// The kustomization with Argo CD's edits applied, as JSON (which kustomize reads as YAML):
-/// prefix, suffix and namespace replace what is written, labels are added over it, as
-/// `kustomize edit set nameprefix|namesuffix|namespace` and `edit add label --force` do.
+/// The folder of a repository path (`""` at the root).
+fn parent_dir(path: &str) -> &str {
+    path.rsplit_once('/').map_or("", |(dir, _)| dir)
+}
+
+/// The kustomization kustomize-controller generates for a folder without one (fluxcd/pkg
+/// `kustomize/kustomize_generator.go`, `findOrGenerateKustomization` and `scanManifests`): every
+/// `.yaml` / `.yml` file under the folder, recursively, and every sub-folder holding a
+/// kustomization file as one resource (not descended into); no resource at all gives the
+/// placeholder namespace `_placeholder`. `paths` are the files under `dir`, sorted.
+fn generated_kustomization(dir: &str, paths: &[&str]) -> Vec<u8> {
+    let prefix = if dir.is_empty() {
+        String::new()
+    } else {
+        format!("{dir}/")
+    };
+    let relative: Vec<&str> = paths
+        .iter()
+        .filter_map(|p| p.strip_prefix(prefix.as_str()))
+        .collect();
+    // Sub-folders holding a kustomization file, outermost first.
+    let mut kustomized: Vec<&str> = relative
+        .iter()
+        .filter_map(|p| p.rsplit_once('/'))
+        .filter(|(_, name)| KUSTOMIZATION_FILES.contains(name))
+        .map(|(sub, _)| sub)
+        .collect();
+    kustomized.sort_unstable();
+    kustomized.dedup();
+    let inside = |path: &str, sub: &str| {
+        path.strip_prefix(sub)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let outermost: Vec<&str> = kustomized
+        .iter()
+        .copied()
+        .filter(|sub| !kustomized.iter().any(|outer| inside(sub, outer)))
+        .collect();
+    let mut resources: Vec<String> = Vec::new();
+    for path in &relative {
+        if let Some(sub) = outermost.iter().find(|sub| inside(path, sub)) {
+            let entry = format!("./{sub}");
+            if !resources.contains(&entry) {
+                resources.push(entry);
+            }
+        } else if path.ends_with(".yaml") || path.ends_with(".yml") {
+            resources.push(format!("./{path}"));
+        }
+    }
+    let mut kustomization = serde_json::json!({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+    });
+    if resources.is_empty() {
+        kustomization["namespace"] = Value::String("_placeholder".into());
+    } else {
+        kustomization["resources"] = resources.into_iter().map(Value::String).collect();
+    }
+    serde_json::to_vec(&kustomization).unwrap_or_default()
+}
+
+/// The kustomization with the edits applied, as JSON (which kustomize reads as YAML): prefix,
+/// suffix and namespace replace what is written, labels are added over it, as Argo CD's
+/// `kustomize edit set nameprefix|namesuffix|namespace` and `edit add label --force` do; Flux's
+/// patches and components are appended and its images merged by name
+/// (`Generator.GenerateManifest`); a generated kustomization asks for origin annotations.
 fn edited_kustomization(path: &str, bytes: &[u8], edit: &KustomizeEdit) -> Result<Vec<u8>, String> {
     let docs = crate::manifest::split::split(path, bytes)
         .map_err(|e| format!("{path}:{}: cannot parse: {}", e.line, e.message))?;
@@ -246,6 +361,14 @@ fn edited_kustomization(path: &str, bytes: &[u8], edit: &KustomizeEdit) -> Resul
             map.insert(key.into(), Value::String(v.clone()));
         }
     }
+    // A list field of the kustomization, made a list when it is absent or not one.
+    fn list<'m>(map: &'m mut serde_json::Map<String, Value>, key: &str) -> &'m mut Vec<Value> {
+        let field = map.entry(key).or_insert_with(|| Value::Array(Vec::new()));
+        if !field.is_array() {
+            *field = Value::Array(Vec::new());
+        }
+        field.as_array_mut().expect("made a list above")
+    }
     if !edit.common_labels.is_empty() {
         let labels = map
             .entry("commonLabels")
@@ -259,8 +382,194 @@ fn edited_kustomization(path: &str, bytes: &[u8], edit: &KustomizeEdit) -> Resul
             }
         }
     }
+    if !edit.patches.is_empty() {
+        let patches = list(map, "patches");
+        for patch in &edit.patches {
+            let mut entry = serde_json::json!({"patch": patch.patch});
+            if let Some(target) = &patch.target {
+                entry["target"] = target
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                    .collect::<serde_json::Map<_, _>>()
+                    .into();
+            }
+            patches.push(entry);
+        }
+    }
+    if !edit.components.is_empty() {
+        list(map, "components").extend(edit.components.iter().cloned().map(Value::String));
+    }
+    if !edit.images.is_empty() {
+        let images = list(map, "images");
+        for image in &edit.images {
+            let known = images
+                .iter_mut()
+                .find(|i| i["name"].as_str() == Some(image.name.as_str()));
+            match known {
+                // An entry the kustomization already has keeps the fields the Kustomization does
+                // not set; `newTag` and `digest` are replaced together.
+                Some(entry) if entry.is_object() => {
+                    if let Some(new_name) = &image.new_name {
+                        entry["newName"] = Value::String(new_name.clone());
+                    }
+                    if image.new_tag.is_some() || image.digest.is_some() {
+                        let entry = entry.as_object_mut().expect("checked above");
+                        entry.remove("newTag");
+                        entry.remove("digest");
+                        for (key, field) in [("newTag", &image.new_tag), ("digest", &image.digest)]
+                        {
+                            if let Some(v) = field {
+                                entry.insert(key.into(), Value::String(v.clone()));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    let mut entry = serde_json::json!({"name": image.name});
+                    for (key, field) in [
+                        ("newName", &image.new_name),
+                        ("newTag", &image.new_tag),
+                        ("digest", &image.digest),
+                    ] {
+                        if let Some(v) = field {
+                            entry[key] = Value::String(v.clone());
+                        }
+                    }
+                    images.push(entry);
+                }
+            }
+        }
+    }
+    if edit.generate {
+        map.insert(
+            "buildMetadata".into(),
+            Value::Array(vec![Value::String("originAnnotations".into())]),
+        );
+    }
     serde_json::to_vec(&value)
         .map_err(|e| format!("{path}: cannot write the edited kustomization: {e}"))
+}
+
+/// kustomize's origin annotation (`buildMetadata: [originAnnotations]`).
+const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+
+/// The documents of a generated kustomization's build with each object's own file and line as
+/// origin, as if the folder's files had been read one by one: kustomize's origin annotation
+/// names the file (relative to the folder) and is then removed, since Flux's output has none;
+/// the line is the written document of that file the object came from ([`written_match`]).
+fn own_origins(
+    files: &RevisionFiles<'_>,
+    dir: &str,
+    edit: &KustomizeEdit,
+    docs: Vec<RenderedDoc>,
+) -> Result<Vec<RenderedDoc>, RevisionError> {
+    let mut out: Vec<RenderedDoc> = Vec::with_capacity(docs.len());
+    let mut by_file: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for doc in docs {
+        let mut value = doc.value.as_ref().clone();
+        let named = take_origin(&mut value)
+            .and_then(|p| super::normalize(&format!("{dir}/{p}")))
+            .map(|p| p.join("/"));
+        let path = match named {
+            Some(path) => {
+                by_file.entry(path.clone()).or_default().push(out.len());
+                path
+            }
+            None => doc.path,
+        };
+        out.push(RenderedDoc {
+            path,
+            line: 1,
+            value: std::sync::Arc::new(value),
+        });
+    }
+    for (path, indices) in by_file {
+        let mut deps = Vec::new();
+        let Resolution::Found { bytes, .. } = files.resolve(&path, &mut deps)? else {
+            continue;
+        };
+        let Ok(written) = crate::manifest::split::split(&path, &bytes) else {
+            continue;
+        };
+        let head = |v: &Value| {
+            (
+                v["kind"].as_str().unwrap_or_default().to_string(),
+                v["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        };
+        let written_heads: Vec<(String, String)> =
+            written.iter().map(|d| head(d.value.as_ref())).collect();
+        let built: Vec<(String, String)> = indices.iter().map(|&i| head(&out[i].value)).collect();
+        let affixes = (
+            edit.name_prefix.as_deref().unwrap_or_default(),
+            edit.name_suffix.as_deref().unwrap_or_default(),
+        );
+        for (k, found) in written_match(&written_heads, &built, affixes)
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(w) = found {
+                out[indices[k]].line = written[w].line;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Removes kustomize's origin annotation from a built object (and `annotations` when it was the
+/// only one); returns the file it names (`path`, or `configuredIn` for a generated object).
+fn take_origin(value: &mut Value) -> Option<String> {
+    let annotations = value
+        .get_mut("metadata")?
+        .get_mut("annotations")?
+        .as_object_mut()?;
+    let text = annotations.remove(ORIGIN_ANNOTATION)?;
+    if annotations.is_empty()
+        && let Some(metadata) = value["metadata"].as_object_mut()
+    {
+        metadata.remove("annotations");
+    }
+    let docs = crate::manifest::split::split("origin", text.as_str()?.as_bytes()).ok()?;
+    let origin = docs.into_iter().next()?.value;
+    ["path", "configuredIn"]
+        .iter()
+        .find_map(|k| origin[*k].as_str().map(str::to_string))
+}
+
+/// Which written document (kind, name) each built object (kind, name) of one file came from:
+/// first by kind and name (as written, or with the Kustomization's prefix and suffix), then the
+/// remaining ones by kind in written order (a patch may rename an object); `None` when no
+/// written document of that kind is left.
+fn written_match(
+    written: &[(String, String)],
+    built: &[(String, String)],
+    (prefix, suffix): (&str, &str),
+) -> Vec<Option<usize>> {
+    let mut used = vec![false; written.len()];
+    let mut out = vec![None; built.len()];
+    for (b, (kind, name)) in built.iter().enumerate() {
+        let found = (0..written.len()).find(|&w| {
+            let (k, n) = &written[w];
+            !used[w] && k == kind && (n == name || format!("{prefix}{n}{suffix}") == *name)
+        });
+        if let Some(w) = found {
+            used[w] = true;
+            out[b] = Some(w);
+        }
+    }
+    for (b, (kind, _)) in built.iter().enumerate() {
+        if out[b].is_some() {
+            continue;
+        }
+        if let Some(w) = (0..written.len()).find(|&w| !used[w] && written[w].0 == *kind) {
+            used[w] = true;
+            out[b] = Some(w);
+        }
+    }
+    out
 }
 
 /// Renders a chart folder with `helm template`, with an Application's release name, value files
@@ -335,7 +644,16 @@ pub(crate) fn render_helm(
         );
         args.push(format!("{name}={value}"));
     }
-    run_tool(files, target, &inputs, &extra, &program, &args, limits)
+    run_tool(
+        files,
+        target,
+        &target.name,
+        &inputs,
+        &extra,
+        &program,
+        &args,
+        limits,
+    )
 }
 
 fn failure(target: &Target, message: String) -> RenderFailure {
@@ -345,6 +663,7 @@ fn failure(target: &Target, message: String) -> RenderFailure {
         line: 1,
         column: 1,
         message,
+        checked: false,
     }
 }
 
@@ -359,10 +678,12 @@ fn input_deps(
 }
 
 /// Exports the inputs to a temporary folder (then writes `extra` files over them: an edited
-/// kustomization, inline values) and runs the tool there.
+/// kustomization, inline values) and runs the tool there, on the folder `dir`.
+#[allow(clippy::too_many_arguments)]
 fn run_tool(
     files: &RevisionFiles<'_>,
     target: &Target,
+    dir: &str,
     inputs: &BTreeSet<String>,
     extra: &[(String, Vec<u8>)],
     program: &Path,
@@ -407,9 +728,7 @@ fn run_tool(
             return Ok((Err(failure(target, message)), deps));
         }
     }
-    if let Err(e) =
-        std::fs::create_dir_all(tree.join(&target.name)).and(std::fs::create_dir_all(&home))
-    {
+    if let Err(e) = std::fs::create_dir_all(tree.join(dir)).and(std::fs::create_dir_all(&home)) {
         let message = format!("cannot prepare a temporary folder: {e}");
         return Ok((Err(failure(target, message)), deps));
     }
@@ -637,4 +956,123 @@ fn write_under(tree: &std::path::Path, path: &str, bytes: &[u8]) -> std::io::Res
     dest.parent()
         .map_or(Ok(()), std::fs::create_dir_all)
         .and_then(|()| std::fs::write(&dest, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::{KustomizeImage, KustomizePatch};
+
+    fn json(bytes: &[u8]) -> Value {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn the_generated_kustomization_lists_yaml_files_and_kustomization_folders() {
+        let paths = [
+            "apps/README.md",
+            "apps/a.yaml",
+            "apps/deep/b.yml",
+            "apps/kdir/kustomization.yaml",
+            "apps/kdir/inner/kustomization.yaml",
+            "apps/kdir/x.yaml",
+            "apps/values.json",
+        ];
+        let k = json(&generated_kustomization("apps", &paths));
+        assert_eq!(
+            k["resources"],
+            serde_json::json!(["./a.yaml", "./deep/b.yml", "./kdir"])
+        );
+        let empty = json(&generated_kustomization("apps", &["apps/README.md"]));
+        assert_eq!(empty["namespace"], "_placeholder");
+        assert!(empty.get("resources").is_none());
+        let root = json(&generated_kustomization("", &["a.yaml"]));
+        assert_eq!(root["resources"], serde_json::json!(["./a.yaml"]));
+    }
+
+    #[test]
+    fn flux_fields_are_written_into_the_kustomization() {
+        let written = b"resources: [a.yaml]\nimages:\n- name: nginx\n  newTag: '1.0'\n  digest: sha256:0\npatches:\n- path: p.yaml\n";
+        let edit = KustomizeEdit {
+            namespace: Some("shop".into()),
+            name_prefix: Some("p-".into()),
+            patches: vec![KustomizePatch {
+                patch: "- op: remove\n  path: /spec\n".into(),
+                target: Some([("kind".to_string(), "Service".to_string())].into()),
+            }],
+            images: vec![
+                KustomizeImage {
+                    name: "nginx".into(),
+                    new_tag: Some("2.0".into()),
+                    ..KustomizeImage::default()
+                },
+                KustomizeImage {
+                    name: "redis".into(),
+                    new_name: Some("r.example.com/redis".into()),
+                    ..KustomizeImage::default()
+                },
+            ],
+            components: vec!["../c".into()],
+            flux: true,
+            ..KustomizeEdit::default()
+        };
+        let k = json(&edited_kustomization("k.yaml", written, &edit).unwrap());
+        assert_eq!(k["namespace"], "shop");
+        assert_eq!(k["namePrefix"], "p-");
+        assert_eq!(k["patches"][0]["path"], "p.yaml");
+        assert_eq!(k["patches"][1]["target"]["kind"], "Service");
+        // A newTag replaces the written tag and digest together; other fields are kept.
+        assert_eq!(
+            k["images"][0],
+            serde_json::json!({"name": "nginx", "newTag": "2.0"})
+        );
+        assert_eq!(k["images"][1]["newName"], "r.example.com/redis");
+        assert_eq!(k["components"], serde_json::json!(["../c"]));
+        assert!(k.get("buildMetadata").is_none());
+        let generated = KustomizeEdit {
+            generate: true,
+            ..edit
+        };
+        let k = json(&edited_kustomization("k.yaml", b"{}", &generated).unwrap());
+        assert_eq!(k["buildMetadata"], serde_json::json!(["originAnnotations"]));
+    }
+
+    #[test]
+    fn origin_annotations_name_the_file_and_are_removed() {
+        let mut doc = serde_json::json!({"metadata": {"name": "a", "annotations": {
+            ORIGIN_ANNOTATION: "path: sub/a.yaml\n"}}});
+        assert_eq!(take_origin(&mut doc).as_deref(), Some("sub/a.yaml"));
+        assert_eq!(doc, serde_json::json!({"metadata": {"name": "a"}}));
+        let mut generated = serde_json::json!({"metadata": {"annotations": {"x": "y",
+            ORIGIN_ANNOTATION: "configuredIn: kustomization.yaml\nconfiguredBy:\n  kind: ConfigMapGenerator\n"}}});
+        assert_eq!(
+            take_origin(&mut generated).as_deref(),
+            Some("kustomization.yaml")
+        );
+        assert_eq!(
+            generated["metadata"]["annotations"],
+            serde_json::json!({"x": "y"})
+        );
+    }
+
+    #[test]
+    fn built_objects_find_their_written_document() {
+        let pair = |k: &str, n: &str| (k.to_string(), n.to_string());
+        let written = [
+            pair("ConfigMap", "a"),
+            pair("ConfigMap", "b"),
+            pair("Deployment", "web"),
+        ];
+        // kustomize sorts its output; `a` was renamed to `c` by a patch, the rest prefixed.
+        let built = [
+            pair("ConfigMap", "p-b"),
+            pair("ConfigMap", "c"),
+            pair("Deployment", "p-web"),
+            pair("Service", "x"),
+        ];
+        assert_eq!(
+            written_match(&written, &built, ("p-", "")),
+            vec![Some(1), Some(0), Some(2), None]
+        );
+    }
 }

@@ -16,7 +16,10 @@ pub mod jsonnet;
 pub(crate) mod sandbox;
 mod source;
 
-pub use source::{HelmOverrides, KustomizeEdit, Limits, RawLimits, RawSource, Source, SourceKind};
+pub use source::{
+    HelmOverrides, KustomizeEdit, KustomizeImage, KustomizePatch, Limits, RawLimits, RawSource,
+    Source, SourceKind,
+};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
@@ -50,6 +53,10 @@ pub struct RenderFailure {
     pub line: usize,
     pub column: usize,
     pub message: String,
+    /// Its objects are still known and checked (a Flux Kustomization whose strict post-build
+    /// substitution fails: its objects are placed with the variable empty); otherwise the
+    /// target produced nothing.
+    pub checked: bool,
 }
 
 /// One object document a render produced.
@@ -360,7 +367,18 @@ fn render_target(
     limits: Limits,
     cache: &RenderCache,
 ) -> Result<Arc<Outcome>, RevisionError> {
-    let key = format!("{kind:?}|{limits:?}|{}", target.name);
+    let mut key = format!("{kind:?}|{limits:?}|{}", target.name);
+    if let SourceKind::Kustomize(edit) = kind
+        && edit.generate
+    {
+        // A generated kustomization lists the folder's files: a file the other side does not
+        // have changes the build without being one of its recorded inputs.
+        let dir = target.entry.rsplit_once('/').map_or("", |(dir, _)| dir);
+        for entry in files.files_under(dir) {
+            key.push('|');
+            key.push_str(&entry.path);
+        }
+    }
     if let Some(outcome) = cache.lookup(&key, files) {
         tracing::debug!(target = target.name, "render reused: inputs unchanged");
         return Ok(outcome);
@@ -442,6 +460,7 @@ impl jsonnet::Failure {
             line: self.line,
             column: self.column,
             message: self.message,
+            checked: false,
         }
     }
 }

@@ -121,15 +121,57 @@ pub enum SourceKind {
     },
 }
 
-/// The `spec.source.kustomize` fields Argo CD applies with `kustomize edit` before building
-/// (argoproj/argo-cd `util/kustomize/kustomize.go`, `Build`): `set nameprefix`, `set namesuffix`,
-/// `set namespace`, `add label --force`. Empty for a `sources:` entry.
+/// What is written into a kustomization before it is built. Empty for a `sources:` entry.
+///
+/// For an Argo CD Application, the `spec.source.kustomize` fields Argo CD applies with
+/// `kustomize edit` (argoproj/argo-cd `util/kustomize/kustomize.go`, `Build`): `set nameprefix`,
+/// `set namesuffix`, `set namespace`, `add label --force`.
+///
+/// For a Flux Kustomization with `spec.patches`, `spec.images` or `spec.components`
+/// ([`Self::flux`]), what kustomize-controller writes into the kustomization it builds (fluxcd/pkg
+/// `kustomize/kustomize_generator.go`, `Generator.GenerateManifest`): `namespace`, `namePrefix`,
+/// `nameSuffix` replaced, the patches and components appended, the images merged by name; and
+/// for a folder without a kustomization file ([`Self::generate`]) the kustomization
+/// `findOrGenerateKustomization` generates first.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct KustomizeEdit {
     pub name_prefix: Option<String>,
     pub name_suffix: Option<String>,
     pub namespace: Option<String>,
     pub common_labels: BTreeMap<String, String>,
+    /// Flux `spec.patches`, appended to the kustomization's `patches`.
+    pub patches: Vec<KustomizePatch>,
+    /// Flux `spec.images`, merged into the kustomization's `images` by name.
+    pub images: Vec<KustomizeImage>,
+    /// Flux `spec.components` (relative to the folder), appended to `components`.
+    pub components: Vec<String>,
+    /// Flux `spec.ignoreMissingComponents`: a component folder that does not exist is left out.
+    pub ignore_missing_components: bool,
+    /// Built as kustomize-controller builds (fluxcd/pkg `kustomize.Build`: load restrictions
+    /// off, so files outside the folder may be read).
+    pub flux: bool,
+    /// The folder holds no kustomization file: build the one Flux generates, listing the
+    /// folder's YAML files (`scanManifests`), and name each object's own file as its origin.
+    pub generate: bool,
+}
+
+/// One Flux `spec.patches` entry: a strategic-merge or JSON 6902 patch and the objects it
+/// applies to (kustomize's `patches` entry: `patch` and `target`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KustomizePatch {
+    pub patch: String,
+    /// `target` selector fields as written (`group`, `version`, `kind`, `name`, `namespace`,
+    /// `labelSelector`, `annotationSelector`); `None`: the patch names its object itself.
+    pub target: Option<BTreeMap<String, String>>,
+}
+
+/// One Flux `spec.images` entry (kustomize's `images` entry).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KustomizeImage {
+    pub name: String,
+    pub new_name: Option<String>,
+    pub new_tag: Option<String>,
+    pub digest: Option<String>,
 }
 
 impl KustomizeEdit {

@@ -61,7 +61,10 @@ impl Rule for RenderError {
                 .iter()
                 .any(|b| b.target == failure.target && b.message == failure.message);
             let (count, named) = rendered_in(ctx.base, &failure.target);
-            let unknown = if count == 0 {
+            let unknown = if failure.checked {
+                // Its objects are known (checked as placed): only the failure is news.
+                String::new()
+            } else if count == 0 {
                 String::new()
             } else {
                 format!(
@@ -77,12 +80,17 @@ impl Rule for RenderError {
                 path: Some(failure.path.clone()),
                 line: Some(failure.line),
                 message: format!(
-                    "render target {} failed at {}:{}:{}: {}; objects it defines are not checked{unknown}{}",
+                    "render target {} failed at {}:{}:{}: {}{}{unknown}{}",
                     failure.target,
                     failure.path,
                     failure.line,
                     failure.column,
                     failure.message,
+                    if failure.checked {
+                        ""
+                    } else {
+                        "; objects it defines are not checked"
+                    },
                     if debt { " (already so in base)" } else { "" },
                 ),
             });

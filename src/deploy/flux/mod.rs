@@ -19,7 +19,7 @@ pub mod kustomization;
 pub mod source;
 pub mod substitute;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -59,6 +59,9 @@ pub struct Instance<T> {
     pub here: bool,
     /// Post-build variables (Kustomizations): `substituteFrom` then `substitute`.
     pub vars: BTreeMap<String, String>,
+    /// The render target building its output, for a Kustomization built with kustomize
+    /// ([`Kustomization::builds`]).
+    pub built: Option<String>,
 }
 
 /// Every Flux deployer of one revision, placed on its clusters.
@@ -68,6 +71,8 @@ pub struct Flux {
     releases: Vec<Instance<HelmRelease>>,
     /// What is not followed, at the deployer that says so.
     notices: Vec<(Origin, String)>,
+    /// The render targets of Kustomizations built with kustomize (`built` above).
+    build_targets: HashSet<String>,
 }
 
 impl Flux {
@@ -273,6 +278,7 @@ impl Flux {
                 cluster,
                 here: k_here[i],
                 vars: vars[i].clone(),
+                built: (k_here[i] && k.builds()).then(|| k.build_target()),
             });
         }
         hr_at.sort_by_key(|(i, _)| *i);
@@ -289,12 +295,18 @@ impl Flux {
                 cluster,
                 here: hr_here[i],
                 vars: BTreeMap::new(),
+                built: None,
             });
         }
+        let build_targets = kustomizations
+            .iter()
+            .filter_map(|k| k.built.clone())
+            .collect();
         Self {
             kustomizations,
             releases,
             notices,
+            build_targets,
         }
     }
 
@@ -352,6 +364,7 @@ impl Flux {
     /// the roots) and the chart folders the HelmReleases render, each with its recipe.
     pub fn tool_targets(&self, tools: &HashMap<&str, &ToolFolder>) -> Vec<(SourceKind, Target)> {
         let mut out: Vec<(SourceKind, Target)> = Vec::new();
+        let mut built: Vec<(SourceKind, Target)> = Vec::new();
         let mut push = |kind: SourceKind, folder: &ToolFolder| {
             let target = Target {
                 name: folder.dir.clone(),
@@ -370,6 +383,27 @@ impl Flux {
             }
         }
         for k in self.kustomizations.iter().filter(|k| k.here) {
+            if let Some(name) = &k.built {
+                // kustomize-controller builds the folder's own kustomization with the
+                // Kustomization's fields added, or the one it generates for a plain folder.
+                let own = tools
+                    .get(k.spec.path.as_str())
+                    .filter(|f| f.tool == Tool::Kustomize);
+                let entry = match own {
+                    Some(folder) => folder.entry.clone(),
+                    None if k.spec.path.is_empty() => "kustomization.yaml".to_string(),
+                    None => format!("{}/kustomization.yaml", k.spec.path),
+                };
+                let target = Target {
+                    name: name.clone(),
+                    entry,
+                };
+                built.push((
+                    SourceKind::Kustomize(k.spec.build_edit(own.is_none())),
+                    target,
+                ));
+                continue;
+            }
             for folder in &dirs {
                 if folder.tool != Tool::Kustomize {
                     continue;
@@ -407,6 +441,11 @@ impl Flux {
                 );
             }
         }
+        for wanted in built {
+            if !out.contains(&wanted) {
+                out.push(wanted);
+            }
+        }
         out
     }
 
@@ -415,6 +454,49 @@ impl Flux {
         self.kustomizations
             .iter()
             .any(|k| k.here && k.spec.covers(path) && k.spec.rewrite(value, &k.vars).is_some())
+    }
+
+    /// The Kustomizations of this repository whose output holds a definition: a Kustomization
+    /// built with kustomize holds its own build's documents only; any other holds the files and
+    /// renders under its folder, except the documents of such a build.
+    fn holding<'s>(
+        &'s self,
+        origin: &'s Origin,
+    ) -> impl Iterator<Item = &'s Instance<Kustomization>> + 's {
+        let of_build = origin
+            .target
+            .as_ref()
+            .filter(|t| self.build_targets.contains(*t));
+        self.kustomizations
+            .iter()
+            .filter(|k| k.here)
+            .filter(move |k| match &k.built {
+                Some(name) => of_build == Some(name),
+                None => of_build.is_none() && k.spec.covers(&origin.path),
+            })
+    }
+
+    /// The Kustomization whose output the render target `target` builds, if it is one.
+    pub fn build_owner(&self, target: &str) -> Option<Owner> {
+        self.kustomizations
+            .iter()
+            .find(|k| k.built.as_deref() == Some(target))
+            .map(|k| owner(OwnerKind::Kustomization, &k.spec.namespace, &k.spec.name))
+    }
+
+    /// Whether a definition is under the folder of a Kustomization built with kustomize without
+    /// being part of its build: that Kustomization applies its build's output instead (the
+    /// folder's files are its inputs, not objects of their own).
+    pub fn replaced_by_build(&self, origin: &Origin) -> bool {
+        let of_build = origin
+            .target
+            .as_ref()
+            .is_some_and(|t| self.build_targets.contains(t));
+        !of_build
+            && self
+                .kustomizations
+                .iter()
+                .any(|k| k.built.is_some() && k.spec.covers(&origin.path))
     }
 
     /// Where a definition lands through each Flux deployer whose output holds it: the cluster,
@@ -431,10 +513,7 @@ impl Flux {
             .as_ref()
             .and_then(|p| p.cluster_of(&origin.path));
         let mut out = Vec::new();
-        for k in self.kustomizations.iter().filter(|k| k.here) {
-            if !k.spec.covers(&origin.path) {
-                continue;
-            }
+        for k in self.holding(origin) {
             out.push((
                 pattern.clone().or(k.cluster.clone()),
                 k.spec
@@ -458,6 +537,31 @@ impl Flux {
                 None,
                 owner(OwnerKind::HelmRelease, &hr.spec.namespace, &hr.spec.name),
             ));
+        }
+        out
+    }
+
+    /// With `flux.strict_post_build_substitutions`, every Kustomization whose output holds a
+    /// definition that leaves a variable unresolved without default, with the variable:
+    /// kustomize-controller then fails that Kustomization's build.
+    pub fn unresolved(
+        &self,
+        origin: &Origin,
+        value: &Value,
+        settings: &Settings,
+    ) -> Vec<(Owner, String)> {
+        let mut out: Vec<(Owner, String)> = Vec::new();
+        if !settings.strict_post_build_substitutions {
+            return out;
+        }
+        for k in self.holding(origin) {
+            let Some(variable) = k.spec.unresolved(value, &k.vars) else {
+                continue;
+            };
+            let owner = owner(OwnerKind::Kustomization, &k.spec.namespace, &k.spec.name);
+            if !out.iter().any(|(o, _)| *o == owner) {
+                out.push((owner, variable));
+            }
         }
         out
     }

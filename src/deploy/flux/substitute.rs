@@ -15,7 +15,8 @@
 //!   literal `${`; `$var` without braces is never substituted;
 //! - an unresolved variable is the empty string, unless the controller runs with the
 //!   `StrictPostBuildSubstitutions` feature gate, where it is an error ("variable not set
-//!   (strict mode)"), defaults excepted;
+//!   (strict mode)"), defaults excepted (configuration `flux.strict_post_build_substitutions`,
+//!   reported by [`super::Flux::unresolved`]);
 //! - an object labelled or annotated `kustomize.toolkit.fluxcd.io/substitute: disabled` is left
 //!   as written.
 //!
