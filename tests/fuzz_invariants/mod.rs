@@ -7,6 +7,7 @@ use clobbercheck::manifest::ObjectHead;
 use clobbercheck::manifest::identity::list_items;
 use clobbercheck::manifest::scope::ScopeTable;
 use clobbercheck::manifest::split::split;
+use clobbercheck::manifest::yaml;
 use clobbercheck::queue::Job;
 use clobbercheck::server::webhook::{Event, PayloadError, jobs, verify_signature};
 use hmac::{Hmac, Mac};
@@ -21,8 +22,12 @@ fn line_count(bytes: &[u8]) -> usize {
 }
 
 /// The splitter, on the same bytes as YAML and as JSON: spans inside the file, documents in
-/// order (items of a `List` may share lines), errors on a line of the file, the same answer twice.
+/// order (items of a `List` may share lines), errors on a line of the file, the same answer twice;
+/// and the fast YAML reader's answer, when it gives one, is the full reader's.
 pub fn check_split(bytes: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        check_fast_yaml(text);
+    }
     let lines = line_count(bytes);
     for path in ["fuzz.yaml", "fuzz.json"] {
         let first = split(path, bytes);
@@ -56,6 +61,18 @@ pub fn check_split(bytes: &[u8]) {
                 assert!(!e.message.is_empty(), "{path}: error without a message");
             }
         }
+    }
+}
+
+/// The fast YAML reader, whenever it answers, answers exactly as the full one: values, document
+/// and item lines, warnings.
+pub fn check_fast_yaml(text: &str) {
+    if let Some(docs) = yaml::fast::parse(text) {
+        assert_eq!(
+            Ok(&docs),
+            yaml::parse_stream_full(text).as_ref(),
+            "the fast YAML reader differs from the full one"
+        );
     }
 }
 

@@ -16,6 +16,8 @@
 //! and Argo CD go through sigs.k8s.io/yaml, whose go-yaml v2 resolves `yes`, `on`, `0755`,
 //! `1_000`, `0b101` as booleans and numbers — reads differently from this YAML 1.2 reader.
 
+pub mod fast;
+
 use std::collections::HashMap;
 
 use granit_parser::{Event, Parser, ScalarStyle, ScanError};
@@ -32,7 +34,7 @@ const NODE_BUDGET_BASE: usize = 1_000_000;
 pub const MAX_DEPTH: usize = 127;
 
 /// One document of a stream: its root value and where it starts.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct RawDocument {
     /// Line of the root node (after `---`, directives and comments), 1-based.
     pub line: usize,
@@ -171,7 +173,19 @@ enum Frame {
 }
 
 /// Parses a whole stream; documents that are empty or hold only comments are left out.
+///
+/// Tries [`fast::parse`] first (the narrow subset GitOps YAML is written in, several times
+/// faster); anything outside it goes through [`parse_stream_full`], so answers never differ.
 pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
+    match fast::parse(text) {
+        Some(docs) => Ok(docs),
+        None => parse_stream_full(text),
+    }
+}
+
+/// [`parse_stream`] through granit-parser's events alone: all of YAML, with errors. The reference
+/// the fast path is tested against.
+pub fn parse_stream_full(text: &str) -> Result<Vec<RawDocument>, YamlError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
@@ -371,7 +385,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<RawDocument>, YamlError> {
 /// reader keeps as a string, as JSON text; `None` when both read it the same. Covered: the YAML
 /// 1.1 booleans, leading-zero integers (octal; decimal floats when not octal digits), `_` digit
 /// separators and `0b` binary. Sexagesimal (`60:30`) is not: go-yaml v2 reads it as a string too.
-fn yaml11_reading(text: &str) -> Option<String> {
+pub(super) fn yaml11_reading(text: &str) -> Option<String> {
     match text {
         "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => return Some("true".into()),
         "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => return Some("false".into()),
@@ -461,7 +475,7 @@ fn count_nodes(value: &Value) -> usize {
 }
 
 /// Mapping keys become strings, as when YAML is converted to JSON for the API server.
-fn key_string(value: Value) -> String {
+pub(super) fn key_string(value: Value) -> String {
     match value {
         Value::String(s) => s,
         Value::Null => "null".into(),
@@ -483,7 +497,7 @@ fn scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Value {
     plain(text)
 }
 
-fn plain(text: &str) -> Value {
+pub(super) fn plain(text: &str) -> Value {
     match text {
         "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
         "true" | "True" | "TRUE" => return Value::Bool(true),
