@@ -23,7 +23,7 @@
 //! aliases, tags, `?` keys, merge keys `<<`, multi-line plain or quoted scalars, multi-line flow
 //! collections, directives, `...`, tabs, control characters, lone carriage returns, indentation
 //! indicators, empty block scalars, empty sequence entries, a root scalar, nesting near
-//! [`MAX_DEPTH`], anything irregular — it answers `None` and the caller reads the stream with
+//! [`MAX_DEPTH`], more than 32 comment lines in a row, anything irregular — it answers `None` and the caller reads the stream with
 //! granit-parser, which also reports every error: this reader never produces one. Differential
 //! tests (`fast/tests.rs`, the `yaml_split` fuzz target, `tests/yaml_fast.rs` over real
 //! repositories) hold it to that.
@@ -44,6 +44,10 @@ const DEPTH_LIMIT: usize = MAX_DEPTH - 27;
 
 /// Longest implicit key (YAML limits them to 1024 characters; the full reader decides beyond).
 const KEY_LIMIT: usize = 1000;
+
+/// Most comment lines read between two content lines; more go to the full reader, which refuses
+/// runs longer than its look-ahead buffer (96 comments).
+const COMMENT_RUN_LIMIT: usize = 32;
 
 /// The stream's documents when it lies entirely inside the subset (module doc), else `None`.
 pub fn parse(text: &str) -> Option<Vec<RawDocument>> {
@@ -82,6 +86,8 @@ struct Reader<'a> {
     /// The next line not yet consumed.
     pos: usize,
     depth: usize,
+    /// Comment lines since the last content line.
+    comments: usize,
     warnings: Vec<YamlWarning>,
     item_lines: Vec<usize>,
 }
@@ -109,6 +115,21 @@ impl<'a> Reader<'a> {
         let mut ends = Vec::new();
         let mut i = first;
         while i < bytes.len() {
+            // Eight bytes at a time up to the first that is not plain ASCII (below space, or
+            // from DEL up): the lowest flagged byte is always a true one (borrows and carries
+            // only run upwards).
+            if let Some(chunk) = bytes.get(i..i + 8) {
+                const ONES: u64 = 0x0101_0101_0101_0101;
+                const HIGH: u64 = 0x8080_8080_8080_8080;
+                let x = u64::from_le_bytes(chunk.try_into().ok()?);
+                let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+                let del_or_above = x | x.wrapping_add(ONES);
+                let flagged = (below_space | del_or_above) & HIGH;
+                i += flagged.trailing_zeros() as usize / 8;
+                if flagged == 0 {
+                    continue;
+                }
+            }
             let b = bytes[i];
             if b == b'\n' {
                 let end = if i > 0 && bytes[i - 1] == b'\r' {
@@ -148,6 +169,7 @@ impl<'a> Reader<'a> {
             ends,
             pos: 0,
             depth: 0,
+            comments: 0,
             warnings: Vec::new(),
             item_lines: Vec::new(),
         })
@@ -155,13 +177,12 @@ impl<'a> Reader<'a> {
 
     fn stream(mut self) -> Option<Vec<RawDocument>> {
         let mut docs = Vec::new();
-        let mut from = 0;
         loop {
-            match self.next_content(from)? {
+            match self.next_content()? {
                 Next::Eof => break,
                 Next::Marker(l) => {
                     self.marker(l)?;
-                    from = l + 1;
+                    self.pos = l + 1;
                 }
                 Next::Line(l, indent) => {
                     let value = if self.is_dash(l, indent) {
@@ -175,11 +196,11 @@ impl<'a> Reader<'a> {
                         item_lines: std::mem::take(&mut self.item_lines),
                         warnings: std::mem::take(&mut self.warnings),
                     });
-                    match self.next_content(self.pos)? {
+                    match self.next_content()? {
                         Next::Eof => break,
                         Next::Marker(l) => {
                             self.marker(l)?;
-                            from = l + 1;
+                            self.pos = l + 1;
                         }
                         Next::Line(..) => return None,
                     }
@@ -199,12 +220,23 @@ impl<'a> Reader<'a> {
         self.bytes[s..e].iter().take_while(|&&b| b == b' ').count()
     }
 
-    fn next_content(&self, from: usize) -> Option<Next> {
-        for l in from..self.starts.len() {
+    /// What follows `pos`; `pos` moves up to it past blank and comment lines, so that each is
+    /// skipped once however many nested collections end there.
+    fn next_content(&mut self) -> Option<Next> {
+        for l in self.pos..self.starts.len() {
+            self.pos = l;
             let (s, e) = (self.starts[l], self.ends[l]);
             let line = &self.bytes[s..e];
             let indent = line.iter().take_while(|&&b| b == b' ').count();
-            if indent == line.len() || line[indent] == b'#' {
+            if indent == line.len() {
+                continue;
+            }
+            if line[indent] == b'#' {
+                // granit-parser refuses more than 96 comments buffered while it looks ahead.
+                self.comments += 1;
+                if self.comments > COMMENT_RUN_LIMIT {
+                    return None;
+                }
                 continue;
             }
             if indent == 0 && (line.starts_with(b"---") || line.starts_with(b"...")) {
@@ -213,8 +245,10 @@ impl<'a> Reader<'a> {
                 }
                 return None;
             }
+            self.comments = 0;
             return Some(Next::Line(l, indent));
         }
+        self.pos = self.starts.len();
         Some(Next::Eof)
     }
 
@@ -296,7 +330,7 @@ impl<'a> Reader<'a> {
                     while b[end - 1] == b' ' {
                         end -= 1;
                     }
-                    if end - p > KEY_LIMIT {
+                    if i - p > KEY_LIMIT {
                         return None;
                     }
                     return Some(Some((Key::Plain { start: p, end }, i + 1)));
@@ -367,7 +401,7 @@ impl<'a> Reader<'a> {
             let v = self.skip_spaces(after, e);
             let value = if v == e || self.bytes[v] == b'#' {
                 self.pos = line + 1;
-                match self.next_content(self.pos)? {
+                match self.next_content()? {
                     Next::Line(l, indent) if indent > col => self.nested(l, indent, record)?,
                     Next::Line(l, indent) if indent == col && self.is_dash(l, indent) => {
                         self.block_seq(l, indent, true, record)?
@@ -378,7 +412,7 @@ impl<'a> Reader<'a> {
                 self.inline(line, v, col, record)?
             };
             self.insert(&mut map, &mut key_lines, key, line + 1, value);
-            match self.next_content(self.pos)? {
+            match self.next_content()? {
                 Next::Line(l, indent) if indent == col && !self.is_dash(l, indent) => line = l,
                 Next::Line(_, indent) if indent >= col => return None,
                 _ => break,
@@ -404,7 +438,7 @@ impl<'a> Reader<'a> {
             let v = self.skip_spaces(self.starts[line] + col + 1, e);
             let value = if v == e || self.bytes[v] == b'#' {
                 self.pos = line + 1;
-                match self.next_content(self.pos)? {
+                match self.next_content()? {
                     Next::Line(l, indent) if indent > col => {
                         if record {
                             self.item_lines.push(l + 1);
@@ -431,7 +465,7 @@ impl<'a> Reader<'a> {
                 }
             };
             items.push(value);
-            match self.next_content(self.pos)? {
+            match self.next_content()? {
                 Next::Line(l, indent) if indent == col && self.is_dash(l, indent) => line = l,
                 Next::Line(_, indent) if indent == col && compact => break,
                 Next::Line(_, indent) if indent >= col => return None,

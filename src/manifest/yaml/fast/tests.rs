@@ -126,6 +126,11 @@ fn keys() {
     falls_back("\"a\" : 1\n");
     falls_back("a #c: 1\n");
     falls_back(&format!("{}: 1\n", "k".repeat(1100)));
+    falls_back(&format!("k{}: 1\n", " ".repeat(1100)));
+    let long = "x".repeat(3000);
+    fast(&format!(
+        "a: {long}\nb: \"{long}\"\nc: [{long}, '{long}']\nd:\n- {long}\n- '{long}'\n"
+    ));
 }
 
 #[test]
@@ -229,4 +234,39 @@ fn indentation() {
     falls_back(&deep);
     let ok: String = (0..50).map(|i| format!("{}a:\n", "  ".repeat(i))).collect();
     fast(&ok);
+}
+
+#[test]
+fn every_byte_position_is_checked() {
+    // The validation pass reads eight bytes at a time: a forbidden character at any offset
+    // of the chunk, and allowed non-ASCII ones around it, must be seen.
+    for pad in 0..17 {
+        let fill = "x".repeat(pad);
+        fast(&format!("a: {fill}é\nb: {fill}日本\n"));
+        for bad in [
+            "\t", "\u{1}", "\u{7f}", "\u{85}", "\u{2028}", "\r", "\u{feff}",
+        ] {
+            falls_back(&format!("a: {fill}{bad}z\nb: 1\n"));
+        }
+    }
+}
+
+#[test]
+fn long_comment_runs_fall_back() {
+    // granit-parser refuses more than 96 comments buffered while looking ahead (after an empty
+    // value, say): a long run of comment lines is left to it, a short one is read here.
+    let deep: String = (0..60).map(|i| format!("{}a:\n", "  ".repeat(i))).collect();
+    falls_back(&format!("{deep}{}b: 1\n", "# c\n\n".repeat(20_000)));
+    falls_back(&format!("a:\n{}b: 1\n", "# c\n".repeat(100)));
+    falls_back(&format!(
+        "a: 1\n{}---\n{}b: 1\n",
+        "# c\n".repeat(20),
+        "# c\n".repeat(20)
+    ));
+    fast(&format!("{deep}{}b: 1\n", "# c\n\n".repeat(30)));
+    fast(&format!(
+        "a: 1\n{}b: 2\n{}c: 3\n",
+        "# c\n".repeat(30),
+        "# c\n".repeat(30)
+    ));
 }
