@@ -37,6 +37,9 @@ pub struct PrDiff {
     files: HashMap<String, FileDiff>,
     /// Render targets of head whose entry point base does not have.
     added_targets: std::collections::HashSet<String>,
+    /// Render targets of head whose entry point is no file of head (the kustomization a Flux
+    /// Kustomization's build generates): their documents name their own files and lines.
+    generated_targets: std::collections::HashSet<String>,
     /// Applications generated in head whose producing element is new: `(set path, set line,
     /// producer description)`.
     added_generated: std::collections::HashSet<(String, usize, String)>,
@@ -81,9 +84,16 @@ impl PrDiff {
             .filter(|t| !base.files.contains_key(&t.entry))
             .map(|t| t.name.clone())
             .collect();
+        let generated_targets = head
+            .targets
+            .iter()
+            .filter(|t| !head.files.contains_key(&t.entry))
+            .map(|t| t.name.clone())
+            .collect();
         let mut diff = Self {
             files,
             added_targets,
+            generated_targets,
             added_generated: Default::default(),
         };
         diff.added_generated = diff.new_generated(base, head);
@@ -145,8 +155,9 @@ impl PrDiff {
     }
 
     /// Whether a head definition is new in the PR: its file is added or all its lines are; for
-    /// a rendered definition, its render target is added; for a generated Application, its
-    /// producing element is new.
+    /// a rendered definition, its render target is added (a generated kustomization's
+    /// documents, which name their own files, are judged by their lines); for a generated
+    /// Application, its producing element is new.
     pub fn is_new(&self, origin: &Origin) -> bool {
         if let Some(producer) = &origin.generator {
             return self.added_generated.contains(&(
@@ -155,7 +166,9 @@ impl PrDiff {
                 producer.description.clone(),
             ));
         }
-        if let Some(target) = &origin.target {
+        if let Some(target) = &origin.target
+            && !self.generated_targets.contains(target)
+        {
             return self.added_targets.contains(target);
         }
         match self.files.get(&origin.path) {

@@ -411,11 +411,14 @@ fn a_json6902_patch_renaming_an_object_onto_another_kustomizations_object_is_a_c
         "{}",
         shared[0]
     );
-    let overwrites = messages(&report, "overwrite-disguised-as-addition");
+    // The PR's patch makes an existing file's object a second definition of `settings`.
+    let duplicates = messages(&report, "duplicate-identity");
     assert!(
-        overwrites
+        duplicates
             .iter()
-            .any(|m| m.contains("ConfigMap shop/settings") && m.contains("infra/settings.yaml:1")),
+            .any(|m| m.contains("ConfigMap shop/settings")
+                && m.contains("infra/settings.yaml:1")
+                && m.contains("apps/extra.yaml:1")),
         "{report:#}"
     );
     // The patched object is named after its own file and line, not a generated kustomization.
@@ -535,5 +538,34 @@ fn strict_substitution_makes_an_unresolved_variable_an_error_at_the_object() {
         errors[0]
     );
     assert_eq!(change_of(&report, "ConfigMap", "region-prod").0, "added");
+    assert_eq!(status, 1);
+}
+
+#[test]
+fn a_root_built_with_patches_judges_only_what_the_pr_touches() {
+    let test = "a_root_built_with_patches_judges_only_what_the_pr_touches";
+    if !kustomize_available(test) {
+        return;
+    }
+    // The bootstrap root carries `spec.patches` on both sides, so clusters/prod is built with
+    // the kustomization Flux generates. Its documents keep their files and lines: only the
+    // PR's new overlap is judged, not infrastructure's old one (Namespace ingress), and the
+    // patch reaches the root's own Namespace.
+    let (status, report) = check_fixture("root-patches", &[]);
+    let shared = messages(&report, "shared-resource");
+    assert_eq!(shared.len(), 1, "{report:#}");
+    assert!(shared[0].contains("Deployment shop/web"), "{}", shared[0]);
+    assert_eq!(
+        change_of(&report, "Namespace", "flux-system"),
+        (
+            "unchanged".to_string(),
+            "clusters/prod/flux-system/gotk-components.yaml:1".to_string()
+        ),
+        "{report:#}"
+    );
+    assert_eq!(
+        change_of(&report, "Kustomization", "web"),
+        ("added".to_string(), "clusters/prod/web.yaml:1".to_string())
+    );
     assert_eq!(status, 1);
 }

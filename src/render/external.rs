@@ -480,6 +480,7 @@ fn own_origins(
         out.push(RenderedDoc {
             path,
             line: 1,
+            end_line: 1,
             value: std::sync::Arc::new(value),
         });
     }
@@ -513,6 +514,7 @@ fn own_origins(
         {
             if let Some(w) = found {
                 out[indices[k]].line = written[w].line;
+                out[indices[k]].end_line = written[w].end_line;
             }
         }
     }
@@ -810,6 +812,7 @@ fn run_tool(
         .map(|doc| RenderedDoc {
             path: target.entry.clone(),
             line: 1,
+            end_line: 1,
             value: doc.value,
         })
         .collect();

@@ -62,9 +62,12 @@ pub struct RenderFailure {
 /// One object document a render produced.
 #[derive(Debug, Clone)]
 pub struct RenderedDoc {
-    /// The file reports point at: the target's entry point.
+    /// The file reports point at: the target's entry point (for a Flux generated build, the
+    /// object's own file).
     pub path: String,
     pub line: usize,
+    /// Last line of the written document (`line` when only the entry point is known).
+    pub end_line: usize,
     pub value: Arc<Value>,
 }
 
@@ -271,7 +274,7 @@ pub fn render_targets(
                     Origin {
                         path: doc.path.clone(),
                         line: doc.line,
-                        end_line: doc.line,
+                        end_line: doc.end_line,
                         target: Some(target.name.clone()),
                         generator: None,
                     },
@@ -409,6 +412,7 @@ fn render_target(
                     .map(|value| RenderedDoc {
                         path: target.entry.clone(),
                         line: 1,
+                        end_line: 1,
                         value: Arc::new(value),
                     })
                     .collect()
