@@ -110,3 +110,78 @@ fn a_reused_snapshot_judges_as_a_fresh_one() {
         reused.report.findings
     );
 }
+
+/// A chart whose head adds a template: helm reads every file of the chart, so base's render
+/// must not be reused for head although every file base's render read is unchanged (reused, the
+/// new template would be read as a plain file, template text and all). A stand-in `helm` on
+/// `PATH` prints the chart's templates with the release name filled in (no helm binary is
+/// needed).
+#[test]
+fn a_template_added_to_a_chart_is_rendered_not_taken_from_the_cache() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let tools = tmp.path().join("bin");
+    std::fs::create_dir_all(&tools).unwrap();
+    let helm = tools.join("helm");
+    // `helm template <release> <chart> [flags]`: the chart is the third argument.
+    std::fs::write(
+        &helm,
+        "#!/bin/sh\nfor f in \"$3\"/templates/*.yaml; do echo '---'; \
+         sed \"s/{{ .Release.Name }}/$2/g\" \"$f\"; done\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helm, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = tmp.path().join("repo");
+    std::fs::create_dir_all(dir.join("charts/web/templates")).unwrap();
+    git(&dir, &["init", "-q"]);
+    git(&dir, &["config", "user.email", "t@example.com"]);
+    git(&dir, &["config", "user.name", "t"]);
+    std::fs::write(
+        dir.join(".clobbercheck.yml"),
+        "sources:\n  - helm: 'charts/*'\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("charts/web/Chart.yaml"),
+        "apiVersion: v2\nname: web\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    let configmap = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: '{{{{ .Release.Name }}}}-{name}'\n  namespace: web\n"
+        )
+    };
+    std::fs::write(dir.join("charts/web/templates/a.yaml"), configmap("a")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "base"]);
+    std::fs::write(dir.join("charts/web/templates/b.yaml"), configmap("b")).unwrap();
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "-q", "-m", "head"]);
+    let path = format!(
+        "{}:{}",
+        tools.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_clobbercheck"))
+        .args([
+            "check", "--base", "HEAD~1", "--head", "HEAD", "--format", "json",
+        ])
+        .current_dir(&dir)
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    let change = |name: &str| {
+        report["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["id"]["name"] == name)
+            .map(|o| o["change"].as_str().unwrap().to_string())
+    };
+    assert_eq!(change("web-a").as_deref(), Some("unchanged"), "{report:#}");
+    assert_eq!(change("web-b").as_deref(), Some("added"), "{report:#}");
+    assert_eq!(report["summary"]["errors"], 0, "{report:#}");
+}

@@ -371,12 +371,18 @@ fn render_target(
     cache: &RenderCache,
 ) -> Result<Arc<Outcome>, RevisionError> {
     let mut key = format!("{kind:?}|{limits:?}|{}", target.name);
-    if let SourceKind::Kustomize(edit) = kind
-        && edit.generate
-    {
-        // A generated kustomization lists the folder's files: a file the other side does not
-        // have changes the build without being one of its recorded inputs.
-        let dir = target.entry.rsplit_once('/').map_or("", |(dir, _)| dir);
+    // A tool that reads a whole folder — helm every file of the chart, a generated kustomization
+    // every file it lists — changes its output when a file the other side does not have
+    // appears there, without that file being one of the inputs recorded for the other side: the
+    // folder's listing is part of the key.
+    let whole_folder = match kind {
+        SourceKind::Kustomize(edit) if edit.generate => {
+            Some(target.entry.rsplit_once('/').map_or("", |(dir, _)| dir))
+        }
+        SourceKind::Helm { .. } => Some(target.name.as_str()),
+        _ => None,
+    };
+    if let Some(dir) = whole_folder {
         for entry in files.files_under(dir) {
             key.push('|');
             key.push_str(&entry.path);
