@@ -270,3 +270,151 @@ fn long_comment_runs_fall_back() {
         "# c\n".repeat(30)
     ));
 }
+
+/// A xorshift generator: the same cases on every run.
+struct Cases(u64);
+
+impl Cases {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+
+    fn pick<'a>(&mut self, choices: &[&'a str]) -> &'a str {
+        choices[self.below(choices.len())]
+    }
+
+    /// A block collection at `indent`: keys, values, nesting, comments and markers drawn from
+    /// inside and just outside the subset.
+    fn block(&mut self, out: &mut String, indent: usize, depth: usize) {
+        const KEYS: &[&str] = &[
+            "a", "b", "items", "on", "1", "\"q\"", "'s'", "<<", "\"<<\"", "a b", "-k", "k#", "~",
+            "?", "? a", "[a]", "key ", "é",
+        ];
+        const VALUES: &[&str] = &[
+            "a",
+            "b c",
+            "1",
+            "-1",
+            "0755",
+            "yes",
+            "~",
+            "",
+            "1e3",
+            ".inf",
+            "'q'",
+            "\"d\"",
+            "'it''s'",
+            "\"a\\\"b\"",
+            "x#y",
+            "x #c",
+            "http://a:b",
+            "a:b",
+            "[a, b]",
+            "{a: 1}",
+            "[]",
+            "{a: [1, 2], b: {c: ~}}",
+            "- x",
+            "a: b",
+            "|",
+            "|-",
+            "|+",
+            ">",
+            ">-",
+            "&a x",
+            "*a",
+            "!t x",
+            "? x",
+            "x]",
+            ",x",
+            "\"\\u00e9\"",
+            "-",
+            "'a' b",
+            "\"a\" #c",
+            "[a,]",
+            "[a: b]",
+            "{a, b}",
+            "0x1F",
+            "1_000",
+            "\"\\x41\"",
+            "a  ",
+            "[ a ]",
+            "{ a : 1 }",
+            "%x",
+            "@x",
+        ];
+        let seq = self.below(3) == 0;
+        let pad = " ".repeat(indent);
+        for _ in 0..1 + self.below(4) {
+            if self.below(8) == 0 {
+                out.push_str(self.pick(&["", "# c", "  # c", " ", "---", "...", "\t", "  "]));
+                out.push('\n');
+            }
+            out.push_str(&pad);
+            if seq {
+                out.push('-');
+                out.push_str(self.pick(&[" ", " ", "  ", ""]));
+            } else {
+                out.push_str(self.pick(KEYS));
+                out.push_str(self.pick(&[": ", ": ", ":", ":  ", " : "]));
+            }
+            if depth < 4 && self.below(3) == 0 {
+                if self.below(4) == 0 {
+                    out.push_str(" # c");
+                }
+                out.push('\n');
+                let step = self
+                    .pick(&["0", "1", "2", "2", "2", "4"])
+                    .parse::<usize>()
+                    .unwrap();
+                self.block(out, indent + step, depth + 1);
+                continue;
+            }
+            let value = self.pick(VALUES);
+            out.push_str(value);
+            if value.starts_with(['|', '>']) {
+                out.push('\n');
+                let inner = " ".repeat(indent + 1 + self.below(3));
+                for _ in 0..1 + self.below(3) {
+                    let line = self.pick(&["text", "", " more", "# x", "---", "  ", "a: b"]);
+                    if !line.is_empty() {
+                        out.push_str(&inner);
+                        out.push_str(line);
+                    }
+                    out.push('\n');
+                }
+                continue;
+            }
+            if self.below(6) == 0 {
+                out.push_str(self.pick(&[" # c", "  ", " #c", "#c"]));
+            }
+            out.push_str(self.pick(&["\n", "\n", "\n", "\r\n"]));
+        }
+    }
+}
+
+#[test]
+fn generated_streams_read_the_same_either_way() {
+    let mut cases = Cases(0x9e37_79b9_7f4a_7c15);
+    let mut taken = 0;
+    for _ in 0..200_000 {
+        let mut text = String::new();
+        if cases.below(5) == 0 {
+            text.push_str("---\n");
+        }
+        let indent = cases.below(2);
+        cases.block(&mut text, indent, 0);
+        if cases.below(4) == 0 {
+            text.push_str("---\n");
+            cases.block(&mut text, 0, 0);
+        }
+        taken += usize::from(same(&text));
+    }
+    // Enough of them inside the subset to mean something.
+    assert!(
+        taken > 10_000,
+        "the fast path took only {taken} generated streams"
+    );
+}
