@@ -28,11 +28,11 @@
 //! tests (`fast/tests.rs`, the `yaml_split` fuzz target, `tests/yaml_fast.rs` over real
 //! repositories) hold it to that.
 
-use serde_json::map::Entry;
 use serde_json::{Map, Value};
 
 use super::{
-    MAX_DEPTH, RawDocument, YamlWarning, YamlWarningKind, key_string, plain, yaml11_reading,
+    MAX_DEPTH, RawDocument, YamlWarning, YamlWarningKind, insert_key, key_string, plain,
+    yaml11_reading,
 };
 
 #[cfg(test)]
@@ -357,8 +357,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Inserts as the full reader does: the last of duplicate keys wins, in the first's place,
-    /// with a warning naming both lines.
+    /// Inserts as the full reader does ([`super::insert_key`]).
     fn insert(
         &mut self,
         map: &mut Map<String, Value>,
@@ -367,24 +366,7 @@ impl<'a> Reader<'a> {
         key_line: usize,
         value: Value,
     ) {
-        match map.entry(key) {
-            Entry::Vacant(slot) => {
-                key_lines.push(key_line);
-                slot.insert(value);
-            }
-            Entry::Occupied(mut slot) => {
-                let key = slot.key().clone();
-                slot.insert(value);
-                let first_line = map
-                    .keys()
-                    .position(|k| *k == key)
-                    .map_or(key_line, |i| key_lines[i]);
-                self.warnings.push(YamlWarning {
-                    line: key_line,
-                    kind: YamlWarningKind::DuplicateKey { key, first_line },
-                });
-            }
-        }
+        insert_key(map, key_lines, key, key_line, value, &mut self.warnings);
     }
 
     /// A block mapping whose first key is at `col` of `line`. `root`: the document's root, whose

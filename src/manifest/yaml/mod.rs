@@ -355,30 +355,45 @@ pub fn parse_stream_full(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                     if std::mem::take(merge_key) {
                         merges.push(value);
                     } else {
-                        match map.entry(k) {
-                            Entry::Vacant(slot) => {
-                                key_lines.push(*key_line);
-                                slot.insert(value);
-                            }
-                            Entry::Occupied(mut slot) => {
-                                let key = slot.key().clone();
-                                slot.insert(value);
-                                let first_line = map
-                                    .keys()
-                                    .position(|k| *k == key)
-                                    .map_or(*key_line, |i| key_lines[i]);
-                                warnings.push(YamlWarning {
-                                    line: *key_line,
-                                    kind: YamlWarningKind::DuplicateKey { key, first_line },
-                                });
-                            }
-                        }
+                        insert_key(map, key_lines, k, *key_line, value, &mut warnings);
                     }
                 }
             },
         }
     }
     Ok(docs)
+}
+
+/// Inserts `key` (written at 1-based `key_line`) into `map` as Kubernetes reads YAML: the last
+/// of duplicate keys wins, in the first one's place, and a [`YamlWarningKind::DuplicateKey`]
+/// naming both lines is pushed to `warnings`. `key_lines` holds the line of each key of `map`,
+/// in its order. One implementation for both readers, so they cannot disagree.
+fn insert_key(
+    map: &mut Map<String, Value>,
+    key_lines: &mut Vec<usize>,
+    key: String,
+    key_line: usize,
+    value: Value,
+    warnings: &mut Vec<YamlWarning>,
+) {
+    match map.entry(key) {
+        Entry::Vacant(slot) => {
+            key_lines.push(key_line);
+            slot.insert(value);
+        }
+        Entry::Occupied(mut slot) => {
+            let key = slot.key().clone();
+            slot.insert(value);
+            let first_line = map
+                .keys()
+                .position(|k| *k == key)
+                .map_or(key_line, |i| key_lines[i]);
+            warnings.push(YamlWarning {
+                line: key_line,
+                kind: YamlWarningKind::DuplicateKey { key, first_line },
+            });
+        }
+    }
 }
 
 /// How go-yaml v2 (sigs.k8s.io/yaml, used by kubectl and Argo CD) reads a plain scalar that this
