@@ -394,14 +394,14 @@ struct MigrateError {
 impl MigrateError {
     fn connect(e: ::postgres::Error) -> Self {
         Self {
-            unreachable: e.as_db_error().is_none(),
+            unreachable: e.as_db_error().is_none() || transient(&e),
             message: describe(&e),
         }
     }
 
     fn query(e: ::postgres::Error) -> Self {
         Self {
-            unreachable: e.is_closed(),
+            unreachable: e.is_closed() || transient(&e),
             message: describe(&e),
         }
     }
@@ -409,6 +409,23 @@ impl MigrateError {
     fn is_unreachable(&self) -> bool {
         self.unreachable
     }
+}
+
+/// Whether the server answered but cannot serve yet, or is going away: SQLSTATE class 08
+/// (connection exception) and `57P01`–`57P03` (admin or crash shutdown, "the database system is
+/// starting up" / "not yet accepting connections"), as PostgreSQL's appendix A lists them. A
+/// replica started while PostgreSQL restarts waits for it instead of exiting.
+fn transient(e: &::postgres::Error) -> bool {
+    use ::postgres::error::SqlState;
+    e.code().is_some_and(|code| {
+        code.code().starts_with("08")
+            || [
+                SqlState::ADMIN_SHUTDOWN,
+                SqlState::CRASH_SHUTDOWN,
+                SqlState::CANNOT_CONNECT_NOW,
+            ]
+            .contains(code)
+    })
 }
 
 fn apply_migrations(client: &mut Client) -> Result<(), MigrateError> {
