@@ -111,11 +111,13 @@ fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
     (base, heads)
 }
 
+/// Per size: the cold pull request's (open, analysis, publication) and the warm medians of each
+/// kind of pull request (ConfigMap, Application copy).
 struct Row {
     objects: usize,
-    open: (Duration, Duration),
-    analysis: (Duration, Duration),
-    publication: (Duration, Duration),
+    cold: [Duration; 3],
+    configmap: [Duration; 3],
+    application: [Duration; 3],
     cache_blobs: usize,
     rss: f64,
     peak: f64,
@@ -132,7 +134,7 @@ fn measure(objects: usize, prs: usize) -> Row {
     );
     let templates = markdown::environment(None).expect("embedded templates load");
     let cache = ParseCache::default();
-    let (mut open, mut analysis, mut publication) = (Vec::new(), Vec::new(), Vec::new());
+    let mut steps: Vec<[Duration; 3]> = Vec::new();
     for head in &heads {
         let t0 = Instant::now();
         let base_rev = GitRevision::open(&dir, &base).unwrap();
@@ -150,17 +152,26 @@ fn measure(objects: usize, prs: usize) -> Row {
             ms(t3 - t2),
             result.report.summary.errors
         );
-        open.push(t1 - t0);
-        analysis.push(t2 - t1);
-        publication.push(t3 - t2);
+        steps.push([t1 - t0, t2 - t1, t3 - t2]);
     }
     let (rss, peak) = rss_mib();
-    let split = |xs: Vec<Duration>| (xs[0], median(xs[1..].to_vec()));
+    // Pull request i adds a ConfigMap when i is even, a copy of an Application when odd.
+    let warm = |odd: usize| -> [Duration; 3] {
+        let of = |step: usize| {
+            median(
+                (1..steps.len())
+                    .filter(|i| i % 2 == odd)
+                    .map(|i| steps[i][step])
+                    .collect(),
+            )
+        };
+        [of(0), of(1), of(2)]
+    };
     Row {
         objects,
-        open: split(open),
-        analysis: split(analysis),
-        publication: split(publication),
+        cold: steps[0],
+        configmap: warm(0),
+        application: warm(1),
         cache_blobs: cache.len(),
         rss,
         peak,
@@ -174,11 +185,16 @@ fn main() {
         .map(|s| s.parse().expect("--sizes takes numbers"))
         .collect();
     let prs: usize = arg("--prs").map_or(8, |s| s.parse().expect("--prs takes a number"));
-    assert!(prs >= 2, "--prs must be at least 2 (one cold, one warm)");
+    assert!(
+        prs >= 3,
+        "--prs must be at least 3 (one cold, then warm ones of both kinds)"
+    );
     let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, prs)).collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "one-file pull requests, one process, one parse cache; cold = first PR, warm = median of the other {}",
+        "one-file pull requests, one process, one parse cache; cold = the first PR (a ConfigMap); \
+         warm = medians of the other {}: a new ConfigMap (the head is derived from the base's \
+         snapshot) and a copy of an Argo CD Application (deployers change: loaded whole)",
         prs - 1
     );
     println!(
@@ -189,27 +205,26 @@ fn main() {
             .join(" ")
     );
     println!(
-        "{:>8} | {:>17} | {:>21} | {:>21} | {:>8} | {:>13}",
-        "objects",
-        "open cold/warm ms",
-        "analysis cold/warm ms",
-        "publish cold/warm ms",
-        "blobs",
-        "RSS/peak MiB"
+        "{:>8} | {:>11} | {:>32} | {:>7} | {:>13}",
+        "objects", "PR", "open / analysis / publish ms", "blobs", "RSS/peak MiB"
     );
     for r in rows {
-        println!(
-            "{:>8} | {:>8.1}/{:<8.1} | {:>10.1}/{:<10.1} | {:>10.1}/{:<10.1} | {:>8} | {:>6.0}/{:<6.0}",
-            r.objects,
-            ms(r.open.0),
-            ms(r.open.1),
-            ms(r.analysis.0),
-            ms(r.analysis.1),
-            ms(r.publication.0),
-            ms(r.publication.1),
-            r.cache_blobs,
-            r.rss,
-            r.peak
-        );
+        for (kind, [open, analysis, publication]) in [
+            ("cold", r.cold),
+            ("ConfigMap", r.configmap),
+            ("Application", r.application),
+        ] {
+            println!(
+                "{:>8} | {:>11} | {:>8.1} / {:>8.1} / {:>8.1} | {:>7} | {:>6.0}/{:<6.0}",
+                r.objects,
+                kind,
+                ms(open),
+                ms(analysis),
+                ms(publication),
+                r.cache_blobs,
+                r.rss,
+                r.peak
+            );
+        }
     }
 }

@@ -147,7 +147,7 @@ pub fn apply(
     let annotated: Vec<(&ObjectChange, &Definition)> = changes
         .objects
         .iter()
-        .flat_map(|o| o.head.iter().map(move |d| (o, d)))
+        .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
         .filter(|(_, d)| annotation_words(&d.value).is_some())
         .collect();
     let mut active = Vec::with_capacity(findings.len());
@@ -209,7 +209,7 @@ fn reason(
         .binary_search_by(|o| o.id.cmp(id))
         .ok()
         .map(|index| {
-            let object = &changes.objects[index];
+            let object = &*changes.objects[index];
             object.head.iter().map(move |d| (object, d))
         })
         .into_iter()

@@ -101,7 +101,7 @@ pub fn analyze_with(
     };
     config.deploy.repository.extend(&options.repository);
     let base = cache.snapshot(base_rev, &config)?;
-    let head = cache.snapshot(head_rev, &config)?;
+    let head = cache.snapshot_after(head_rev, &config, Some(&base))?;
     let config_changed = config_change(&base, &head, base_rev, head_rev)?;
     // Head's configuration judges the PRs after this one: one that does not load is reported
     // now, while this run goes on with the configuration it started from.
@@ -115,7 +115,7 @@ pub fn analyze_with(
     // out of the comparison on both sides (never deleted, never added), and render-error says so.
     // So are the objects of a Flux Kustomization whose kustomize build failed there: the other
     // side may have read them from the folder's files (no patches then), not from that build.
-    let unknown = |failed: &Snapshot, o: &crate::manifest::RenderedObject| {
+    let unknown = |failed: &Snapshot, o: &Arc<crate::manifest::RenderedObject>| {
         o.origin.target.as_ref().is_some_and(|t| {
             failed
                 .render_errors
@@ -130,14 +130,23 @@ pub fn analyze_with(
                     .is_some_and(|owner| o.owners.contains(&owner))
         })
     };
-    let known = |objects: &[crate::manifest::RenderedObject], other: &Snapshot| {
+    let known = |objects: &[Arc<crate::manifest::RenderedObject>], other: &Snapshot| {
         objects
             .iter()
             .filter(|o| !unknown(other, o))
             .cloned()
             .collect::<Vec<_>>()
     };
-    let changes = if base.render_errors.is_empty() && head.render_errors.is_empty() {
+    let no_render_errors = base.render_errors.is_empty() && head.render_errors.is_empty();
+    let changes = if no_render_errors && let Some(changed) = head.changed_since(&base) {
+        ChangeSet::classify_change(
+            &base.objects,
+            &head.objects,
+            &diff,
+            changed,
+            base.unchanged(),
+        )
+    } else if no_render_errors {
         ChangeSet::classify(&base.objects, &head.objects, &diff)
     } else {
         ChangeSet::classify(

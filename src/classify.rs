@@ -1,6 +1,6 @@
 //! Classification: base and head objects joined by identity into a [`ChangeSet`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -86,13 +86,17 @@ impl ObjectChange {
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(transparent)]
 pub struct ChangeSet {
-    pub objects: Vec<ObjectChange>,
+    pub objects: Vec<Arc<ObjectChange>>,
 }
 
 impl ChangeSet {
     /// Joins base and head objects by identity. Objects without identity (`generateName`) are
     /// not part of the change set: they cannot be overwritten.
-    pub fn classify(base: &[RenderedObject], head: &[RenderedObject], diff: &PrDiff) -> Self {
+    pub fn classify(
+        base: &[Arc<RenderedObject>],
+        head: &[Arc<RenderedObject>],
+        diff: &PrDiff,
+    ) -> Self {
         type Sides = (Vec<Definition>, Vec<Definition>);
         // Definitions are built and judged on every core; only the grouping is sequential,
         // and it keeps each side's apply order.
@@ -131,7 +135,7 @@ impl ChangeSet {
                     }
                     _ => false,
                 };
-                ObjectChange {
+                Arc::new(ObjectChange {
                     id: id.clone(),
                     change,
                     moved,
@@ -139,9 +143,57 @@ impl ChangeSet {
                     head_owners: owners(&head),
                     base,
                     head,
-                }
+                })
             })
             .collect();
+        Self { objects }
+    }
+
+    /// [`ChangeSet::classify`] when head was derived from base with only the files at `changed`
+    /// replaced (`crate::snapshot`'s derivation), given `unchanged`, base classified against
+    /// itself: an identity that no object of a changed file (nor an Application an
+    /// ApplicationSet generates) defines on either side has the same definitions on both, so
+    /// its entry is `unchanged`'s; only the others are classified. Same answer as
+    /// [`ChangeSet::classify`], in time proportional to the change.
+    pub fn classify_change(
+        base: &[Arc<RenderedObject>],
+        head: &[Arc<RenderedObject>],
+        diff: &PrDiff,
+        changed: &BTreeSet<String>,
+        unchanged: &ChangeSet,
+    ) -> Self {
+        let touches =
+            |o: &RenderedObject| o.origin.generator.is_some() || changed.contains(&o.origin.path);
+        let touched: HashSet<&Identity> = base
+            .iter()
+            .chain(head)
+            .filter(|o| touches(o))
+            .filter_map(|o| o.identity.as_ref())
+            .collect();
+        let of = |objects: &[Arc<RenderedObject>]| -> Vec<Arc<RenderedObject>> {
+            objects
+                .iter()
+                .filter(|o| o.identity.as_ref().is_some_and(|i| touched.contains(i)))
+                .cloned()
+                .collect()
+        };
+        let fresh = Self::classify(&of(base), &of(head), diff);
+        let mut skip: Vec<&Identity> = touched.into_iter().collect();
+        skip.sort_unstable();
+        let mut skip = skip.into_iter().peekable();
+        let mut fresh = fresh.objects.into_iter().peekable();
+        let mut objects = Vec::with_capacity(unchanged.objects.len() + fresh.len());
+        for object in &unchanged.objects {
+            while skip.next_if(|id| *id < &object.id).is_some() {}
+            if skip.next_if(|id| *id == &object.id).is_some() {
+                continue;
+            }
+            while let Some(next) = fresh.next_if(|f| f.id < object.id) {
+                objects.push(next);
+            }
+            objects.push(Arc::clone(object));
+        }
+        objects.extend(fresh);
         Self { objects }
     }
 
@@ -165,7 +217,7 @@ fn owners(definitions: &[Definition]) -> Vec<Owner> {
 /// The definitions of one side's objects that have an identity, in apply order; `diff` for
 /// head, whose definitions may be new in the PR.
 fn definitions<'a>(
-    objects: &'a [RenderedObject],
+    objects: &'a [Arc<RenderedObject>],
     diff: Option<&PrDiff>,
 ) -> Vec<(&'a Identity, Definition)> {
     objects

@@ -139,7 +139,7 @@ fn describe(origin: &Origin) -> String {
 /// duplicates naming every definition (`clobbercheck render --split`, whose rendered objects
 /// have no text of their own).
 pub fn write_objects(
-    objects: &[RenderedObject],
+    objects: &[Arc<RenderedObject>],
     out: &Path,
 ) -> Result<Vec<PathBuf>, SplitOutError> {
     write_with(objects, out, |_| None)
@@ -147,7 +147,7 @@ pub fn write_objects(
 
 /// [`write_objects`], writing the text `own_text` gives for an object when it has one.
 fn write_with<'a>(
-    objects: &'a [RenderedObject],
+    objects: &'a [Arc<RenderedObject>],
     out: &Path,
     own_text: impl Fn(&RenderedObject) -> Option<&'a str>,
 ) -> Result<Vec<PathBuf>, SplitOutError> {
@@ -194,7 +194,7 @@ fn write_with<'a>(
 
 /// The objects as one YAML stream, each preceded by a `# Source:` comment naming its origin,
 /// so users see exactly what the check saw (`clobbercheck render`).
-pub fn yaml_stream(objects: &[RenderedObject]) -> Result<String, SplitOutError> {
+pub fn yaml_stream(objects: &[Arc<RenderedObject>]) -> Result<String, SplitOutError> {
     let mut out = String::new();
     for object in objects {
         let yaml =

@@ -159,6 +159,16 @@ pub struct RevisionRender {
     pub consumed: HashSet<String>,
 }
 
+/// Whether adding, removing or changing the file at `path` may change what a revision renders
+/// on its own: it is a kustomization or a `Chart.yaml` (a tool folder's marker), or a
+/// `sources:` entry matches it. Files a render reads are known from the render itself.
+pub(crate) fn may_render(path: &str, config: &Config) -> bool {
+    let name = path.rsplit_once('/').map_or(path, |(_, name)| name);
+    external::KUSTOMIZATION_FILES.contains(&name)
+        || name == "Chart.yaml"
+        || config.sources.iter().any(|s| s.matches(path))
+}
+
 /// Finds the render targets of a revision: jsonnet globs match files, kustomize and helm globs
 /// match folders holding a kustomization or a `Chart.yaml`. A path selected by two entries
 /// belongs to the first.

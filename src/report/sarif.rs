@@ -83,7 +83,7 @@ fn object<'r>(report: &'r Report, finding: &Finding) -> Option<&'r crate::classi
         .objects
         .binary_search_by(|o| o.id.cmp(id))
         .ok()
-        .map(|i| &report.objects.objects[i])
+        .map(|i| &*report.objects.objects[i])
 }
 
 /// The schema URI written in `$schema`.

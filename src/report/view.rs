@@ -588,7 +588,12 @@ impl<'a> Model<'a> {
                 &analysis.head.deployers,
             ),
             placed: Placed::new(report),
-            index: report.objects.objects.iter().map(|o| (&o.id, o)).collect(),
+            index: report
+                .objects
+                .objects
+                .iter()
+                .map(|o| (&o.id, &**o))
+                .collect(),
         }
     }
 

@@ -62,6 +62,7 @@ impl Rule for StatefulDeletion {
             .objects
             .iter()
             .filter(|o| o.change == Change::Added)
+            .map(|o| &**o)
             .collect();
         let mut renamed_to: Vec<&Identity> = Vec::new();
         for object in &ctx.changes.objects {

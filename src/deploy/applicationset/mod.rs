@@ -296,7 +296,7 @@ pub fn expand(set: &Value, origin: &Origin, ctx: &ExpandContext<'_>) -> Expansio
 }
 
 /// What expanding every ApplicationSet of one revision gave.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct RevisionExpansion {
     /// Generated Applications as documents: origin = the set's document plus the producer.
     pub documents: Vec<(Origin, Arc<Value>)>,

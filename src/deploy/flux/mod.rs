@@ -76,6 +76,12 @@ pub struct Flux {
 }
 
 impl Flux {
+    /// Whether the revision has no Kustomization and no HelmRelease (then nothing reads its
+    /// ConfigMaps and Secrets as Flux data).
+    pub fn is_empty(&self) -> bool {
+        self.kustomizations.is_empty() && self.releases.is_empty()
+    }
+
     /// Learns the Flux objects among documents given in apply order.
     pub fn learn<'a>(
         documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,

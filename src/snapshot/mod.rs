@@ -5,12 +5,13 @@
 //! whole snapshots by git tree id: in the server, the pull requests of one repository share
 //! their base commit, whose snapshot is then built once, not once per pull request.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
+use crate::classify::ChangeSet;
 use crate::config::Config;
 use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
@@ -21,6 +22,8 @@ use crate::render::{
     RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
 };
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
+
+mod derive;
 
 /// The outcome of parsing one blob, shared between sides.
 pub type Parsed = Arc<Result<Vec<Document>, SplitError>>;
@@ -47,6 +50,8 @@ pub struct ParseCache {
     parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
     renders: RenderCache,
     snapshots: Mutex<Vec<(SnapshotKey, Arc<Snapshot>)>>,
+    /// Never derive a snapshot from another's: every one is loaded whole.
+    whole: bool,
 }
 
 impl ParseCache {
@@ -55,6 +60,15 @@ impl ParseCache {
     pub fn with_render_program(program: std::path::PathBuf) -> Self {
         Self {
             renders: RenderCache::with_program(program),
+            ..Self::default()
+        }
+    }
+
+    /// A cache that loads every snapshot whole, never deriving one from another's: the
+    /// reference the derivation is tested against (`tests/derive.rs`).
+    pub fn loading_whole() -> Self {
+        Self {
+            whole: true,
             ..Self::default()
         }
     }
@@ -74,6 +88,21 @@ impl ParseCache {
         revision: &dyn Revision,
         config: &Config,
     ) -> Result<Arc<Snapshot>, RevisionError> {
+        self.snapshot_after(revision, config, None)
+    }
+
+    /// [`ParseCache::snapshot`] for the head of a comparison with `base` (loaded under the same
+    /// `config`): when not kept, derived from `base`'s snapshot if the files that differ allow
+    /// it (see `derive`), else loaded whole. [`Snapshot::changed_since`] then tells which files
+    /// differ.
+    ///
+    /// Errors: those of [`Snapshot::load`] (nothing is kept then).
+    pub fn snapshot_after(
+        &self,
+        revision: &dyn Revision,
+        config: &Config,
+        base: Option<&Snapshot>,
+    ) -> Result<Arc<Snapshot>, RevisionError> {
         let Some(tree) = revision.tree() else {
             return Snapshot::load(revision, config, self).map(Arc::new);
         };
@@ -92,7 +121,14 @@ impl ParseCache {
                 return Ok(snapshot);
             }
         }
-        let snapshot = Arc::new(Snapshot::load(revision, config, self)?);
+        let derived = match base {
+            Some(base) if !self.whole => derive::derive(base, revision, config, self)?,
+            _ => None,
+        };
+        let snapshot = Arc::new(match derived {
+            Some(derived) => derived,
+            None => Snapshot::load(revision, config, self)?,
+        });
         let mut kept = self.kept();
         kept.retain(|(k, _)| *k != key);
         kept.insert(0, (key, Arc::clone(&snapshot)));
@@ -256,7 +292,7 @@ pub struct Snapshot {
     pub files: BTreeMap<String, SnapshotFile>,
     /// Objects in apply order: plain files by path, then by position in the file; then rendered
     /// targets in `sources:` order.
-    pub objects: Vec<RenderedObject>,
+    pub objects: Vec<Arc<RenderedObject>>,
     pub problems: Vec<Problem>,
     /// Warnings of the YAML reader (duplicate keys, YAML 1.1 readings) by file path, for the
     /// rules that judge the definitions holding them.
@@ -277,6 +313,36 @@ pub struct Snapshot {
     /// Every deployer of the revision (Applications, generated ones included): who deploys
     /// each object, for the rules and reports.
     pub deployers: Deployers,
+    /// What a later revision needs to be derived from this one (`None`: this one was derived,
+    /// or failed to render somewhere, and a revision after it is loaded whole).
+    basis: Option<derive::Basis>,
+    /// When this snapshot was derived from another revision's: which.
+    derived: Option<derive::Derived>,
+    /// This snapshot classified against itself (every identity unchanged), computed the first
+    /// time a snapshot derived from it is classified.
+    unchanged: OnceLock<ChangeSet>,
+}
+
+impl Snapshot {
+    /// The paths whose file differs from `base`'s, when this snapshot was derived from `base`'s
+    /// revision (then only the objects of those files can differ, see
+    /// [`ChangeSet::classify_change`]); `None` when it was loaded whole.
+    pub fn changed_since(&self, base: &Snapshot) -> Option<&BTreeSet<String>> {
+        let derived = self.derived.as_ref()?;
+        let tree = base.basis.as_ref()?.tree?;
+        (derived.base == tree).then_some(derived.changed.as_ref())
+    }
+
+    /// This snapshot classified against itself, computed once.
+    pub fn unchanged(&self) -> &ChangeSet {
+        self.unchanged.get_or_init(|| {
+            ChangeSet::classify(
+                &self.objects,
+                &self.objects,
+                &crate::prdiff::PrDiff::default(),
+            )
+        })
+    }
 }
 
 /// Rounds of "learn Applications, render the folders they deploy": an app-of-apps rendered by
@@ -390,27 +456,6 @@ impl Snapshot {
             .into_iter()
             .for_each(|(oid, json, parsed)| cache.insert(oid, json, parsed));
 
-        let docs_of = |path: &String, parsed: &Parsed| -> Vec<(Origin, Arc<serde_json::Value>)> {
-            parsed
-                .as_ref()
-                .as_ref()
-                .map(|docs| docs.as_slice())
-                .unwrap_or_default()
-                .iter()
-                .map(|doc| {
-                    (
-                        Origin {
-                            path: path.clone(),
-                            line: doc.line,
-                            end_line: doc.end_line,
-                            target: None,
-                            generator: None,
-                        },
-                        doc.value.clone(),
-                    )
-                })
-                .collect()
-        };
         let parsed: Vec<(String, Parsed)> = selected
             .into_iter()
             .map(|(path, oid)| {
@@ -425,7 +470,7 @@ impl Snapshot {
         let plain: Vec<(Origin, Arc<serde_json::Value>)> = parsed
             .iter()
             .filter(|(path, _)| !tool_inputs.contains(path.as_str()))
-            .flat_map(|(path, parsed)| docs_of(path, parsed))
+            .flat_map(|(path, parsed)| documents_of(path, parsed))
             .collect();
         // ApplicationSets (issue 10 §3) are expanded over the documents known so far, before
         // Applications are learned, so generated Applications place and render their folders
@@ -555,6 +600,7 @@ impl Snapshot {
         if expanded_over != rendered.documents.len() {
             expanded = expand(&rendered.documents);
         }
+        let expansion = expanded.clone();
         let mut render_errors = rendered.failures;
         render_errors.extend(expanded.errors.into_iter().map(|(origin, name, message)| {
             RenderFailure {
@@ -566,16 +612,56 @@ impl Snapshot {
                 checked: false,
             }
         }));
-        let (objects, deployers, unresolved) = build_objects(
+        // What a later revision needs to be derived from this one (see `derive`); a revision
+        // with render failures is always loaded whole.
+        let mut basis = derive::Basis {
+            tree: revision.tree(),
+            rounds: apps,
+            tools: folders
+                .iter()
+                .map(|f| f.dir.clone())
+                .chain(rendered.targets.iter().map(|t| t.name.clone()))
+                .collect(),
+            inputs: rendered
+                .consumed
+                .iter()
+                .cloned()
+                .chain(tool_inputs.iter().map(|p| p.to_string()))
+                .collect(),
+            sets: plain
+                .iter()
+                .chain(&rendered.documents)
+                .filter(|(origin, value)| derive::read_by_sets(origin, value))
+                .cloned()
+                .collect(),
+            expansion,
+            scopes: ScopeTable::default(),
+            plain: 0,
+        };
+        let built = build(
             documents
                 .iter()
-                .flat_map(|(path, parsed)| docs_of(path, parsed))
+                .flat_map(|(path, parsed)| documents_of(path, parsed))
                 .chain(rendered.documents)
                 .chain(expanded.documents),
             config,
         );
+        let Built {
+            objects,
+            deployers,
+            unresolved,
+            scopes,
+        } = built;
+        // Rendered documents name their target and generated ones their producer: the objects
+        // of plain files are the ones before them.
+        basis.plain = objects
+            .iter()
+            .take_while(|o| o.origin.target.is_none() && o.origin.generator.is_none())
+            .count();
+        basis.scopes = scopes;
         render_errors.extend(unresolved);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
+        let render_errors_empty = render_errors.is_empty();
         Ok(Self {
             label: revision.label().to_string(),
             files,
@@ -587,9 +673,35 @@ impl Snapshot {
             set_notices: expanded.notices,
             deployer_notices: deployers.notices().to_vec(),
             unanalysed,
+            basis: render_errors_empty.then_some(basis),
+            derived: None,
+            unchanged: OnceLock::new(),
             deployers,
         })
     }
+}
+
+/// One parsed file's documents with their origins (none when it does not parse).
+fn documents_of(path: &str, parsed: &Parsed) -> Vec<(Origin, Arc<serde_json::Value>)> {
+    parsed
+        .as_ref()
+        .as_ref()
+        .map(|docs| docs.as_slice())
+        .unwrap_or_default()
+        .iter()
+        .map(|doc| {
+            (
+                Origin {
+                    path: path.to_string(),
+                    line: doc.line,
+                    end_line: doc.end_line,
+                    target: None,
+                    generator: None,
+                },
+                doc.value.clone(),
+            )
+        })
+        .collect()
 }
 
 /// Turns documents (in apply order) into objects: skips what is not a Kubernetes object, learns
@@ -599,7 +711,24 @@ impl Snapshot {
 pub fn build_objects(
     documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
     config: &Config,
-) -> (Vec<RenderedObject>, Deployers, Vec<RenderFailure>) {
+) -> (Vec<Arc<RenderedObject>>, Deployers, Vec<RenderFailure>) {
+    let built = build(documents, config);
+    (built.objects, built.deployers, built.unresolved)
+}
+
+/// What [`build_objects`] computes, with the scope table it learned (kept by a snapshot's
+/// [`derive::Basis`]).
+struct Built {
+    objects: Vec<Arc<RenderedObject>>,
+    deployers: Deployers,
+    unresolved: Vec<RenderFailure>,
+    scopes: ScopeTable,
+}
+
+fn build(
+    documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
+    config: &Config,
+) -> Built {
     // A document that is not an object as written may become one as its deployer applies it
     // (a Flux substitution completing its name), so every mapping is kept until placed.
     // Heads and placements are computed on every core (order is kept: rayon's collect is in
@@ -631,7 +760,6 @@ pub fn build_objects(
             .map(|(origin, value, _)| (origin, value.as_ref())),
         &config.deploy,
     );
-    let scopes = &scopes;
     let mut unresolved: Vec<RenderFailure> = Vec::new();
     if config.deploy.strict_post_build_substitutions {
         for (origin, value, _) in &heads {
@@ -641,46 +769,64 @@ pub fn build_objects(
     let objects = heads
         .into_par_iter()
         .flat_map_iter(|(origin, value, head)| {
-            // One definition reached through several deployers is one object per distinct
-            // identity, never a duplicate of itself (an object naming its own namespace lands
-            // in the same place whichever destination namespace deploys it); its owners are
-            // every deployer that puts it there.
-            let mut identities: Vec<(Option<Identity>, Arc<serde_json::Value>, String, Vec<_>)> =
-                Vec::new();
-            for (placement, owners) in deployers.placements(&origin, &value, &config.deploy) {
-                // A deployer that rewrites the document (Flux) applies the rewritten object.
-                let (value, head) = match placement.rewritten {
-                    Some(rewritten) => match ObjectHead::of(&rewritten) {
-                        Some(head) => (rewritten, head),
-                        None => continue,
-                    },
-                    None => match &head {
-                        Some(head) => (value.clone(), head.clone()),
-                        None => continue,
-                    },
-                };
-                let identity = head.identity(scopes, placement.cluster, &placement.namespace);
-                match identities.iter_mut().find(|(i, _, _, _)| *i == identity) {
-                    Some((_, _, _, known)) => {
-                        known.extend(owners);
-                        known.sort();
-                        known.dedup();
-                    }
-                    None => identities.push((identity, value, head.api_version, owners)),
-                }
-            }
-            identities
-                .into_iter()
-                .map(
-                    move |(identity, value, api_version, owners)| RenderedObject {
-                        identity,
-                        api_version,
-                        origin: origin.clone(),
-                        value,
-                        owners,
-                    },
-                )
+            place(origin, value, head, &deployers, &scopes, &config.deploy)
         })
         .collect();
-    (objects, deployers, unresolved)
+    Built {
+        objects,
+        deployers,
+        unresolved,
+        scopes,
+    }
+}
+
+/// The objects one definition (`value`, written at `origin`, with its `head` when it is an
+/// object as written) defines once its deployers place it: one per distinct identity.
+fn place(
+    origin: Origin,
+    value: Arc<serde_json::Value>,
+    head: Option<ObjectHead>,
+    deployers: &Deployers,
+    scopes: &ScopeTable,
+    settings: &crate::deploy::Settings,
+) -> impl Iterator<Item = Arc<RenderedObject>> {
+    // One definition reached through several deployers is one object per distinct
+    // identity, never a duplicate of itself (an object naming its own namespace lands
+    // in the same place whichever destination namespace deploys it); its owners are
+    // every deployer that puts it there.
+    let mut identities: Vec<(Option<Identity>, Arc<serde_json::Value>, String, Vec<_>)> =
+        Vec::new();
+    for (placement, owners) in deployers.placements(&origin, &value, settings) {
+        // A deployer that rewrites the document (Flux) applies the rewritten object.
+        let (value, head) = match placement.rewritten {
+            Some(rewritten) => match ObjectHead::of(&rewritten) {
+                Some(head) => (rewritten, head),
+                None => continue,
+            },
+            None => match &head {
+                Some(head) => (value.clone(), head.clone()),
+                None => continue,
+            },
+        };
+        let identity = head.identity(scopes, placement.cluster, &placement.namespace);
+        match identities.iter_mut().find(|(i, _, _, _)| *i == identity) {
+            Some((_, _, _, known)) => {
+                known.extend(owners);
+                known.sort();
+                known.dedup();
+            }
+            None => identities.push((identity, value, head.api_version, owners)),
+        }
+    }
+    identities
+        .into_iter()
+        .map(move |(identity, value, api_version, owners)| {
+            Arc::new(RenderedObject {
+                identity,
+                api_version,
+                origin: origin.clone(),
+                value,
+                owners,
+            })
+        })
 }

@@ -1,0 +1,330 @@
+//! A snapshot derived from another revision's: what a small pull request costs a warm server.
+//!
+//! Most files of a pull request's head are its base's. When every file the PR changes is a
+//! plain manifest that nothing else reads — no deployer (Argo CD, Flux), ApplicationSet, CRD,
+//! render (kustomize, helm, jsonnet, a `sources:` entry) or configuration reads it on either
+//! side — every other object of head keeps the placement, identity and owners it has in base,
+//! because nothing they were computed from changed. Head's snapshot is then base's with those
+//! files' objects replaced, built in time proportional to the change rather than to the
+//! repository. [`derive`] checks exactly those conditions and answers `None` otherwise (the
+//! caller loads the revision whole); `tests/derive.rs` holds its answer to [`Snapshot::load`]'s.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::ops::Range;
+use std::sync::Arc;
+
+use git2::Oid;
+use serde_json::Value;
+
+use super::{ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, place};
+use crate::config::{CONFIG_PATHS, Config};
+use crate::deploy::Deployers;
+use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
+use crate::manifest::scope::ScopeTable;
+use crate::manifest::split::split;
+use crate::manifest::{ObjectHead, Origin, RenderedObject};
+use crate::revision::{EntryKind, Revision, RevisionError};
+
+/// What a revision's objects were computed from beyond each file's own documents, kept with its
+/// snapshot so a later revision can be derived from it.
+pub(crate) struct Basis {
+    /// The revision's git tree: a derived snapshot names the one it came from.
+    pub tree: Option<Oid>,
+    /// The deployers learned before objects were built (what says which documents a Flux
+    /// Kustomization rewrites).
+    pub rounds: Deployers,
+    /// Tool folders and render targets: a change under one may change what is rendered.
+    pub tools: Vec<String>,
+    /// Files a render read or a tool consumes.
+    pub inputs: BTreeSet<String>,
+    /// The ApplicationSets and Argo CD cluster Secrets among the documents, in apply order, and
+    /// what expanding them gave: re-expanded over head's files, they must give the same.
+    pub sets: Vec<(Origin, Arc<Value>)>,
+    pub expansion: RevisionExpansion,
+    /// Kinds' scopes learned from the revision's CRDs.
+    pub scopes: ScopeTable,
+    /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
+    pub plain: usize,
+}
+
+/// Where a derived snapshot came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Derived {
+    /// The tree of the revision it was derived from.
+    pub base: Oid,
+    /// The paths whose blob differs between the two (added, removed or modified).
+    pub changed: Arc<BTreeSet<String>>,
+}
+
+/// Whether an ApplicationSet expansion reads the document (a set, or a cluster Secret the
+/// `clusters` generator lists).
+pub(super) fn read_by_sets(origin: &Origin, value: &Value) -> bool {
+    applicationset::is_application_set(value) || Cluster::from_secret(value, origin).is_some()
+}
+
+/// Whether a document may change anything beyond its own objects: a deployer or a deployer's
+/// source (Argo CD, any Flux toolkit kind), a CRD (the scope of its kind), an Argo CD cluster
+/// Secret, or — when Flux objects read them (`valuesFrom`, `substituteFrom`) — a ConfigMap or
+/// Secret.
+fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> bool {
+    let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
+    else {
+        return false;
+    };
+    let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+    group == "argoproj.io"
+        || group.ends_with("fluxcd.io")
+        || kind == "CustomResourceDefinition"
+        || (group.is_empty()
+            && matches!(kind, "ConfigMap" | "Secret")
+            && (flux_reads_data
+                || !value["metadata"]["labels"]["argocd.argoproj.io/secret-type"].is_null()))
+}
+
+/// The changed paths of `files` against `base` (both sorted by path): added, removed, or with
+/// another blob, kind or size.
+fn changed_paths(
+    base: &BTreeMap<String, SnapshotFile>,
+    head: &BTreeMap<String, SnapshotFile>,
+) -> BTreeSet<String> {
+    let mut changed = BTreeSet::new();
+    let (mut old, mut new) = (base.iter().peekable(), head.iter().peekable());
+    loop {
+        match (old.peek(), new.peek()) {
+            (None, None) => break,
+            (Some((path, _)), None) => {
+                changed.insert((*path).clone());
+                old.next();
+            }
+            (None, Some((path, _))) => {
+                changed.insert((*path).clone());
+                new.next();
+            }
+            (Some((a, fa)), Some((b, fb))) => match a.cmp(b) {
+                std::cmp::Ordering::Less => {
+                    changed.insert((*a).clone());
+                    old.next();
+                }
+                std::cmp::Ordering::Greater => {
+                    changed.insert((*b).clone());
+                    new.next();
+                }
+                std::cmp::Ordering::Equal => {
+                    if fa.oid != fb.oid
+                        || fa.oid.is_zero()
+                        || fa.entry.kind != fb.entry.kind
+                        || fa.entry.size != fb.entry.size
+                    {
+                        changed.insert((*a).clone());
+                    }
+                    old.next();
+                    new.next();
+                }
+            },
+        }
+    }
+    changed
+}
+
+/// Head's snapshot derived from `base`'s, when every path that differs is a plain manifest
+/// nothing else reads (see the module's documentation); `None` when one is not, or `base` kept
+/// no [`Basis`], or `revision` has no blob ids (a directory).
+///
+/// Errors: reading `revision`'s listing or a changed file.
+pub(super) fn derive(
+    base: &Snapshot,
+    revision: &dyn Revision,
+    config: &Config,
+    cache: &ParseCache,
+) -> Result<Option<Snapshot>, RevisionError> {
+    let Some(basis) = &base.basis else {
+        return Ok(None);
+    };
+    let Some(base_tree) = basis.tree else {
+        return Ok(None);
+    };
+    let entries = revision.files()?;
+    let mut files = BTreeMap::new();
+    for entry in &entries {
+        let Some(oid) = entry.oid else {
+            return Ok(None);
+        };
+        files.insert(
+            entry.path.clone(),
+            SnapshotFile {
+                entry: entry.clone(),
+                oid,
+            },
+        );
+    }
+    let changed = changed_paths(&base.files, &files);
+    let flux_reads_data = !base.deployers.flux().is_empty();
+    let within = |path: &str, dir: &str| {
+        dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+    };
+    let mut parsed: HashMap<&str, Parsed> = HashMap::new();
+    for path in &changed {
+        let sides = [base.files.get(path), files.get(path)];
+        let plain = |file: &&SnapshotFile| {
+            file.entry.kind == EntryKind::File && file.entry.size <= config.max_file_size
+        };
+        if CONFIG_PATHS.contains(&path.as_str())
+            || !sides.iter().flatten().all(plain)
+            || crate::render::may_render(path, config)
+            || basis.inputs.contains(path)
+            || basis.tools.iter().any(|dir| within(path, dir))
+        {
+            return Ok(None);
+        }
+        if !config.selects(path) {
+            continue;
+        }
+        let json = path.ends_with(".json");
+        for (side, file) in sides.iter().enumerate() {
+            let Some(file) = file else { continue };
+            let documents = match cache.get(file.oid, json) {
+                Some(parsed) => parsed,
+                None if side == 0 => return Ok(None),
+                None => {
+                    let bytes = revision.read(&file.entry)?;
+                    let parsed: Parsed = Arc::new(split(path, &bytes));
+                    cache.insert(file.oid, json, Arc::clone(&parsed));
+                    parsed
+                }
+            };
+            if let Ok(docs) = documents.as_ref()
+                && docs
+                    .iter()
+                    .any(|d| reaches_beyond_itself(&d.value, flux_reads_data))
+            {
+                return Ok(None);
+            }
+            if side == 1 {
+                parsed.insert(path, documents);
+            }
+        }
+    }
+    if !basis.sets.is_empty() {
+        let paths: Vec<String> = files.keys().cloned().collect();
+        let read = |path: &str| -> Result<Vec<u8>, String> {
+            let file = files
+                .get(path)
+                .ok_or_else(|| format!("{path} is not a file of {}", revision.label()))?;
+            if file.entry.size > config.max_file_size {
+                return Err(format!(
+                    "{path} is {} bytes, above max_file_size ({} bytes): not read",
+                    file.entry.size, config.max_file_size
+                ));
+            }
+            revision.read(&file.entry).map_err(|e| e.to_string())
+        };
+        let this_repository = |url: &str, revision: Option<&str>| {
+            config.deploy.repository.deploys_from_here(url, revision)
+        };
+        let expansion = applicationset::expand_revision(
+            &basis.sets,
+            &paths,
+            &read,
+            &config.argocd_clusters,
+            &this_repository,
+        );
+        if expansion != basis.expansion {
+            return Ok(None);
+        }
+    }
+
+    // Plain files' objects are in the listing's order; each unchanged file's run is base's.
+    let mut runs: HashMap<&str, Range<usize>> = HashMap::new();
+    let mut start = 0;
+    for (index, object) in base.objects[..basis.plain].iter().enumerate() {
+        if index + 1 == basis.plain || base.objects[index + 1].origin.path != object.origin.path {
+            runs.insert(object.origin.path.as_str(), start..index + 1);
+            start = index + 1;
+        }
+    }
+    let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
+    let mut problems: Vec<Problem> = base
+        .problems
+        .iter()
+        .filter(|p| !changed.contains(p.path()))
+        .cloned()
+        .collect();
+    let mut warnings = base.warnings.clone();
+    warnings.retain(|path, _| !changed.contains(path));
+    let mut render_errors = Vec::new();
+    for entry in &entries {
+        let path = entry.path.as_str();
+        let Some(documents) = parsed.get(path) else {
+            if let Some(run) = runs.get(path) {
+                objects.extend(base.objects[run.clone()].iter().cloned());
+            }
+            continue;
+        };
+        match documents.as_ref() {
+            Err(error) => problems.push(Problem::Parse {
+                path: path.to_string(),
+                error: error.clone(),
+            }),
+            Ok(docs) => {
+                let found: Vec<_> = docs.iter().flat_map(|d| d.warnings.clone()).collect();
+                if !found.is_empty() {
+                    warnings.insert(path.to_string(), found);
+                }
+                for doc in docs {
+                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value)
+                        && !basis.rounds.rewrites(path, &doc.value)
+                    {
+                        problems.push(Problem::InvalidObjectName {
+                            path: path.to_string(),
+                            line: doc.line,
+                            name: name.to_string(),
+                        });
+                    }
+                }
+            }
+        }
+        for (origin, value) in documents_of(path, documents) {
+            if !value.is_object() {
+                continue;
+            }
+            if config.deploy.strict_post_build_substitutions {
+                render_errors.extend(base.deployers.unresolved(&origin, &value, &config.deploy));
+            }
+            let head = ObjectHead::of(&value);
+            objects.extend(place(
+                origin,
+                value,
+                head,
+                &base.deployers,
+                &basis.scopes,
+                &config.deploy,
+            ));
+        }
+    }
+    objects.extend(base.objects[basis.plain..].iter().cloned());
+    problems.sort_by(|a, b| a.path().cmp(b.path()));
+    tracing::debug!(
+        revision = revision.label(),
+        changed = changed.len(),
+        "snapshot derived from the base's"
+    );
+    Ok(Some(Snapshot {
+        label: revision.label().to_string(),
+        files,
+        objects,
+        problems,
+        warnings,
+        targets: base.targets.clone(),
+        render_errors,
+        set_notices: base.set_notices.clone(),
+        deployer_notices: base.deployer_notices.clone(),
+        unanalysed: base.unanalysed.clone(),
+        deployers: base.deployers.clone(),
+        basis: None,
+        derived: Some(Derived {
+            base: base_tree,
+            changed: Arc::new(changed),
+        }),
+        unchanged: std::sync::OnceLock::new(),
+    }))
+}
