@@ -143,13 +143,20 @@ pub fn apply(
     changes: &ChangeSet,
     config: &Config,
 ) -> (Vec<Finding>, Vec<Silenced>) {
-    // Only annotated definitions can acknowledge through a location; they are few.
-    let annotated: Vec<(&ObjectChange, &Definition)> = changes
-        .objects
-        .iter()
-        .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
-        .filter(|(_, d)| annotation_words(&d.value).is_some())
-        .collect();
+    // Only annotated definitions can acknowledge through a location, and only at a file a
+    // finding points at; they are few.
+    let pointed: Vec<&str> = findings.iter().filter_map(|f| f.path.as_deref()).collect();
+    let annotated: Vec<(&ObjectChange, &Definition)> = if pointed.is_empty() {
+        Vec::new()
+    } else {
+        changes
+            .objects
+            .iter()
+            .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
+            .filter(|(_, d)| pointed.contains(&d.path.as_str()))
+            .filter(|(_, d)| annotation_words(&d.value).is_some())
+            .collect()
+    };
     let mut active = Vec::with_capacity(findings.len());
     let mut silenced = Vec::new();
     for mut finding in findings {

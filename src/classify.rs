@@ -1,6 +1,6 @@
 //! Classification: base and head objects joined by identity into a [`ChangeSet`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -164,7 +164,9 @@ impl ChangeSet {
     ) -> Self {
         let touches =
             |o: &RenderedObject| o.origin.generator.is_some() || changed.contains(&o.origin.path);
-        let touched: HashSet<&Identity> = base
+        // Membership is asked of every object of both sides: foldhash (hashbrown's default,
+        // randomly seeded) costs a fraction of SipHash on identities' short strings.
+        let touched: foldhash::HashSet<&Identity> = base
             .iter()
             .chain(head)
             .filter(|o| touches(o))

@@ -195,10 +195,9 @@ impl Config {
     /// The configuration file of a revision, unparsed: the first of [`CONFIG_PATHS`] it holds,
     /// as `(path, bytes)`, or `None`.
     pub fn file(revision: &dyn Revision) -> Result<Option<(&'static str, Vec<u8>)>, ConfigError> {
-        let files = revision.files()?;
         for candidate in CONFIG_PATHS {
-            if let Some(entry) = files.iter().find(|f| f.path == candidate) {
-                return Ok(Some((candidate, revision.read(entry)?)));
+            if let Some(entry) = revision.entry(candidate)? {
+                return Ok(Some((candidate, revision.read(&entry)?)));
             }
         }
         Ok(None)

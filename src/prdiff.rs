@@ -54,12 +54,22 @@ impl PrDiff {
         head_rev: &dyn Revision,
     ) -> Result<Self, RevisionError> {
         let mut files = HashMap::new();
+        // A head derived from base's snapshot names the paths that differ: only they are looked at.
+        let changed = head.changed_since(base);
         let defining: std::collections::HashSet<&str> = head
             .objects
             .iter()
             .map(|o| o.origin.path.as_str())
+            .filter(|path| changed.is_none_or(|c| c.contains(*path)))
             .collect();
-        for (path, file) in &head.files {
+        let paths: Box<dyn Iterator<Item = (&String, &crate::snapshot::SnapshotFile)>> =
+            match changed {
+                Some(changed) => {
+                    Box::new(changed.iter().filter_map(|p| head.files.get_key_value(p)))
+                }
+                None => Box::new(head.files.iter()),
+            };
+        for (path, file) in paths {
             match base.files.get(path) {
                 None => {
                     files.insert(path.clone(), FileDiff::Added);

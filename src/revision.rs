@@ -72,7 +72,23 @@ pub trait Revision: Send + Sync {
     fn tree(&self) -> Option<Oid> {
         None
     }
+    /// The listed file at `path`, if there is one: what [`Revision::files`] holds for it, found
+    /// without listing the revision when the revision can (git trees).
+    fn entry(&self, path: &str) -> Result<Option<FileEntry>, RevisionError> {
+        Ok(self.files()?.into_iter().find(|f| f.path == path))
+    }
+    /// The files that differ from the git tree `base`, each with its entry here (`None`: not a
+    /// file of this revision), sorted by path — without listing the whole revision; `None` when
+    /// the revision cannot tell (directories) or holds a name it would not list plainly.
+    fn changes_since(&self, base: Oid) -> Result<Option<Vec<Change>>, RevisionError> {
+        let _ = base;
+        Ok(None)
+    }
 }
+
+/// One path whose file differs between two revisions: its entry in the later one, `None` when
+/// removed there.
+pub type Change = (String, Option<FileEntry>);
 
 /// A commit's tree read from the object database.
 pub struct GitRevision {
@@ -160,6 +176,33 @@ impl GitRevision {
     }
 }
 
+/// Whether a tree entry's name is one no checkout could write (`.`, `..`, empty, holding `/`).
+fn odd_name(name: &[u8]) -> bool {
+    matches!(name, b"" | b"." | b"..") || name.contains(&b'/')
+}
+
+/// What a tree entry that is not a folder is, from its name, object type and file mode.
+fn entry_kind(name: &[u8], utf8: bool, kind: Option<ObjectType>, mode: i32) -> EntryKind {
+    match kind {
+        _ if odd_name(name) => EntryKind::InvalidName,
+        Some(ObjectType::Commit) => EntryKind::Submodule,
+        Some(ObjectType::Blob) if !utf8 => EntryKind::NonUtf8Name,
+        Some(ObjectType::Blob) if mode == 0o120000 => EntryKind::Symlink,
+        Some(ObjectType::Blob) => EntryKind::File,
+        _ => EntryKind::InvalidName,
+    }
+}
+
+/// A listed entry's size, from the object header: a huge blob is never inflated here.
+fn entry_size(odb: &git2::Odb<'_>, kind: EntryKind, oid: Oid) -> Result<u64, git2::Error> {
+    match kind {
+        EntryKind::File | EntryKind::Symlink | EntryKind::NonUtf8Name => {
+            Ok(odb.read_header(oid)?.0 as u64)
+        }
+        _ => Ok(0),
+    }
+}
+
 /// What to do about a revision a shallow clone lacks: CI checkouts fetch one commit by default
 /// (actions/checkout `fetch-depth: 1`), so the base of a PR is usually not there.
 fn shallow_hint(repo: &Repository) -> &'static str {
@@ -190,6 +233,14 @@ impl Revision for GitRevision {
 
     fn read(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {
         self.read_blob(entry)
+    }
+
+    fn entry(&self, path: &str) -> Result<Option<FileEntry>, RevisionError> {
+        self.entry_at(path)
+    }
+
+    fn changes_since(&self, base: Oid) -> Result<Option<Vec<Change>>, RevisionError> {
+        self.diff_from(base)
     }
 
     fn tree(&self) -> Option<Oid> {
@@ -228,37 +279,118 @@ impl GitRevision {
                     Ok(path) => (path, true),
                     Err(_) => (String::from_utf8_lossy(&raw).into_owned(), false),
                 };
-                let odd = matches!(name, b"" | b"." | b"..") || name.contains(&b'/');
-                let kind = match entry.kind() {
-                    _ if odd => EntryKind::InvalidName,
-                    Some(ObjectType::Tree) => {
-                        raw.push(b'/');
-                        pending.push((entry.id(), raw));
-                        continue;
-                    }
-                    Some(ObjectType::Commit) => EntryKind::Submodule,
-                    Some(ObjectType::Blob) if !utf8 => EntryKind::NonUtf8Name,
-                    Some(ObjectType::Blob) if entry.filemode() == 0o120000 => EntryKind::Symlink,
-                    Some(ObjectType::Blob) => EntryKind::File,
-                    _ => EntryKind::InvalidName,
-                };
-                // The size comes from the object header: a huge blob is never inflated here.
-                let size = match kind {
-                    EntryKind::File | EntryKind::Symlink | EntryKind::NonUtf8Name => {
-                        odb.read_header(entry.id()).map_err(list_error)?.0 as u64
-                    }
-                    _ => 0,
-                };
+                if !odd_name(name) && entry.kind() == Some(ObjectType::Tree) {
+                    raw.push(b'/');
+                    pending.push((entry.id(), raw));
+                    continue;
+                }
+                let kind = entry_kind(name, utf8, entry.kind(), entry.filemode());
                 out.push(FileEntry {
                     path,
                     oid: Some(entry.id()),
-                    size,
+                    size: entry_size(&odb, kind, entry.id()).map_err(list_error)?,
                     kind,
                 });
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
+    }
+
+    /// See [`Revision::entry`]: the listing when made, else the tree's entry at `path`.
+    fn entry_at(&self, path: &str) -> Result<Option<FileEntry>, RevisionError> {
+        if let Some(listing) = self.listing.get() {
+            return Ok(listing.iter().find(|f| f.path == path).cloned());
+        }
+        let Some(tree) = self.tree else {
+            return Ok(None);
+        };
+        let repo = self.lock();
+        let error = |e: git2::Error| RevisionError::List {
+            revision: self.label.clone(),
+            message: e.message().to_string(),
+        };
+        let tree = repo.find_tree(tree).map_err(error)?;
+        let entry = match tree.get_path(Path::new(path)) {
+            Ok(entry) => entry,
+            Err(e) if e.code() == git2::ErrorCode::NotFound => return Ok(None),
+            Err(e) => return Err(error(e)),
+        };
+        if entry.kind() == Some(ObjectType::Tree) || path.split('/').any(|n| odd_name(n.as_bytes()))
+        {
+            return Ok(None);
+        }
+        let kind = entry_kind(entry.name_bytes(), true, entry.kind(), entry.filemode());
+        let odb = repo.odb().map_err(error)?;
+        Ok(Some(FileEntry {
+            path: path.to_string(),
+            oid: Some(entry.id()),
+            size: entry_size(&odb, kind, entry.id()).map_err(error)?,
+            kind,
+        }))
+    }
+
+    /// See [`Revision::changes_since`]: git's tree-to-tree diff, which skips every subtree the
+    /// two trees share.
+    fn diff_from(&self, base: Oid) -> Result<Option<Vec<Change>>, RevisionError> {
+        let Some(tree) = self.tree else {
+            return Ok(None);
+        };
+        let repo = self.lock();
+        let error = |e: git2::Error| RevisionError::List {
+            revision: self.label.clone(),
+            message: e.message().to_string(),
+        };
+        let old = repo.find_tree(base).map_err(error)?;
+        let new = repo.find_tree(tree).map_err(error)?;
+        let mut options = git2::DiffOptions::new();
+        options.include_typechange(true).ignore_submodules(false);
+        let diff = repo
+            .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut options))
+            .map_err(error)?;
+        let odb = repo.odb().map_err(error)?;
+        let mut changes = Vec::new();
+        for delta in diff.deltas() {
+            for (file, present) in [(delta.old_file(), false), (delta.new_file(), true)] {
+                let Some(raw) = file.path_bytes() else {
+                    continue;
+                };
+                let Ok(path) = std::str::from_utf8(raw) else {
+                    return Ok(None);
+                };
+                if path.split('/').any(|n| odd_name(n.as_bytes())) {
+                    return Ok(None);
+                }
+                let entry = if present && !file.id().is_zero() {
+                    let (kind, mode) = match file.mode() {
+                        git2::FileMode::Commit => (Some(ObjectType::Commit), 0o160000),
+                        git2::FileMode::Link => (Some(ObjectType::Blob), 0o120000),
+                        git2::FileMode::Tree => return Ok(None),
+                        mode => (Some(ObjectType::Blob), i32::from(mode)),
+                    };
+                    let name = raw.rsplit(|b| *b == b'/').next().unwrap_or(raw);
+                    let kind = entry_kind(name, true, kind, mode);
+                    Some(FileEntry {
+                        path: path.to_string(),
+                        oid: Some(file.id()),
+                        size: entry_size(&odb, kind, file.id()).map_err(error)?,
+                        kind,
+                    })
+                } else {
+                    None
+                };
+                match changes.iter_mut().find(|(p, _): &&mut Change| p == path) {
+                    Some((_, known)) => {
+                        if entry.is_some() {
+                            *known = entry;
+                        }
+                    }
+                    None => changes.push((path.to_string(), entry)),
+                }
+            }
+        }
+        changes.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(Some(changes))
     }
 
     fn read_blob(&self, entry: &FileEntry) -> Result<Vec<u8>, RevisionError> {

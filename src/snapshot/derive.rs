@@ -143,21 +143,39 @@ pub(super) fn derive(
     let Some(base_tree) = basis.tree else {
         return Ok(None);
     };
-    let entries = revision.files()?;
-    let mut files = BTreeMap::new();
-    for entry in &entries {
-        let Some(oid) = entry.oid else {
-            return Ok(None);
-        };
-        files.insert(
-            entry.path.clone(),
-            SnapshotFile {
-                entry: entry.clone(),
-                oid,
-            },
-        );
-    }
-    let changed = changed_paths(&base.files, &files);
+    let (files, changed) = match revision.changes_since(base_tree)? {
+        // Git's diff of the two trees: only the changed entries are looked at.
+        Some(changes) => {
+            let mut files = base.files.clone();
+            let mut changed = BTreeSet::new();
+            for (path, entry) in changes {
+                match entry {
+                    Some(entry) => {
+                        let Some(oid) = entry.oid else {
+                            return Ok(None);
+                        };
+                        files.insert(path.clone(), SnapshotFile { entry, oid });
+                    }
+                    None => {
+                        files.remove(&path);
+                    }
+                }
+                changed.insert(path);
+            }
+            (files, changed)
+        }
+        None => {
+            let mut files = BTreeMap::new();
+            for entry in revision.files()? {
+                let Some(oid) = entry.oid else {
+                    return Ok(None);
+                };
+                files.insert(entry.path.clone(), SnapshotFile { entry, oid });
+            }
+            let changed = changed_paths(&base.files, &files);
+            (files, changed)
+        }
+    };
     let flux_reads_data = !base.deployers.flux().is_empty();
     let within = |path: &str, dir: &str| {
         dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
@@ -252,8 +270,8 @@ pub(super) fn derive(
     let mut warnings = base.warnings.clone();
     warnings.retain(|path, _| !changed.contains(path));
     let mut render_errors = Vec::new();
-    for entry in &entries {
-        let path = entry.path.as_str();
+    for path in files.keys() {
+        let path = path.as_str();
         let Some(documents) = parsed.get(path) else {
             if let Some(run) = runs.get(path) {
                 objects.extend(base.objects[run.clone()].iter().cloned());
