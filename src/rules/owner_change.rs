@@ -54,6 +54,9 @@ impl Rule for OwnerChange {
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         let mild = severity.max(Severity::Warning);
         for object in &ctx.changes.objects {
+            if object.base_owners == object.head_owners {
+                continue;
+            }
             let lost = missing(&object.base_owners, &object.head_owners);
             let gained = missing(&object.head_owners, &object.base_owners);
             if lost.is_empty() || gained.is_empty() {

@@ -66,14 +66,13 @@ impl Rule for SharedResource {
             })
             .collect();
         for object in &ctx.changes.objects {
-            // Each definition's owners are the deployers that put it at this identity.
-            let mut owners: Vec<&Owner> = object.head.iter().flat_map(|d| &d.owners).collect();
-            owners.sort();
-            owners.dedup();
+            // Each definition's owners are the deployers that put it at this identity: all of
+            // them, sorted and each once, are `head_owners`.
+            let owners = &object.head_owners;
             if owners.len() < 2 {
                 continue;
             }
-            let deployer_touched = owners.iter().any(|o| touched_deployers.contains(*o));
+            let deployer_touched = owners.iter().any(|o| touched_deployers.contains(o));
             if !(ctx.in_scope(object) || deployer_touched) {
                 continue;
             }
