@@ -78,6 +78,9 @@ fn compare(dir: &Path, base: &str, heads: &[(&str, String)]) -> Vec<(String, boo
     derived
 }
 
+/// What a PR does, the files it writes (empty content: removes), whether head is derived.
+type Case<'a> = (&'a str, Vec<(&'a str, &'a str)>, bool);
+
 const APPS: &str = "apiVersion: argoproj.io/v1alpha1
 kind: Application
 metadata:
@@ -153,15 +156,15 @@ spec:
   ports: [{port: 80}]
 ";
 
-fn cm(name: &str) -> String {
-    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n")
+/// A ConfigMap named `name` (leaked: each test writes a handful).
+fn cm(name: &str) -> &'static str {
+    format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  k: v\n").leak()
 }
 
 #[test]
 fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let services_cm = cm("svc-a");
     let base = init(
         dir,
         &[
@@ -173,8 +176,8 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
                 "apps/db/pvc.yaml",
                 "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\nspec: {}\n",
             ),
-            ("apps/db/nested/cm.yaml", &cm("nested")),
-            ("services/a/cm.yaml", &services_cm),
+            ("apps/db/nested/cm.yaml", cm("nested")),
+            ("services/a/cm.yaml", cm("svc-a")),
             (
                 "plain/ns.yaml",
                 "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n",
@@ -184,129 +187,155 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
                 "apiVersion: v1\nkind: ConfigMap\nmetadata: [\n",
             ),
             ("README.md", "docs\n"),
+            ("kust/kustomization.yaml", "resources: [cm.yaml]\n"),
+            ("kust/cm.yaml", cm("kustomized")),
         ],
     );
-    let heads: Vec<(&str, String)> = vec![
+    let web = APPS.split("---\n").next().unwrap();
+    let deploy_changed = DEPLOY
+        .replace("replicas: 2", "replicas: 3")
+        .replace("name: web\nspec:\n  ports", "name: web2\nspec:\n  ports");
+    let more = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n---\n\
+                apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: ignored\n";
+    let duplicate_keys =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  k: 1\n  k: 2\n  on: yes\n";
+    let template = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: '{{ .Release.Name }}-x'\n";
+    let copies = APPS
+        .replace("name: web", "name: web-copy")
+        .replace("name: db", "name: db-copy");
+    let elsewhere = APPS.replace("namespace: web}", "namespace: web2}");
+    let moved = APPS.replace("path: apps/web", "path: plain");
+    let over_kustomization = web
+        .replace("name: web", "name: kust")
+        .replace("path: apps/web", "path: kust");
+    let set_changed = SET.replace("namespace: '{{path.basename}}'", "namespace: fixed");
+    let crd_changed = CRD.replace("Cluster", "Namespaced");
+    let cases: Vec<Case> = vec![
         (
             "add a ConfigMap an Application deploys",
-            commit(dir, &base, &[("apps/web/extra.yaml", &cm("extra"))]),
+            vec![("apps/web/extra.yaml", cm("extra"))],
+            true,
         ),
         (
             "modify and rename",
-            commit(
-                dir,
-                &base,
-                &[(
-                    "apps/web/deploy.yaml",
-                    &DEPLOY
-                        .replace("replicas: 2", "replicas: 3")
-                        .replace("name: web\nspec:\n  ports", "name: web2\nspec:\n  ports"),
-                )],
-            ),
+            vec![("apps/web/deploy.yaml", &deploy_changed)],
+            true,
         ),
         (
             "delete a PVC a pruning Application deploys",
-            commit(dir, &base, &[("apps/db/pvc.yaml", "")]),
+            vec![("apps/db/pvc.yaml", "")],
+            true,
         ),
         (
             "an overwrite disguised as an addition",
-            commit(dir, &base, &[("apps/web/zz-copy.yaml", DEPLOY)]),
+            vec![("apps/web/zz-copy.yaml", DEPLOY)],
+            true,
         ),
         (
             "a second definition in a plain file",
-            commit(
-                dir,
-                &base,
-                &[(
-                    "plain/more.yaml",
-                    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n---\napiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n  namespace: ignored\n",
-                )],
-            ),
+            vec![("plain/more.yaml", more)],
+            true,
         ),
         (
             "fix a parse error",
-            commit(dir, &base, &[("broken/bad.yaml", &cm("fixed"))]),
+            vec![("broken/bad.yaml", cm("fixed"))],
+            true,
         ),
         (
             "bring a parse error and warnings",
-            commit(
-                dir,
-                &base,
-                &[
-                    ("apps/web/bad.yaml", "a: [\n"),
-                    (
-                        "apps/web/dup.yaml",
-                        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: d\ndata:\n  k: 1\n  k: 2\n  on: yes\n",
-                    ),
-                ],
-            ),
+            vec![
+                ("apps/web/bad.yaml", "a: [\n"),
+                ("apps/web/dup.yaml", duplicate_keys),
+            ],
+            true,
         ),
         (
             "a template name",
-            commit(
-                dir,
-                &base,
-                &[(
-                    "apps/web/tpl.yaml",
-                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: '{{ .Release.Name }}-x'\n",
-                )],
-            ),
+            vec![("apps/web/tpl.yaml", template)],
+            true,
         ),
         (
             "an excluded file",
-            commit(dir, &base, &[("apps/db/skip.txt.yaml", &cm("skipped"))]),
+            vec![("apps/db/skip.txt.yaml", cm("skipped"))],
+            true,
         ),
         (
             "only documentation",
-            commit(dir, &base, &[("README.md", "more docs\n")]),
+            vec![("README.md", "more docs\n")],
+            true,
         ),
         (
             "modify a file an ApplicationSet deploys",
-            commit(dir, &base, &[("services/a/cm.yaml", &cm("svc-a2"))]),
+            vec![("services/a/cm.yaml", cm("svc-a2"))],
+            true,
+        ),
+        (
+            "an Application copied over an existing one",
+            vec![("argocd/zz-copy.yaml", web)],
+            true,
+        ),
+        (
+            "two more Applications over the same folders",
+            vec![("argocd/more.yaml", &copies)],
+            true,
+        ),
+        (
+            "an Application deploying elsewhere",
+            vec![("argocd/apps.yaml", &elsewhere)],
+            true,
+        ),
+        (
+            "an Application moving to another folder",
+            vec![("argocd/apps.yaml", &moved)],
+            true,
+        ),
+        ("Applications removed", vec![("argocd/apps.yaml", "")], true),
+        (
+            "an Application and an object it deploys",
+            vec![
+                ("argocd/zz-copy.yaml", &elsewhere),
+                ("apps/web/extra.yaml", cm("extra")),
+            ],
+            true,
         ),
         (
             "a folder the ApplicationSet turns into an Application",
-            commit(dir, &base, &[("services/b/cm.yaml", &cm("svc-b"))]),
+            vec![("services/b/cm.yaml", cm("svc-b"))],
+            false,
         ),
         (
-            "a new Application",
-            commit(
-                dir,
-                &base,
-                &[(
-                    "argocd/more.yaml",
-                    &APPS.replace("name: web", "name: web-copy"),
-                )],
-            ),
+            "an Application over a kustomization",
+            vec![("argocd/kust.yaml", &over_kustomization)],
+            false,
+        ),
+        (
+            "an ApplicationSet changed",
+            vec![("argocd/set.yaml", &set_changed)],
+            false,
         ),
         (
             "a changed CRD",
-            commit(
-                dir,
-                &base,
-                &[("crds/widget.yaml", &CRD.replace("Cluster", "Namespaced"))],
-            ),
+            vec![("crds/widget.yaml", &crd_changed)],
+            false,
         ),
         (
             "a kustomization",
-            commit(
-                dir,
-                &base,
-                &[("apps/web/kustomization.yaml", "resources: [deploy.yaml]\n")],
-            ),
+            vec![("apps/web/kustomization.yaml", "resources: [deploy.yaml]\n")],
+            false,
         ),
         (
             "the configuration",
-            commit(dir, &base, &[(".clobbercheck.yml", "rules: {}\n")]),
+            vec![(".clobbercheck.yml", "rules: {}\n")],
+            false,
         ),
     ];
+    let heads: Vec<(&str, String)> = cases
+        .iter()
+        .map(|(name, files, _)| (*name, commit(dir, &base, files)))
+        .collect();
     let derived = compare(dir, &base, &heads);
-    let expected = [
-        true, true, true, true, true, true, true, true, true, true, true, false, false, false,
-        false, false,
-    ];
-    for ((name, was), want) in derived.iter().zip(expected) {
-        assert_eq!(*was, want, "{name}: derived");
+    for ((name, was), (_, _, want)) in derived.iter().zip(&cases) {
+        assert_eq!(was, want, "{name}: derived");
     }
 }
 
@@ -348,7 +377,7 @@ spec:
         ),
         (
             "a ConfigMap Flux may read",
-            commit(dir, &base, &[("flux-apps/cm.yaml", &cm("settings"))]),
+            commit(dir, &base, &[("flux-apps/cm.yaml", cm("settings"))]),
         ),
         (
             "a changed Kustomization",
@@ -367,4 +396,34 @@ spec:
     for ((name, was), want) in derived.iter().zip(expected) {
         assert_eq!(*was, want, "{name}: derived");
     }
+}
+
+#[test]
+fn an_application_moved_in_apply_order_places_a_shared_folder_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let app = |name: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  \
+             namespace: argocd\nspec:\n  destination: {{name: prod, namespace: {name}}}\n  \
+             source: {{repoURL: https://example.com/repo.git, path: shared}}\n"
+        )
+    };
+    let (first, second) = (app("first"), app("second"));
+    let base = init(
+        dir,
+        &[
+            ("argocd/a.yaml", &first),
+            ("argocd/b.yaml", &second),
+            ("shared/cm.yaml", cm("shared")),
+        ],
+    );
+    // The copy makes `first` the last Application applied: the objects of `shared/`, one per
+    // Application, come in the other order.
+    let heads = vec![(
+        "first applied last",
+        commit(dir, &base, &[("argocd/c.yaml", &first)]),
+    )];
+    let derived = compare(dir, &base, &heads);
+    assert!(derived[0].1, "derived");
 }

@@ -44,6 +44,30 @@ pub fn is_argo(value: &Value, kind: &str) -> bool {
             .is_some_and(|v| v.starts_with("argoproj.io/"))
 }
 
+/// Positions (into `values`) of one longest strictly increasing subsequence, ascending.
+fn longest_increasing(values: &[usize]) -> Vec<usize> {
+    // tails[k]: position of the smallest last value of an increasing run of length k + 1.
+    let mut tails: Vec<usize> = Vec::new();
+    let mut previous: Vec<Option<usize>> = vec![None; values.len()];
+    for (position, value) in values.iter().enumerate() {
+        let length = tails.partition_point(|&t| values[t] < *value);
+        previous[position] = length.checked_sub(1).map(|l| tails[l]);
+        if length == tails.len() {
+            tails.push(position);
+        } else {
+            tails[length] = position;
+        }
+    }
+    let mut run = Vec::with_capacity(tails.len());
+    let mut at = tails.last().copied();
+    while let Some(position) = at {
+        run.push(position);
+        at = previous[position];
+    }
+    run.reverse();
+    run
+}
+
 /// The sync options of an object's `argocd.argoproj.io/sync-options` annotation, split on commas
 /// and trimmed exactly as Argo CD reads them (`Prune=false,Delete=false`).
 pub fn sync_options(value: &Value) -> Vec<&str> {
@@ -180,6 +204,20 @@ pub struct Application {
 }
 
 impl Application {
+    /// Whether two definitions deploy the same way wherever each is written.
+    fn same_but_origin(&self, other: &Application) -> bool {
+        self.name == other.name
+            && self.namespace == other.namespace
+            && self.cluster == other.cluster
+            && self.destination_namespace == other.destination_namespace
+            && self.sources == other.sources
+            && self.refs == other.refs
+            && self.cascades == other.cascades
+            && self.prunes == other.prunes
+            && self.project == other.project
+            && self.sync_options == other.sync_options
+    }
+
     /// Reads an Application document; `None` for anything else or an Application without name.
     pub fn from_value(value: &Value, origin: &Origin, settings: &Settings) -> Option<Self> {
         if !is_argo(value, "Application") {
@@ -511,6 +549,63 @@ impl Applications {
     /// Every effective Application, in apply order.
     pub fn all(&self) -> &[Application] {
         &self.apps
+    }
+
+    /// The folders whose files `other` may place differently than `self` does: the source
+    /// folders of every Application one has and the other has not, that differs beyond where it
+    /// is written, or whose place in apply order among the others changed (the longest run of
+    /// matching Applications in the same relative order keeps its place). Files elsewhere get
+    /// the same owners, clusters and namespaces under both.
+    pub fn differing_folders(&self, other: &Applications) -> Vec<String> {
+        // Each Application of `other` matched to the first unmatched equal one of `self`.
+        let mut taken = vec![false; self.apps.len()];
+        let mut by_name: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, app) in self.apps.iter().enumerate() {
+            by_name
+                .entry((app.name.as_str(), app.namespace.as_str()))
+                .or_default()
+                .push(i);
+        }
+        let mut matched: Vec<(usize, usize)> = Vec::new();
+        let mut differing: Vec<&Application> = Vec::new();
+        for (j, theirs) in other.apps.iter().enumerate() {
+            let candidates = by_name
+                .get(&(theirs.name.as_str(), theirs.namespace.as_str()))
+                .map_or(&[][..], Vec::as_slice);
+            let found = candidates
+                .iter()
+                .copied()
+                .find(|&i| !taken[i] && self.apps[i].same_but_origin(theirs));
+            match found {
+                Some(i) => {
+                    taken[i] = true;
+                    matched.push((i, j));
+                }
+                None => differing.push(theirs),
+            }
+        }
+        differing.extend(
+            self.apps
+                .iter()
+                .zip(&taken)
+                .filter(|(_, taken)| !**taken)
+                .map(|(app, _)| app),
+        );
+        // Pairs come in `other`'s order; those whose `self` index is on a longest increasing
+        // run keep their relative order (patience sorting).
+        let kept = longest_increasing(&matched.iter().map(|(i, _)| *i).collect::<Vec<_>>());
+        for (k, (i, _)) in matched.iter().enumerate() {
+            if kept.binary_search(&k).is_err() {
+                differing.push(&self.apps[*i]);
+            }
+        }
+        let mut folders: Vec<String> = differing
+            .iter()
+            .flat_map(|app| app.sources.iter().map(|s| s.path.clone()))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        folders
     }
 
     /// The Applications that deploy a repository file.

@@ -18,8 +18,8 @@ use serde_json::Value;
 
 use super::{ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, place};
 use crate::config::{CONFIG_PATHS, Config};
-use crate::deploy::Deployers;
 use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
+use crate::deploy::{Deployers, argocd};
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
 use crate::manifest::{ObjectHead, Origin, RenderedObject};
@@ -41,6 +41,9 @@ pub(crate) struct Basis {
     /// what expanding them gave: re-expanded over head's files, they must give the same.
     pub sets: Vec<(Origin, Arc<Value>)>,
     pub expansion: RevisionExpansion,
+    /// The documents deployers read (Applications, Flux objects, ConfigMaps and Secrets), in
+    /// apply order: learned again with a changed file's, when it holds Applications.
+    pub deployer_documents: Vec<(Origin, Arc<Value>)>,
     /// Kinds' scopes learned from the revision's CRDs.
     pub scopes: ScopeTable,
     /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
@@ -54,6 +57,20 @@ pub(crate) struct Derived {
     pub base: Oid,
     /// The paths whose blob differs between the two (added, removed or modified).
     pub changed: Arc<BTreeSet<String>>,
+    /// `changed` and the files whose deployers changed: those whose objects were built again.
+    pub rebuilt: Arc<BTreeSet<String>>,
+}
+
+/// Whether [`Deployers::learn`] reads the document: an Argo CD Application, a Flux toolkit
+/// object, or a ConfigMap or Secret (Flux `valuesFrom`/`substituteFrom` data).
+pub(super) fn read_by_deployers(value: &Value) -> bool {
+    let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
+    else {
+        return false;
+    };
+    argocd::is_argo(value, "Application")
+        || api_version.contains("fluxcd.io/")
+        || (api_version == "v1" && matches!(kind, "ConfigMap" | "Secret"))
 }
 
 /// Whether an ApplicationSet expansion reads the document (a set, or a cluster Secret the
@@ -181,6 +198,8 @@ pub(super) fn derive(
         dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
     };
     let mut parsed: HashMap<&str, Parsed> = HashMap::new();
+    // Applications added, removed or edited: deployers are learned again (below).
+    let mut applications_change = false;
     for path in &changed {
         let sides = [base.files.get(path), files.get(path)];
         let plain = |file: &&SnapshotFile| {
@@ -210,12 +229,14 @@ pub(super) fn derive(
                     parsed
                 }
             };
-            if let Ok(docs) = documents.as_ref()
-                && docs
-                    .iter()
-                    .any(|d| reaches_beyond_itself(&d.value, flux_reads_data))
-            {
-                return Ok(None);
+            for doc in documents.as_ref().as_ref().map_or(&[][..], Vec::as_slice) {
+                if !reaches_beyond_itself(&doc.value, flux_reads_data) {
+                    continue;
+                }
+                if !argocd::is_argo(&doc.value, "Application") {
+                    return Ok(None);
+                }
+                applications_change = true;
             }
             if side == 1 {
                 parsed.insert(path, documents);
@@ -251,6 +272,63 @@ pub(super) fn derive(
         }
     }
 
+    // With Applications changed, deployers are learned again from base's deployer documents with
+    // the changed files' in their place (apply order: plain files by path, then rendered and
+    // generated documents); the files under every Application that deploys differently are
+    // placed again. A differing Application over a render, or over a file whose documents are
+    // rendered or generated, is not followed here.
+    let (deployers, replaced) = if applications_change {
+        let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
+        let mut documents: Vec<(Origin, Arc<Value>)> = basis
+            .deployer_documents
+            .iter()
+            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
+            .cloned()
+            .collect();
+        for (path, parsed) in &parsed {
+            documents.extend(
+                documents_of(path, parsed)
+                    .into_iter()
+                    .filter(|(_, v)| ObjectHead::of(v).is_some() && read_by_deployers(v)),
+            );
+        }
+        documents.sort_by(|(a, _), (b, _)| (&a.path, a.line).cmp(&(&b.path, b.line)));
+        documents.extend(
+            basis
+                .deployer_documents
+                .iter()
+                .filter(|(o, _)| !plain(o))
+                .cloned(),
+        );
+        let deployers = Deployers::learn(
+            documents.iter().map(|(o, v)| (o, v.as_ref())),
+            &config.deploy,
+        );
+        let folders = base
+            .deployers
+            .applications()
+            .differing_folders(deployers.applications());
+        let over = |path: &str| folders.iter().any(|f| within(path, f));
+        if basis
+            .tools
+            .iter()
+            .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
+            || base.objects[basis.plain..]
+                .iter()
+                .any(|o| over(&o.origin.path))
+        {
+            return Ok(None);
+        }
+        let replaced: BTreeSet<String> = files
+            .keys()
+            .filter(|p| !changed.contains(*p) && over(p))
+            .cloned()
+            .collect();
+        (deployers, replaced)
+    } else {
+        (base.deployers.clone(), BTreeSet::new())
+    };
+
     // Plain files' objects are in the listing's order; each unchanged file's run is base's.
     let mut runs: HashMap<&str, Range<usize>> = HashMap::new();
     let mut start = 0;
@@ -270,11 +348,30 @@ pub(super) fn derive(
     let mut warnings = base.warnings.clone();
     warnings.retain(|path, _| !changed.contains(path));
     let mut render_errors = Vec::new();
-    for path in files.keys() {
+    for (path, file) in &files {
         let path = path.as_str();
         let Some(documents) = parsed.get(path) else {
-            if let Some(run) = runs.get(path) {
+            let Some(run) = runs.get(path) else { continue };
+            if !replaced.contains(path) {
                 objects.extend(base.objects[run.clone()].iter().cloned());
+                continue;
+            }
+            // Deployed differently now: the same documents, placed by head's deployers.
+            let Some(documents) = cache.get(file.oid, path.ends_with(".json")) else {
+                return Ok(None);
+            };
+            for (origin, value) in documents_of(path, &documents) {
+                if value.is_object() {
+                    let head = ObjectHead::of(&value);
+                    objects.extend(place(
+                        origin,
+                        value,
+                        head,
+                        &deployers,
+                        &basis.scopes,
+                        &config.deploy,
+                    ));
+                }
             }
             continue;
         };
@@ -306,14 +403,14 @@ pub(super) fn derive(
                 continue;
             }
             if config.deploy.strict_post_build_substitutions {
-                render_errors.extend(base.deployers.unresolved(&origin, &value, &config.deploy));
+                render_errors.extend(deployers.unresolved(&origin, &value, &config.deploy));
             }
             let head = ObjectHead::of(&value);
             objects.extend(place(
                 origin,
                 value,
                 head,
-                &base.deployers,
+                &deployers,
                 &basis.scopes,
                 &config.deploy,
             ));
@@ -335,12 +432,13 @@ pub(super) fn derive(
         targets: base.targets.clone(),
         render_errors,
         set_notices: base.set_notices.clone(),
-        deployer_notices: base.deployer_notices.clone(),
+        deployer_notices: deployers.notices().to_vec(),
         unanalysed: base.unanalysed.clone(),
-        deployers: base.deployers.clone(),
+        deployers,
         basis: None,
         derived: Some(Derived {
             base: base_tree,
+            rebuilt: Arc::new(changed.union(&replaced).cloned().collect()),
             changed: Arc::new(changed),
         }),
         unchanged: std::sync::OnceLock::new(),

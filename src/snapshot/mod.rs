@@ -325,12 +325,22 @@ pub struct Snapshot {
 
 impl Snapshot {
     /// The paths whose file differs from `base`'s, when this snapshot was derived from `base`'s
-    /// revision (then only the objects of those files can differ, see
-    /// [`ChangeSet::classify_change`]); `None` when it was loaded whole.
+    /// revision; `None` when it was loaded whole.
     pub fn changed_since(&self, base: &Snapshot) -> Option<&BTreeSet<String>> {
+        self.derived_from(base).map(|d| d.changed.as_ref())
+    }
+
+    /// The paths whose objects were built again when this snapshot was derived from `base`'s:
+    /// the changed files and those whose deployers changed. Objects of every other file are
+    /// base's (see [`ChangeSet::classify_change`]); `None` when it was loaded whole.
+    pub fn rebuilt_since(&self, base: &Snapshot) -> Option<&BTreeSet<String>> {
+        self.derived_from(base).map(|d| d.rebuilt.as_ref())
+    }
+
+    fn derived_from(&self, base: &Snapshot) -> Option<&derive::Derived> {
         let derived = self.derived.as_ref()?;
         let tree = base.basis.as_ref()?.tree?;
-        (derived.base == tree).then_some(derived.changed.as_ref())
+        (derived.base == tree).then_some(derived)
     }
 
     /// This snapshot classified against itself, computed once.
@@ -636,6 +646,7 @@ impl Snapshot {
                 .collect(),
             expansion,
             scopes: ScopeTable::default(),
+            deployer_documents: Vec::new(),
             plain: 0,
         };
         let built = build(
@@ -649,9 +660,11 @@ impl Snapshot {
         let Built {
             objects,
             deployers,
+            deployer_documents,
             unresolved,
             scopes,
         } = built;
+        basis.deployer_documents = deployer_documents;
         // Rendered documents name their target and generated ones their producer: the objects
         // of plain files are the ones before them.
         basis.plain = objects
@@ -721,6 +734,8 @@ pub fn build_objects(
 struct Built {
     objects: Vec<Arc<RenderedObject>>,
     deployers: Deployers,
+    /// The documents deployers were learned from that a deployer reads, in apply order.
+    deployer_documents: Vec<(Origin, Arc<serde_json::Value>)>,
     unresolved: Vec<RenderFailure>,
     scopes: ScopeTable,
 }
@@ -760,6 +775,11 @@ fn build(
             .map(|(origin, value, _)| (origin, value.as_ref())),
         &config.deploy,
     );
+    let deployer_documents = heads
+        .iter()
+        .filter(|(_, value, head)| head.is_some() && derive::read_by_deployers(value))
+        .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
+        .collect();
     let mut unresolved: Vec<RenderFailure> = Vec::new();
     if config.deploy.strict_post_build_substitutions {
         for (origin, value, _) in &heads {
@@ -775,6 +795,7 @@ fn build(
     Built {
         objects,
         deployers,
+        deployer_documents,
         unresolved,
         scopes,
     }
