@@ -299,6 +299,15 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
             true,
         ),
         (
+            "an AppProject",
+            vec![(
+                "argocd/project.yaml",
+                "apiVersion: argoproj.io/v1alpha1\nkind: AppProject\nmetadata:\n  name: p\n  \
+                 namespace: argocd\nspec: {}\n",
+            )],
+            true,
+        ),
+        (
             "a folder the ApplicationSet turns into an Application",
             vec![("services/b/cm.yaml", cm("svc-b"))],
             false,

@@ -62,15 +62,16 @@ pub(crate) struct Derived {
 }
 
 /// Whether [`Deployers::learn`] reads the document: an Argo CD Application, a Flux toolkit
-/// object, or a ConfigMap or Secret (Flux `valuesFrom`/`substituteFrom` data).
-pub(super) fn read_by_deployers(value: &Value) -> bool {
+/// object, or — when `flux` objects may read them (`valuesFrom`/`substituteFrom`) — a ConfigMap
+/// or Secret.
+pub(super) fn read_by_deployers(value: &Value, flux: bool) -> bool {
     let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
     else {
         return false;
     };
     argocd::is_argo(value, "Application")
         || api_version.contains("fluxcd.io/")
-        || (api_version == "v1" && matches!(kind, "ConfigMap" | "Secret"))
+        || (flux && api_version == "v1" && matches!(kind, "ConfigMap" | "Secret"))
 }
 
 /// Whether an ApplicationSet expansion reads the document (a set, or a cluster Secret the
@@ -79,17 +80,18 @@ pub(super) fn read_by_sets(origin: &Origin, value: &Value) -> bool {
     applicationset::is_application_set(value) || Cluster::from_secret(value, origin).is_some()
 }
 
-/// Whether a document may change anything beyond its own objects: a deployer or a deployer's
-/// source (Argo CD, any Flux toolkit kind), a CRD (the scope of its kind), an Argo CD cluster
+/// Whether a document may change anything beyond its own objects: an Argo CD Application or
+/// ApplicationSet, any Flux toolkit kind, a CRD (the scope of its kind), an Argo CD cluster
 /// Secret, or — when Flux objects read them (`valuesFrom`, `substituteFrom`) — a ConfigMap or
-/// Secret.
+/// Secret. Other kinds (an AppProject, an Argo Rollout) are read only as objects, by rules.
 fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> bool {
     let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
     else {
         return false;
     };
     let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-    group == "argoproj.io"
+    argocd::is_argo(value, "Application")
+        || applicationset::is_application_set(value)
         || group.ends_with("fluxcd.io")
         || kind == "CustomResourceDefinition"
         || (group.is_empty()
@@ -286,11 +288,9 @@ pub(super) fn derive(
             .cloned()
             .collect();
         for (path, parsed) in &parsed {
-            documents.extend(
-                documents_of(path, parsed)
-                    .into_iter()
-                    .filter(|(_, v)| ObjectHead::of(v).is_some() && read_by_deployers(v)),
-            );
+            documents.extend(documents_of(path, parsed).into_iter().filter(|(_, v)| {
+                ObjectHead::of(v).is_some() && read_by_deployers(v, flux_reads_data)
+            }));
         }
         documents.sort_by(|(a, _), (b, _)| (&a.path, a.line).cmp(&(&b.path, b.line)));
         documents.extend(

@@ -775,9 +775,11 @@ fn build(
             .map(|(origin, value, _)| (origin, value.as_ref())),
         &config.deploy,
     );
+    // ConfigMaps and Secrets are deployer documents only where Flux objects read them.
+    let flux = !deployers.flux().is_empty();
     let deployer_documents = heads
         .iter()
-        .filter(|(_, value, head)| head.is_some() && derive::read_by_deployers(value))
+        .filter(|(_, value, head)| head.is_some() && derive::read_by_deployers(value, flux))
         .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
         .collect();
     let mut unresolved: Vec<RenderFailure> = Vec::new();
