@@ -33,6 +33,58 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i]
 }
 
+/// Each analysed job's `fetch_ms`, `analyse_ms` and `output_ms` (sorted), from the worker's
+/// `analysed` log lines; `None` when no line has them (a log filter that hides them).
+fn job_split(logs: &[String]) -> Option<[Vec<u64>; 3]> {
+    let mut split: [Vec<u64>; 3] = Default::default();
+    for raw in logs.iter().flat_map(|l| l.lines()) {
+        // tracing's text format colours field names even into a file.
+        let line = without_ansi(raw);
+        if !line.contains(" analysed") {
+            continue;
+        }
+        for (i, key) in ["fetch_ms=", "analyse_ms=", "output_ms="]
+            .iter()
+            .enumerate()
+        {
+            if let Some(value) = line
+                .split_whitespace()
+                .find_map(|field| field.strip_prefix(key))
+                .and_then(|v| v.parse().ok())
+            {
+                split[i].push(value);
+            }
+        }
+    }
+    if split[0].is_empty() {
+        return None;
+    }
+    split.iter_mut().for_each(|v| v.sort_unstable());
+    Some(split)
+}
+
+/// `text` without ANSI escape sequences (`ESC [ … letter`).
+fn without_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn percentile_ms(sorted: &[u64], p: f64) -> u64 {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
 fn peak_rss_mib(pid: u32) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status
@@ -241,8 +293,9 @@ async fn run(
     eprintln!("--- {label}");
     let (base, heads) = (&setup.base, &setup.heads);
     let fake = Fake::start(&setup.keys, &setup.git_root).await;
-    let log_filter =
-        std::env::var("CLOBBERCHECK_LOG").unwrap_or_else(|_| "clobbercheck=warn".into());
+    // The worker's `analysed` lines (info) give each job's split: fetch, analysis, output.
+    let log_filter = std::env::var("CLOBBERCHECK_LOG")
+        .unwrap_or_else(|_| "clobbercheck=warn,clobbercheck::server::worker=info".into());
     let mut env = vec![
         ("CLOBBERCHECK_WORKERS", workers),
         ("CLOBBERCHECK_LOG", log_filter.as_str()),
@@ -374,6 +427,21 @@ async fn run(
         percentile(&service, 0.5),
         percentile(&service, 0.99)
     );
+    let split = job_split(&servers.iter().map(|s| s.log()).collect::<Vec<_>>());
+    if let Some([fetch, analysis, output]) = &split {
+        println!(
+            "per job, from the servers' `analysed` log lines ({} jobs): fetch p50 {} / p99 {} ms, \
+             analysis p50 {} / p99 {} ms, output p50 {} / p99 {} ms; the rest of the service \
+             time is the calls to GitHub",
+            fetch.len(),
+            percentile_ms(fetch, 0.5),
+            percentile_ms(fetch, 0.99),
+            percentile_ms(analysis, 0.5),
+            percentile_ms(analysis, 0.99),
+            percentile_ms(output, 0.5),
+            percentile_ms(output, 0.99),
+        );
+    }
     println!("all checks completed in {all_done:.1?} after the first delivery");
     println!("server peak memory (VmHWM) per replica: {peaks:.0?} MiB");
     if std::env::var_os("CLOBBERCHECK_LOG").is_some() {

@@ -64,7 +64,13 @@ pub struct FetchRequest<'a> {
 struct Slot {
     fetch: Mutex<()>,
     readers: AtomicUsize,
+    /// Refs that queued jobs will fetch ([`RepoCache::announce`]), brought by the next fetch.
+    announced: Mutex<Vec<String>>,
 }
+
+/// Most announced refs one fetch brings besides its own: a burst of pull requests on one
+/// repository costs one fetch per this many, not one each.
+pub const MAX_ANNOUNCED: usize = 256;
 
 /// The set of cache repositories, bounded to `max_bytes` on disk, fetched from one git host.
 pub struct RepoCache {
@@ -125,6 +131,20 @@ impl RepoCache {
         self.root.join(format!("{safe}.git"))
     }
 
+    /// Records refs a queued job of `repo` will fetch, so the next fetch of that repository
+    /// brings them too and the job, once it runs, finds its commits already there: a burst of
+    /// pull requests costs a fetch per [`MAX_ANNOUNCED`] refs instead of one per job. Refs
+    /// beyond that bound wait for their own job's fetch.
+    pub fn announce(&self, repo: &str, refs: &[String]) {
+        let slot = Arc::clone(self.lock().entry(repo.to_string()).or_default());
+        let mut announced = slot.announced.lock().unwrap_or_else(|p| p.into_inner());
+        for r in refs {
+            if announced.len() < MAX_ANNOUNCED && !announced.contains(r) {
+                announced.push(r.clone());
+            }
+        }
+    }
+
     /// Makes both commits available in the repository's cache and returns it, marked in use.
     pub fn checkout(&self, request: &FetchRequest<'_>) -> Result<CachedRepo, FetchError> {
         let repo = request.repo;
@@ -147,7 +167,7 @@ impl RepoCache {
         };
         let fetched = {
             let _fetching = held.slot.fetch.lock().unwrap_or_else(|p| p.into_inner());
-            self.fetch(&held.path, request)?
+            self.fetch(&held.path, request, &held.slot)?
         };
         touch(&held.path.join(LAST_USED));
         if fetched {
@@ -157,7 +177,12 @@ impl RepoCache {
     }
 
     /// Fetches unless both commits are already there; returns whether it fetched.
-    fn fetch(&self, path: &Path, request: &FetchRequest<'_>) -> Result<bool, FetchError> {
+    fn fetch(
+        &self,
+        path: &Path,
+        request: &FetchRequest<'_>,
+        slot: &Slot,
+    ) -> Result<bool, FetchError> {
         let repo_name = request.repo;
         let cache_error = |message: String| FetchError::Cache {
             repo: repo_name.to_string(),
@@ -181,7 +206,20 @@ impl RepoCache {
         if present(&repo) {
             return Ok(false);
         }
-        self.fetch_refs(&repo, request, &request.refs)?;
+        // The refs queued jobs announced come along; should one of them be gone (a branch
+        // deleted since), the job's own refs are fetched alone.
+        let announced =
+            std::mem::take(&mut *slot.announced.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut refs = request.refs.clone();
+        refs.extend(announced.into_iter().filter(|r| !request.refs.contains(r)));
+        if refs.len() > request.refs.len() {
+            if let Err(error) = self.fetch_refs(&repo, request, &refs) {
+                tracing::warn!(repo = repo_name, %error, refs = refs.len(), "fetching the announced refs too failed; fetching the job's own");
+                self.fetch_refs(&repo, request, &request.refs)?;
+            }
+        } else {
+            self.fetch_refs(&repo, request, &request.refs)?;
+        }
         if !present(&repo) && !request.fallback_refs.is_empty() {
             self.fetch_refs(&repo, request, &request.fallback_refs)?;
         }

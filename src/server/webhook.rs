@@ -671,9 +671,16 @@ pub async fn receive(
     let _storing = state.storing.acquire().await.ok();
     let queue = Arc::clone(&state.queue);
     let (d, e) = (delivery.clone(), event.name());
+    let announced: Vec<(String, Vec<String>)> = jobs
+        .iter()
+        .filter_map(super::worker::fetched_refs)
+        .collect();
     let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, e, &jobs)).await;
     match stored {
         Ok(Ok(Enqueued::Queued { jobs })) => {
+            for (repo, refs) in &announced {
+                state.cache.announce(repo, refs);
+            }
             state.metrics.delivery(event, "queued");
             tracing::info!(delivery, event = event.name(), jobs, "delivery queued");
             state.wake.notify_waiters();

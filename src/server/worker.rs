@@ -330,6 +330,13 @@ async fn report_failure(
     result
 }
 
+/// The repository and refs an analysis job will fetch, for the webhook to announce them
+/// ([`crate::fetch::RepoCache::announce`]) while the job waits in the queue.
+pub(crate) fn fetched_refs(job: &Job) -> Option<(String, Vec<String>)> {
+    let analysed = Analysed::of(job)?;
+    Some((analysed.repo.to_string(), analysed.refs))
+}
+
 /// What an analysis job compares and where it fetches it from: a pull request or a merge group.
 struct Analysed<'a> {
     repo: &'a str,
