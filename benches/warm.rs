@@ -193,8 +193,9 @@ fn main() {
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "one-file pull requests, one process, one parse cache; cold = the first PR (a ConfigMap); \
-         warm = medians of the other {}: a new ConfigMap (the head is derived from the base's \
-         snapshot) and a copy of an Argo CD Application (deployers change: loaded whole)",
+         warm = medians of the other {}: a new ConfigMap, and a copy of an Argo CD Application \
+         (an overwrite: deployers learned again, its folder placed again); both heads are \
+         derived from the base's snapshot",
         prs - 1
     );
     println!(
