@@ -138,12 +138,12 @@ pub fn analyze_with(
             .collect::<Vec<_>>()
     };
     let no_render_errors = base.render_errors.is_empty() && head.render_errors.is_empty();
-    let changes = if no_render_errors && let Some(changed) = head.rebuilt_since(&base) {
+    let changes = if no_render_errors && let Some(rebuilt) = head.rebuilt_since(&base) {
         ChangeSet::classify_change(
             &base.objects,
             &head.objects,
             &diff,
-            changed,
+            &rebuilt,
             base.unchanged(),
         )
     } else if no_render_errors {

@@ -149,40 +149,52 @@ impl ChangeSet {
         Self { objects }
     }
 
-    /// [`ChangeSet::classify`] when head was derived from base with only the files at `changed`
-    /// replaced (`crate::snapshot`'s derivation), given `unchanged`, base classified against
-    /// itself: an identity that no object of a changed file (nor an Application an
-    /// ApplicationSet generates) defines on either side has the same definitions on both, so
-    /// its entry is `unchanged`'s; only the others are classified. Same answer as
-    /// [`ChangeSet::classify`], in time proportional to the change.
+    /// [`ChangeSet::classify`] when head was derived from base with only the objects of some
+    /// files built again (`crate::snapshot`'s derivation), given `unchanged`, base classified
+    /// against itself: an identity that no rebuilt object (nor an Application an ApplicationSet
+    /// generates) has on either side has the same definitions on both, so its entry is
+    /// `unchanged`'s; only the others are classified, their definitions found through
+    /// `rebuilt` without looking at every object. Same answer as [`ChangeSet::classify`].
     pub fn classify_change(
         base: &[Arc<RenderedObject>],
         head: &[Arc<RenderedObject>],
         diff: &PrDiff,
-        changed: &BTreeSet<String>,
+        rebuilt: &Rebuilt<'_>,
         unchanged: &ChangeSet,
     ) -> Self {
-        let touches =
-            |o: &RenderedObject| o.origin.generator.is_some() || changed.contains(&o.origin.path);
-        // Membership is asked of every object of both sides: foldhash (hashbrown's default,
-        // randomly seeded) costs a fraction of SipHash on identities' short strings.
-        let touched: foldhash::HashSet<&Identity> = base
-            .iter()
-            .chain(head)
-            .filter(|o| touches(o))
-            .filter_map(|o| o.identity.as_ref())
-            .collect();
-        let of = |objects: &[Arc<RenderedObject>]| -> Vec<Arc<RenderedObject>> {
-            objects
+        let mut fresh_of: HashMap<&Identity, Vec<&Arc<RenderedObject>>> = HashMap::new();
+        for &i in rebuilt.fresh {
+            if let Some(id) = &head[i].identity {
+                fresh_of.entry(id).or_default().push(&head[i]);
+            }
+        }
+        let (mut sub_base, mut sub_head) = (Vec::new(), Vec::new());
+        for id in rebuilt.identities {
+            let at = rebuilt.base_positions.get(id).map_or(&[][..], Vec::as_slice);
+            sub_base.extend(at.iter().map(|&i| Arc::clone(&base[i])));
+            // Head's definitions of the identity in apply order: those of plain files — base's
+            // outside rebuilt files and the rebuilt ones — by file and line (one per document),
+            // then base's rendered and generated ones, which head keeps as they are.
+            let kept = at
                 .iter()
-                .filter(|o| o.identity.as_ref().is_some_and(|i| touched.contains(i)))
-                .cloned()
-                .collect()
-        };
-        let fresh = Self::classify(&of(base), &of(head), diff);
-        let mut skip: Vec<&Identity> = touched.into_iter().collect();
-        skip.sort_unstable();
-        let mut skip = skip.into_iter().peekable();
+                .filter(|&&i| !rebuilt.files.contains(&base[i].origin.path));
+            let mut plain: Vec<&Arc<RenderedObject>> = kept
+                .clone()
+                .filter(|&&i| i < rebuilt.plain)
+                .map(|&i| &base[i])
+                .chain(fresh_of.get(id).into_iter().flatten().copied())
+                .collect();
+            plain.sort_by(|a, b| {
+                (&a.origin.path, a.origin.line).cmp(&(&b.origin.path, b.origin.line))
+            });
+            sub_head.extend(plain.into_iter().cloned());
+            sub_head.extend(
+                kept.filter(|&&i| i >= rebuilt.plain)
+                    .map(|&i| Arc::clone(&base[i])),
+            );
+        }
+        let fresh = Self::classify(&sub_base, &sub_head, diff);
+        let mut skip = rebuilt.identities.iter().peekable();
         let mut fresh = fresh.objects.into_iter().peekable();
         let mut objects = Vec::with_capacity(unchanged.objects.len() + fresh.len());
         for object in &unchanged.objects {
@@ -203,6 +215,23 @@ impl ChangeSet {
     pub fn count(&self, change: Change) -> usize {
         self.objects.iter().filter(|o| o.change == change).count()
     }
+}
+
+/// What a head derived from base's snapshot built again, as [`ChangeSet::classify_change`]
+/// needs it (see [`crate::snapshot::Snapshot::rebuilt_since`]).
+pub struct Rebuilt<'a> {
+    /// Every identity a rebuilt object has on either side, and those of generated
+    /// Applications; sorted, each once.
+    pub identities: &'a [Identity],
+    /// Where each identity is defined in base: positions in its objects, ascending.
+    pub base_positions: &'a HashMap<Identity, Vec<usize>>,
+    /// Positions in head's objects of the objects built again.
+    pub fresh: &'a [usize],
+    /// The files whose objects were built again: base's objects from them are not head's.
+    pub files: &'a BTreeSet<String>,
+    /// How many of base's objects (a prefix) come from plain files; the others are rendered or
+    /// generated, and head has them as they are, after its plain ones.
+    pub plain: usize,
 }
 
 /// The deployers of one side's definitions together, sorted and each once.

@@ -15,7 +15,7 @@
 //! is recorded even if the database is locked or full for a while: the worker waits for it
 //! rather than leave the job to run again.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use tracing::Instrument;
@@ -632,54 +632,83 @@ async fn compute(
     let repository = analysis.repository.clone();
     let pull_request = analysis.pull_request;
     let merge_group_ref = analysis.merge_group_ref.map(String::from);
-    tokio::task::spawn_blocking(move || -> Result<(Publication, Vec<u64>), JobError> {
-        let request = FetchRequest {
-            repo: &repo,
-            clone_url: &clone_url,
-            token: &token,
-            commits: [&base_sha, &head_sha],
-            refs,
-            fallback_refs,
-        };
-        let started = Instant::now();
-        let cached = state.cache.checkout(&request)?;
-        let fetched = started.elapsed();
-        let base = GitRevision::open(cached.path(), &base_sha).map_err(AnalysisError::from)?;
-        let head = GitRevision::open(cached.path(), &head_sha).map_err(AnalysisError::from)?;
-        let options = Options {
-            repository,
-            ..Options::default()
-        };
-        let analysis = analyze_with(&base, &head, None, &state.parse_cache(&repo), options)?;
-        let analysed = started.elapsed();
-        let publication = output::publication(&analysis, &head_sha, &state.templates)?;
-        tracing::info!(
-            repo,
-            head = head_sha,
-            errors = analysis.report.summary.errors,
-            objects = analysis.report.objects.objects.len(),
-            fetch_ms = fetched.as_millis() as u64,
-            analyse_ms = (analysed - fetched).as_millis() as u64,
-            output_ms = (started.elapsed() - analysed).as_millis() as u64,
-            "analysed"
-        );
-        let pulls = match (pull_request, merge_group_ref) {
-            (Some(number), _) => vec![number],
-            (None, Some(head_ref)) => {
-                let messages = merge_queue::commit_messages(cached.path(), &base_sha, &head_sha)
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(repo, %error, "cannot read the merge group's commits; only the pull request its branch names counts");
-                        Vec::new()
-                    });
-                merge_queue::pull_requests(&head_ref, messages.iter().map(String::as_str))
-            }
-            (None, None) => Vec::new(),
-        };
-        Ok((publication, pulls))
+    tokio::task::spawn_blocking(move || {
+        in_analysis_pool(move || -> Result<(Publication, Vec<u64>), JobError> {
+            let request = FetchRequest {
+                repo: &repo,
+                clone_url: &clone_url,
+                token: &token,
+                commits: [&base_sha, &head_sha],
+                refs,
+                fallback_refs,
+            };
+            let started = Instant::now();
+            let cached = state.cache.checkout(&request)?;
+            let fetched = started.elapsed();
+            let base = GitRevision::open(cached.path(), &base_sha).map_err(AnalysisError::from)?;
+            let head = GitRevision::open(cached.path(), &head_sha).map_err(AnalysisError::from)?;
+            let options = Options {
+                repository,
+                ..Options::default()
+            };
+            let analysis = analyze_with(&base, &head, None, &state.parse_cache(&repo), options)?;
+            let analysed = started.elapsed();
+            let publication = output::publication(&analysis, &head_sha, &state.templates)?;
+            tracing::info!(
+                repo,
+                head = head_sha,
+                errors = analysis.report.summary.errors,
+                objects = analysis.report.objects.objects.len(),
+                fetch_ms = fetched.as_millis() as u64,
+                analyse_ms = (analysed - fetched).as_millis() as u64,
+                output_ms = (started.elapsed() - analysed).as_millis() as u64,
+                "analysed"
+            );
+            let pulls = match (pull_request, merge_group_ref) {
+                (Some(number), _) => vec![number],
+                (None, Some(head_ref)) => {
+                    let messages = merge_queue::commit_messages(cached.path(), &base_sha, &head_sha)
+                        .unwrap_or_else(|error| {
+                            tracing::warn!(repo, %error, "cannot read the merge group's commits; only the pull request its branch names counts");
+                            Vec::new()
+                        });
+                    merge_queue::pull_requests(&head_ref, messages.iter().map(String::as_str))
+                }
+                (None, None) => Vec::new(),
+            };
+            Ok((publication, pulls))
+        })
     })
     .await
     .map_err(|e| JobError::Task(e.to_string()))?
 }
+
+/// Runs `work` (an analysis and its publication) on the analysis threads: a rayon pool whose
+/// threads run at a lower CPU priority (nice 10), so that on a busy replica the webhook's
+/// answers, which GitHub times out after 10 s, are not queued behind analyses; the analysis's
+/// own parallel steps run there too. Without the pool (it failed to start) `work` runs here.
+fn in_analysis_pool<T: Send>(work: impl FnOnce() -> T + Send) -> T {
+    static POOL: OnceLock<Option<rayon::ThreadPool>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("analysis-{i}"))
+            // Linux keeps the nice value per thread: this lowers only the pool's own threads.
+            .start_handler(|_| {
+                // SAFETY: setpriority takes no pointers; 0 names the calling thread.
+                unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, ANALYSIS_NICE) };
+            })
+            .build()
+            .map_err(|error| tracing::warn!(%error, "cannot start the analysis threads; analysing on the worker's"))
+            .ok()
+    });
+    match pool {
+        Some(pool) => pool.install(work),
+        None => work(),
+    }
+}
+
+/// The nice value of the analysis threads (0 is the default, 19 the lowest priority).
+const ANALYSIS_NICE: libc::c_int = 10;
 
 /// An Acknowledge click: when `login` may write to the repository, records the acknowledgement
 /// of the run's error findings for its pull request (so later analyses of the PR, and merge

@@ -22,7 +22,7 @@ use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
 use crate::deploy::{Deployers, argocd};
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
-use crate::manifest::{ObjectHead, Origin, RenderedObject};
+use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
 use crate::revision::{EntryKind, Revision, RevisionError};
 
 /// What a revision's objects were computed from beyond each file's own documents, kept with its
@@ -59,6 +59,13 @@ pub(crate) struct Derived {
     pub changed: Arc<BTreeSet<String>>,
     /// `changed` and the files whose deployers changed: those whose objects were built again.
     pub rebuilt: Arc<BTreeSet<String>>,
+    /// Every identity an object of a rebuilt file has on either side, and those of generated
+    /// Applications; sorted, each once.
+    pub identities: Arc<Vec<Identity>>,
+    /// Positions in the derived snapshot's objects of those built again.
+    pub fresh: Arc<Vec<usize>>,
+    /// How many of base's objects (a prefix) come from plain files.
+    pub plain: usize,
 }
 
 /// Whether [`Deployers::learn`] reads the document: an Argo CD Application, a Flux toolkit
@@ -339,6 +346,8 @@ pub(super) fn derive(
         }
     }
     let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
+    // Positions in `objects` of the objects built again.
+    let mut fresh: Vec<usize> = Vec::new();
     let mut problems: Vec<Problem> = base
         .problems
         .iter()
@@ -363,6 +372,7 @@ pub(super) fn derive(
             for (origin, value) in documents_of(path, &documents) {
                 if value.is_object() {
                     let head = ObjectHead::of(&value);
+                    let before = objects.len();
                     objects.extend(place(
                         origin,
                         value,
@@ -371,6 +381,7 @@ pub(super) fn derive(
                         &basis.scopes,
                         &config.deploy,
                     ));
+                    fresh.extend(before..objects.len());
                 }
             }
             continue;
@@ -406,6 +417,7 @@ pub(super) fn derive(
                 render_errors.extend(deployers.unresolved(&origin, &value, &config.deploy));
             }
             let head = ObjectHead::of(&value);
+            let before = objects.len();
             objects.extend(place(
                 origin,
                 value,
@@ -414,9 +426,27 @@ pub(super) fn derive(
                 &basis.scopes,
                 &config.deploy,
             ));
+            fresh.extend(before..objects.len());
         }
     }
     objects.extend(base.objects[basis.plain..].iter().cloned());
+    let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
+    // Every identity a rebuilt object has on either side, and those of generated Applications
+    // (whose newness follows their producer, not their file).
+    let mut identities: Vec<Identity> = rebuilt
+        .iter()
+        .filter_map(|path| runs.get(path.as_str()))
+        .flat_map(|run| base.objects[run.clone()].iter())
+        .chain(fresh.iter().map(|&i| &objects[i]))
+        .chain(
+            base.objects[basis.plain..]
+                .iter()
+                .filter(|o| o.origin.generator.is_some()),
+        )
+        .filter_map(|o| o.identity.clone())
+        .collect();
+    identities.sort_unstable();
+    identities.dedup();
     problems.sort_by(|a, b| a.path().cmp(b.path()));
     tracing::debug!(
         revision = revision.label(),
@@ -438,9 +468,13 @@ pub(super) fn derive(
         basis: None,
         derived: Some(Derived {
             base: base_tree,
-            rebuilt: Arc::new(changed.union(&replaced).cloned().collect()),
+            rebuilt: Arc::new(rebuilt),
             changed: Arc::new(changed),
+            identities: Arc::new(identities),
+            fresh: Arc::new(fresh),
+            plain: basis.plain,
         }),
         unchanged: std::sync::OnceLock::new(),
+        positions: std::sync::OnceLock::new(),
     }))
 }

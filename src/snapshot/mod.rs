@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
-use crate::classify::ChangeSet;
+use crate::classify::{ChangeSet, Rebuilt};
 use crate::config::Config;
 use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
@@ -321,6 +321,8 @@ pub struct Snapshot {
     /// This snapshot classified against itself (every identity unchanged), computed the first
     /// time a snapshot derived from it is classified.
     unchanged: OnceLock<ChangeSet>,
+    /// See [`Snapshot::positions`].
+    positions: OnceLock<HashMap<Identity, Vec<usize>>>,
 }
 
 impl Snapshot {
@@ -330,11 +332,33 @@ impl Snapshot {
         self.derived_from(base).map(|d| d.changed.as_ref())
     }
 
-    /// The paths whose objects were built again when this snapshot was derived from `base`'s:
-    /// the changed files and those whose deployers changed. Objects of every other file are
-    /// base's (see [`ChangeSet::classify_change`]); `None` when it was loaded whole.
-    pub fn rebuilt_since(&self, base: &Snapshot) -> Option<&BTreeSet<String>> {
-        self.derived_from(base).map(|d| d.rebuilt.as_ref())
+    /// What was built again when this snapshot was derived from `base`'s (the changed files'
+    /// objects and those of files whose deployers changed; every other object is base's), for
+    /// [`ChangeSet::classify_change`]; `None` when it was loaded whole.
+    pub fn rebuilt_since<'a>(&'a self, base: &'a Snapshot) -> Option<Rebuilt<'a>> {
+        let derived = self.derived_from(base)?;
+        Some(Rebuilt {
+            identities: &derived.identities,
+            base_positions: base.positions(),
+            fresh: &derived.fresh,
+            files: &derived.rebuilt,
+            plain: derived.plain,
+        })
+    }
+
+    /// Where each identity is defined: positions in [`Snapshot::objects`], ascending; computed
+    /// once, the first time a snapshot derived from this one is classified.
+    fn positions(&self) -> &HashMap<Identity, Vec<usize>> {
+        self.positions.get_or_init(|| {
+            let mut positions: HashMap<Identity, Vec<usize>> =
+                HashMap::with_capacity(self.objects.len());
+            for (i, object) in self.objects.iter().enumerate() {
+                if let Some(id) = &object.identity {
+                    positions.entry(id.clone()).or_default().push(i);
+                }
+            }
+            positions
+        })
     }
 
     fn derived_from(&self, base: &Snapshot) -> Option<&derive::Derived> {
@@ -689,6 +713,7 @@ impl Snapshot {
             basis: render_errors_empty.then_some(basis),
             derived: None,
             unchanged: OnceLock::new(),
+            positions: OnceLock::new(),
             deployers,
         })
     }
