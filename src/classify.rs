@@ -170,7 +170,10 @@ impl ChangeSet {
         }
         let (mut sub_base, mut sub_head) = (Vec::new(), Vec::new());
         for id in rebuilt.identities {
-            let at = rebuilt.base_positions.get(id).map_or(&[][..], Vec::as_slice);
+            let at = rebuilt
+                .base_positions
+                .get(id)
+                .map_or(&[][..], Vec::as_slice);
             sub_base.extend(at.iter().map(|&i| Arc::clone(&base[i])));
             // Head's definitions of the identity in apply order: those of plain files — base's
             // outside rebuilt files and the rebuilt ones — by file and line (one per document),

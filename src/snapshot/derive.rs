@@ -16,7 +16,9 @@ use std::sync::Arc;
 use git2::Oid;
 use serde_json::Value;
 
-use super::{ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, place};
+use super::{
+    ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, file_reader, place,
+};
 use crate::config::{CONFIG_PATHS, Config};
 use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
 use crate::deploy::{Deployers, argocd};
@@ -254,18 +256,7 @@ pub(super) fn derive(
     }
     if !basis.sets.is_empty() {
         let paths: Vec<String> = files.keys().cloned().collect();
-        let read = |path: &str| -> Result<Vec<u8>, String> {
-            let file = files
-                .get(path)
-                .ok_or_else(|| format!("{path} is not a file of {}", revision.label()))?;
-            if file.entry.size > config.max_file_size {
-                return Err(format!(
-                    "{path} is {} bytes, above max_file_size ({} bytes): not read",
-                    file.entry.size, config.max_file_size
-                ));
-            }
-            revision.read(&file.entry).map_err(|e| e.to_string())
-        };
+        let read = file_reader(&files, revision, config);
         let this_repository = |url: &str, revision: Option<&str>| {
             config.deploy.repository.deploys_from_here(url, revision)
         };
@@ -348,6 +339,27 @@ pub(super) fn derive(
     let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
     // Positions in `objects` of the objects built again.
     let mut fresh: Vec<usize> = Vec::new();
+    // One file's objects as head's deployers place them, appended to `objects`.
+    let place_again = |path: &str,
+                       documents: &Parsed,
+                       objects: &mut Vec<Arc<RenderedObject>>,
+                       fresh: &mut Vec<usize>| {
+        for (origin, value) in documents_of(path, documents) {
+            if value.is_object() {
+                let head = ObjectHead::of(&value);
+                let before = objects.len();
+                objects.extend(place(
+                    origin,
+                    value,
+                    head,
+                    &deployers,
+                    &basis.scopes,
+                    &config.deploy,
+                ));
+                fresh.extend(before..objects.len());
+            }
+        }
+    };
     let mut problems: Vec<Problem> = base
         .problems
         .iter()
@@ -369,21 +381,7 @@ pub(super) fn derive(
             let Some(documents) = cache.get(file.oid, path.ends_with(".json")) else {
                 return Ok(None);
             };
-            for (origin, value) in documents_of(path, &documents) {
-                if value.is_object() {
-                    let head = ObjectHead::of(&value);
-                    let before = objects.len();
-                    objects.extend(place(
-                        origin,
-                        value,
-                        head,
-                        &deployers,
-                        &basis.scopes,
-                        &config.deploy,
-                    ));
-                    fresh.extend(before..objects.len());
-                }
-            }
+            place_again(path, &documents, &mut objects, &mut fresh);
             continue;
         };
         match documents.as_ref() {
@@ -409,25 +407,14 @@ pub(super) fn derive(
                 }
             }
         }
-        for (origin, value) in documents_of(path, documents) {
-            if !value.is_object() {
-                continue;
+        if config.deploy.strict_post_build_substitutions {
+            for (origin, value) in documents_of(path, documents) {
+                if value.is_object() {
+                    render_errors.extend(deployers.unresolved(&origin, &value, &config.deploy));
+                }
             }
-            if config.deploy.strict_post_build_substitutions {
-                render_errors.extend(deployers.unresolved(&origin, &value, &config.deploy));
-            }
-            let head = ObjectHead::of(&value);
-            let before = objects.len();
-            objects.extend(place(
-                origin,
-                value,
-                head,
-                &deployers,
-                &basis.scopes,
-                &config.deploy,
-            ));
-            fresh.extend(before..objects.len());
         }
+        place_again(path, documents, &mut objects, &mut fresh);
     }
     objects.extend(base.objects[basis.plain..].iter().cloned());
     let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();

@@ -511,18 +511,7 @@ impl Snapshot {
         // exactly as hand-written ones; each round re-expands, since a rendered folder may hold
         // sets of its own.
         let paths: Vec<String> = files.keys().cloned().collect();
-        let read = |path: &str| -> Result<Vec<u8>, String> {
-            let file = files
-                .get(path)
-                .ok_or_else(|| format!("{path} is not a file of {}", revision.label()))?;
-            if file.entry.size > config.max_file_size {
-                return Err(format!(
-                    "{path} is {} bytes, above max_file_size ({} bytes): not read",
-                    file.entry.size, config.max_file_size
-                ));
-            }
-            revision.read(&file.entry).map_err(|e| e.to_string())
-        };
+        let read = file_reader(&files, revision, config);
         let this_repository = |url: &str, revision: Option<&str>| {
             config.deploy.repository.deploys_from_here(url, revision)
         };
@@ -634,6 +623,8 @@ impl Snapshot {
         if expanded_over != rendered.documents.len() {
             expanded = expand(&rendered.documents);
         }
+        // The reader borrows `files`, which the snapshot takes below.
+        drop(read);
         let expansion = expanded.clone();
         let mut render_errors = rendered.failures;
         render_errors.extend(expanded.errors.into_iter().map(|(origin, name, message)| {
@@ -716,6 +707,27 @@ impl Snapshot {
             positions: OnceLock::new(),
             deployers,
         })
+    }
+}
+
+/// How ApplicationSet generators read a revision's files (git `files` generators): by path,
+/// refusing what is not a file of the revision or is above `max_file_size`.
+fn file_reader<'a>(
+    files: &'a BTreeMap<String, SnapshotFile>,
+    revision: &'a dyn Revision,
+    config: &'a Config,
+) -> impl Fn(&str) -> Result<Vec<u8>, String> + Sync + 'a {
+    move |path: &str| {
+        let file = files
+            .get(path)
+            .ok_or_else(|| format!("{path} is not a file of {}", revision.label()))?;
+        if file.entry.size > config.max_file_size {
+            return Err(format!(
+                "{path} is {} bytes, above max_file_size ({} bytes): not read",
+                file.entry.size, config.max_file_size
+            ));
+        }
+        revision.read(&file.entry).map_err(|e| e.to_string())
     }
 }
 
