@@ -261,10 +261,7 @@ impl GitRevision {
     /// native stack) on raw name bytes, so no entry is skipped for its name.
     fn list(&self) -> Result<Vec<FileEntry>, RevisionError> {
         let repo = self.lock();
-        let list_error = |e: git2::Error| RevisionError::List {
-            revision: self.label.clone(),
-            message: e.message().to_string(),
-        };
+        let list_error = |e: git2::Error| self.list_error(e);
         let odb = repo.odb().map_err(list_error)?;
         let mut out = Vec::new();
         let mut pending: Vec<(Oid, Vec<u8>)> =
@@ -297,6 +294,14 @@ impl GitRevision {
         Ok(out)
     }
 
+    /// A libgit2 failure while reading the revision's trees, naming the revision.
+    fn list_error(&self, e: git2::Error) -> RevisionError {
+        RevisionError::List {
+            revision: self.label.clone(),
+            message: e.message().to_string(),
+        }
+    }
+
     /// See [`Revision::entry`]: the listing when made, else the tree's entry at `path`.
     fn entry_at(&self, path: &str) -> Result<Option<FileEntry>, RevisionError> {
         if let Some(listing) = self.listing.get() {
@@ -306,10 +311,7 @@ impl GitRevision {
             return Ok(None);
         };
         let repo = self.lock();
-        let error = |e: git2::Error| RevisionError::List {
-            revision: self.label.clone(),
-            message: e.message().to_string(),
-        };
+        let error = |e: git2::Error| self.list_error(e);
         let tree = repo.find_tree(tree).map_err(error)?;
         let entry = match tree.get_path(Path::new(path)) {
             Ok(entry) => entry,
@@ -337,10 +339,7 @@ impl GitRevision {
             return Ok(None);
         };
         let repo = self.lock();
-        let error = |e: git2::Error| RevisionError::List {
-            revision: self.label.clone(),
-            message: e.message().to_string(),
-        };
+        let error = |e: git2::Error| self.list_error(e);
         let old = repo.find_tree(base).map_err(error)?;
         let new = repo.find_tree(tree).map_err(error)?;
         let mut options = git2::DiffOptions::new();

@@ -1,27 +1,15 @@
 //! The server's per-repository cache: pull requests on one base commit share its snapshot, and
 //! a reused snapshot judges exactly as a fresh one.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
 use clobbercheck::report::json;
 use clobbercheck::{GitRevision, ParseCache, analyze};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
+use common::git;
 
 const APP: &str = "apiVersion: argoproj.io/v1alpha1
 kind: Application
