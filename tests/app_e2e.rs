@@ -748,3 +748,58 @@ async fn secret_values_never_reach_github() {
         assert!(!published.contains(value), "{value} was published");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_delivery_is_answered_within_github_s_10_s_while_the_database_stays_locked() {
+    // More deliveries wait at once than the server stores at once: those without a storing
+    // slot must not add their wait for one to the queue's own wait for the database.
+    const DELIVERIES: usize = 40;
+    let w = World::new().await;
+    let (base, head) = w.clean();
+    let server = std::sync::Arc::new(w.server(&[]).await);
+    let db = server.data_dir.join("queue.sqlite");
+    let (locked_tx, locked_rx) = std::sync::mpsc::channel();
+    let lock = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch("BEGIN EXCLUSIVE").unwrap();
+        locked_tx.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(14));
+        conn.execute_batch("ROLLBACK").unwrap();
+    });
+    locked_rx.recv().unwrap();
+    let payload = pr_payload("opened", &w.spec(31, &base, &head, "add-app02"));
+    let sends: Vec<_> = (0..DELIVERIES)
+        .map(|i| {
+            let (server, payload) = (std::sync::Arc::clone(&server), payload.clone());
+            tokio::spawn(async move {
+                let sent = std::time::Instant::now();
+                let (status, _) = server
+                    .deliver("pull_request", &format!("d-locked-{i}"), &payload)
+                    .await;
+                (status, sent.elapsed())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for send in sends {
+        answers.push(send.await.unwrap());
+    }
+    let slowest = answers.iter().map(|(_, took)| *took).max().unwrap();
+    assert!(
+        slowest < Duration::from_secs(9),
+        "slowest answer {slowest:?}: {answers:?}"
+    );
+    assert!(
+        answers.iter().all(|(status, _)| *status == 503),
+        "{answers:?}"
+    );
+    lock.join().unwrap();
+    // GitHub delivers each again; now each is stored, once.
+    for i in 0..DELIVERIES {
+        let (status, body) = server
+            .deliver("pull_request", &format!("d-locked-{i}"), &payload)
+            .await;
+        assert_eq!(status, 202, "{body}");
+    }
+    w.fake.completed(&head).await;
+}

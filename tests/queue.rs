@@ -194,7 +194,15 @@ fn cancel_ends_only_waiting_jobs_of_the_key(f: Fixture) {
     let key = pr(1, "a").analysis_key().unwrap();
     assert_eq!(q.cancel(&key).unwrap(), 1);
     assert_eq!(q.depth().unwrap(), 1);
-    assert_eq!(q.claim(MINUTE).unwrap().unwrap().job, pr(2, "a"));
+    let other = q.claim(MINUTE).unwrap().unwrap();
+    assert_eq!(other.job, pr(2, "a"));
+    // A job waiting to retry after it started a check run keeps it: the run must end completed.
+    q.started_check_run(other.id, 7).unwrap();
+    q.retry(other.id, Duration::ZERO, "git server down")
+        .unwrap();
+    assert_eq!(q.cancel(&pr(2, "a").analysis_key().unwrap()).unwrap(), 0);
+    let again = q.claim(MINUTE).unwrap().unwrap();
+    assert_eq!((again.job, again.check_run), (pr(2, "a"), Some(7)));
 }
 
 fn prune_forgets_only_old_finished_work(f: Fixture) {

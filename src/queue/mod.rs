@@ -243,7 +243,8 @@ pub trait Queue: Send + Sync {
     /// crash sends only the rest (GitHub appends the annotations of every update).
     fn sent_annotations(&self, id: i64, count: usize) -> Result<(), QueueError>;
     /// Ends the waiting jobs with this [`Job::analysis_key`] as superseded (a merge group was
-    /// destroyed); returns how many.
+    /// destroyed); returns how many. A job waiting to retry after it started a check run is
+    /// left to run: the run it created must end completed, or it stays in progress for good.
     fn cancel(&self, analysis_key: &str) -> Result<u64, QueueError>;
     /// Extends a running job's lease, so a long analysis is not claimed twice.
     fn heartbeat(&self, id: i64, lease: Duration) -> Result<(), QueueError>;

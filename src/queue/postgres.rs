@@ -513,7 +513,8 @@ impl Queue for PostgresQueue {
         self.execute(
             "cancel",
             None,
-            "UPDATE jobs SET state = 'superseded' WHERE supersede_key = $1 AND state = 'queued'",
+            "UPDATE jobs SET state = 'superseded'
+             WHERE supersede_key = $1 AND state = 'queued' AND check_run IS NULL",
             &[&analysis_key],
         )
     }

@@ -341,7 +341,8 @@ impl Queue for SqliteQueue {
             .map_err(db_error("cancel", None))?;
         let n = conn
             .execute(
-                "UPDATE jobs SET state = 'superseded' WHERE supersede_key = ?1 AND state = 'queued'",
+                "UPDATE jobs SET state = 'superseded'
+                 WHERE supersede_key = ?1 AND state = 'queued' AND check_run IS NULL",
                 params![analysis_key],
             )
             .map_err(db_error("cancel", None))?;

@@ -95,7 +95,7 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one delivery whose signature verified. Both labels come from fixed sets (the
     /// event names the App knows, else `other`; `queued`, `duplicate`, `cancelled`, `ignored`,
-    /// `rejected`), so a sender cannot add series or write into the page.
+    /// `rejected`, `busy`), so a sender cannot add series or write into the page.
     pub fn delivery(&self, event: Event, outcome: &'static str) {
         self.deliveries
             .get_or_create(&vec![

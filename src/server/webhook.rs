@@ -516,6 +516,12 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 const LINGER_BYTES: u64 = 2 * MAX_PAYLOAD as u64;
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a delivery waits for a storing slot (`AppState::storing`). The queue then waits at
+/// most 4 s for its database (`DELIVERY_BUSY_WAIT` of SQLite, the connection wait of
+/// PostgreSQL), so the answer comes within GitHub's 10 s even while a locked database keeps
+/// every slot busy.
+const STORING_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
 async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
     loop {
         let frame =
@@ -667,8 +673,17 @@ pub async fn receive(
             }
         };
     }
-    // The semaphore is never closed, so this always holds a permit.
-    let _storing = state.storing.acquire().await.ok();
+    // Past this wait the answer is a 503 GitHub sees in time (it redelivers), not a late 202:
+    // a storing slot is held for as long as the queue waits for its database.
+    let Ok(_storing) = tokio::time::timeout(STORING_SLOT_WAIT, state.storing.acquire()).await
+    else {
+        state.metrics.delivery(event, "busy");
+        tracing::warn!(delivery, "every storing slot is busy; answering 503");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy storing other deliveries\n".into(),
+        );
+    };
     let queue = Arc::clone(&state.queue);
     let (d, e) = (delivery.clone(), event.name());
     let announced: Vec<(String, Vec<String>)> = jobs
