@@ -176,6 +176,8 @@ struct Answers {
     slowest: Duration,
     /// What the slowest answer was, and while what.
     slowest_was: String,
+    /// The pull request of the slowest answer, for its log lines.
+    slowest_pr: u64,
     /// The first error of each kind, when no answer came.
     errors: BTreeMap<&'static str, String>,
 }
@@ -530,7 +532,7 @@ async fn soak() {
         for delivery in &pr.deliveries {
             let body = serde_json::to_vec(&delivery.payload).unwrap();
             let signature = sign(SECRET, &body);
-            let (id, event) = (delivery.id.clone(), delivery.event);
+            let (id, event, number) = (delivery.id.clone(), delivery.event, pr.number);
             let (server, condition, answers, client) = (
                 Arc::clone(&server),
                 Arc::clone(&condition),
@@ -571,6 +573,7 @@ async fn soak() {
                         match &answer {
                             Ok(r) if took > a.slowest => {
                                 a.slowest = took;
+                                a.slowest_pr = number;
                                 a.slowest_was = format!(
                                     "{} while {during}, {id} sent at {:?}",
                                     r.status(),
@@ -866,9 +869,10 @@ wall time: {total:.1} s (setup {prepared:.1} s, deliveries over {delivered:.1} s
     assert_eq!(duplicate_reviews + duplicate_comments, 0);
     assert!(
         answers.slowest < GITHUB_TIMEOUT,
-        "a webhook was answered after {:?} ({}), past GitHub's 10 s",
+        "a webhook was answered after {:?} ({}), past GitHub's 10 s\n{}",
         answers.slowest,
-        answers.slowest_was
+        answers.slowest_was,
+        keep_log(seed, &log, &[answers.slowest_pr])
     );
     assert!(!log.contains("panicked"), "{}", tail(&log));
     // Nothing was killed meanwhile: a webhook not answered at all means the route died (it did

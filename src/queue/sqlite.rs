@@ -82,11 +82,15 @@ pub struct SqliteQueue {
     /// Deliveries waiting to be stored; whoever holds the connection next stores them all in
     /// one transaction (group commit: one fsync for a burst of deliveries, not one each).
     pending: Mutex<Vec<Pending>>,
+    /// Numbers the pending deliveries, so one that waited too long takes back its own entry.
+    tickets: std::sync::atomic::AtomicU64,
 }
 
 struct Pending {
     /// When the webhook asked: its wait for a locked database counts from here.
     arrived: std::time::Instant,
+    /// From [`SqliteQueue::tickets`].
+    ticket: u64,
     delivery: String,
     event: String,
     jobs: Vec<Job>,
@@ -206,6 +210,7 @@ impl SqliteQueue {
             conn: Mutex::new(conn),
             deliveries: Mutex::new(deliveries),
             pending: Mutex::new(Vec::new()),
+            tickets: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -217,11 +222,16 @@ impl SqliteQueue {
 impl Queue for SqliteQueue {
     fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError> {
         let (reply, answer) = mpsc::channel();
+        let arrived = std::time::Instant::now();
+        let ticket = self
+            .tickets
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .push(Pending {
-                arrived: std::time::Instant::now(),
+                arrived,
+                ticket,
                 delivery: delivery.to_string(),
                 event: event.to_string(),
                 jobs: jobs.to_vec(),
@@ -245,6 +255,20 @@ impl Queue for SqliteQueue {
             }
             match answer.recv_timeout(Duration::from_millis(5)) {
                 Ok(result) => return result,
+                Err(mpsc::RecvTimeoutError::Timeout) if arrived.elapsed() >= DELIVERY_BUSY_WAIT => {
+                    // Still pending after the whole wait (the connection was busy with a
+                    // cancellation or a batch that waited for the lock): answered now, so the
+                    // webhook's 503 reaches GitHub in time. A batch that took it answers soon.
+                    let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(at) = pending.iter().position(|p| p.ticket == ticket) {
+                        pending.remove(at);
+                        return Err(QueueError::Database {
+                            operation: "enqueue",
+                            job: None,
+                            message: "the database stayed busy".into(),
+                        });
+                    }
+                }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(QueueError::Database {

@@ -518,9 +518,9 @@ const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// How long a delivery waits for a storing slot (`AppState::storing`). The queue then waits at
 /// most 4 s for its database (`DELIVERY_BUSY_WAIT` of SQLite, the connection wait of
-/// PostgreSQL), so the answer comes within GitHub's 10 s even while a locked database keeps
-/// every slot busy.
-const STORING_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+/// PostgreSQL), so the answer comes within GitHub's 10 s, with room to spare, even while a
+/// locked database keeps every slot busy.
+const STORING_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
 async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
     loop {
