@@ -6,6 +6,7 @@ usage: pyyaml_check.py REPO BASE HEAD
 """
 import subprocess
 import sys
+import threading
 
 import yaml
 
@@ -28,14 +29,20 @@ def tree(repo, rev):
 def read_blobs(repo, oids):
     proc = subprocess.Popen(["git", "cat-file", "--batch"], cwd=repo, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE)
-    proc.stdin.write("".join(o + "\n" for o in oids).encode())
-    proc.stdin.close()
+    # Written from a thread: git answers while it reads, so writing every request before
+    # reading would fill both pipes and wait forever (it did at 200,000 objects).
+    def feed():
+        proc.stdin.write("".join(o + "\n" for o in oids).encode())
+        proc.stdin.close()
+    writer = threading.Thread(target=feed)
+    writer.start()
     blobs = {}
     for oid in oids:
         header = proc.stdout.readline().split()
         size = int(header[2])
         blobs[oid] = proc.stdout.read(size)
         proc.stdout.read(1)
+    writer.join()
     proc.wait()
     return blobs
 
