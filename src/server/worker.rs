@@ -754,3 +754,23 @@ async fn acknowledge(
         .await?;
     Ok(Outcome::Done)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn analyses_run_on_the_analysis_threads_at_a_lower_priority() {
+        let (name, nice) = in_analysis_pool(|| {
+            // SAFETY: getpriority takes no pointers; 0 names the calling thread.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, 0) };
+            (std::thread::current().name().map(String::from), nice)
+        });
+        assert!(
+            name.as_deref().is_some_and(|n| n.starts_with("analysis-")),
+            "{name:?}"
+        );
+        // At least the pool's nice value: a test run started at a lower priority keeps it.
+        assert!(nice >= ANALYSIS_NICE, "nice {nice}");
+    }
+}
