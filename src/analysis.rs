@@ -155,6 +155,7 @@ pub fn analyze_with(
             &diff,
         )
     };
+    let notable = rules::notable(&changes, options.all);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,
@@ -169,6 +170,7 @@ pub fn analyze_with(
         all: options.all,
         base_apps: base.deployers.applications(),
         head_apps: head.deployers.applications(),
+        notable: &notable,
     });
     let (mut findings, silenced) = acknowledge::apply(findings, &changes, &config);
     if let Some(invalid) = &base_config_error {

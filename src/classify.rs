@@ -218,6 +218,25 @@ impl ChangeSet {
     pub fn count(&self, change: Change) -> usize {
         self.objects.iter().filter(|o| o.change == change).count()
     }
+
+    /// The object of an identity, found by binary search (the objects are sorted by identity),
+    /// so a report's few findings are joined to their objects without indexing them all.
+    pub fn get(&self, id: &Identity) -> Option<&Arc<ObjectChange>> {
+        self.objects
+            .binary_search_by(|o| o.id.cmp(id))
+            .ok()
+            .map(|i| &self.objects[i])
+    }
+
+    /// The objects the PR changes or moves between deployers (content changed, or owners not the
+    /// same on both sides), in identity order: everything a review lists. The others are
+    /// deployed as they were, by whom they were, so a review never needs to look at them.
+    pub fn affected(&self) -> impl Iterator<Item = &ObjectChange> {
+        self.objects
+            .iter()
+            .map(|o| &**o)
+            .filter(|o| o.change != Change::Unchanged || o.base_owners != o.head_owners)
+    }
 }
 
 /// What a head derived from base's snapshot built again, as [`ChangeSet::classify_change`]
@@ -279,5 +298,77 @@ fn definition(object: &RenderedObject, new_in_pr: bool) -> Definition {
         origin: object.origin.clone(),
         new_in_pr,
         value: object.value.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::OwnerKind;
+
+    fn object(name: &str, data: &str, owner: Option<&str>) -> Arc<RenderedObject> {
+        Arc::new(RenderedObject {
+            identity: Some(Identity {
+                cluster: None,
+                group: String::new(),
+                kind: "ConfigMap".into(),
+                namespace: Some("default".into()),
+                name: name.into(),
+            }),
+            api_version: "v1".into(),
+            origin: Origin {
+                path: format!("{name}.yaml"),
+                line: 1,
+                end_line: 5,
+                target: None,
+                generator: None,
+            },
+            value: Arc::new(serde_json::json!({ "data": { "k": data } })),
+            owners: owner
+                .map(|name| Owner {
+                    kind: OwnerKind::Application,
+                    namespace: "argocd".into(),
+                    name: name.into(),
+                })
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    #[test]
+    fn affected_objects_are_the_changed_and_those_whose_deployers_change() {
+        let base = [
+            object("same", "1", Some("web")),
+            object("edited", "1", None),
+            object("adopted", "1", Some("web")),
+            object("gone", "1", None),
+        ];
+        let head = [
+            object("same", "1", Some("web")),
+            object("edited", "2", None),
+            object("adopted", "1", Some("api")),
+            object("new", "1", None),
+        ];
+        let changes = ChangeSet::classify(&base, &head, &PrDiff::default());
+        let affected: Vec<(&str, Change)> = changes
+            .affected()
+            .map(|o| (o.id.name.as_str(), o.change))
+            .collect();
+        assert_eq!(
+            affected,
+            [
+                ("adopted", Change::Unchanged),
+                ("edited", Change::Modified),
+                ("gone", Change::Deleted),
+                ("new", Change::Added),
+            ]
+        );
+        for object in &changes.objects {
+            let found = changes.get(&object.id).expect("every identity is found");
+            assert!(Arc::ptr_eq(found, object));
+        }
+        let mut absent = changes.objects[0].id.clone();
+        absent.name = "absent".into();
+        assert!(changes.get(&absent).is_none());
     }
 }

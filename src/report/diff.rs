@@ -68,14 +68,14 @@ pub fn object_diff(object: &ObjectChange) -> ObjectDiff {
 /// modified, added and deleted ones, computed until their total exceeds `budget` characters.
 /// Returns them and how many changed objects were left out.
 pub fn object_diffs(
-    objects: &[std::sync::Arc<ObjectChange>],
+    objects: &[&ObjectChange],
     first: &dyn Fn(&ObjectChange) -> bool,
     budget: usize,
 ) -> (Vec<ObjectDiff>, usize) {
     let mut changed: Vec<&ObjectChange> = objects
         .iter()
         .filter(|o| o.change != Change::Unchanged)
-        .map(|o| &**o)
+        .copied()
         .collect();
     changed.sort_by_key(|o| {
         let rank = match o.change {

@@ -14,7 +14,7 @@
 //! ([`ObjectChange::base_owners`]), indexed once per review by [`Placed`], and each deployer's
 //! blast radius ([`radius::blast_radii`]), so every format states what the rules state.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -264,15 +264,10 @@ impl Review {
                 .iter()
                 .filter_map(|f| f.id.as_ref())
                 .collect();
-            diff::object_diffs(
-                &report.objects.objects,
-                &|o| flagged.contains(&o.id),
-                diff_budget,
-            )
+            diff::object_diffs(&model.affected, &|o| flagged.contains(&o.id), diff_budget)
         };
-        let changed = report
-            .objects
-            .objects
+        let changed = model
+            .affected
             .iter()
             .filter(|o| o.change != Change::Unchanged)
             .count();
@@ -314,7 +309,7 @@ impl Review {
                 (Change::Deleted, "Deleted"),
             ]
             .into_iter()
-            .map(|(change, title)| List::new(title, object_lines(report, change)))
+            .map(|(change, title)| List::new(title, object_lines(&model.affected, change)))
             .filter(|l| l.total > 0)
             .collect(),
             diffs: diff_list,
@@ -406,10 +401,8 @@ fn line(f: &Finding) -> FindingLine {
     }
 }
 
-fn object_lines(report: &Report, change: Change) -> Vec<ObjectLine> {
-    report
-        .objects
-        .objects
+fn object_lines(affected: &[&ObjectChange], change: Change) -> Vec<ObjectLine> {
+    affected
         .iter()
         .filter(|o| o.change == change)
         .map(|o| {
@@ -567,18 +560,21 @@ fn join_and(parts: &[String]) -> String {
 }
 
 /// The analysis as blocks are built from it: both sides' deployers, their blast radii, and the
-/// objects indexed by identity and by owner.
+/// objects the PR affects ([`crate::classify::ChangeSet::affected`]), by owner. Built from what
+/// the PR changes, not from every object, so a review costs the same in a large repository.
 struct Model<'a> {
     base_deployers: &'a Deployers,
     head_deployers: &'a Deployers,
     radii: Vec<BlastRadius>,
+    objects: &'a crate::classify::ChangeSet,
+    affected: Vec<&'a ObjectChange>,
     placed: Placed<'a>,
-    index: HashMap<&'a Identity, &'a ObjectChange>,
 }
 
 impl<'a> Model<'a> {
     fn new(analysis: &'a Analysis) -> Self {
         let report = &analysis.report;
+        let affected: Vec<&ObjectChange> = report.objects.affected().collect();
         Self {
             base_deployers: &analysis.base.deployers,
             head_deployers: &analysis.head.deployers,
@@ -587,18 +583,14 @@ impl<'a> Model<'a> {
                 &analysis.base.deployers,
                 &analysis.head.deployers,
             ),
-            placed: Placed::new(report),
-            index: report
-                .objects
-                .objects
-                .iter()
-                .map(|o| (&o.id, &**o))
-                .collect(),
+            objects: &report.objects,
+            placed: Placed::new(&affected),
+            affected,
         }
     }
 
     fn block(&self, id: &Identity, findings: &[&Finding]) -> Block {
-        let object = self.index.get(id).copied();
+        let object = self.objects.get(id).map(|o| &**o);
         let rank = findings
             .iter()
             .map(|f| f.severity)
@@ -765,10 +757,11 @@ impl<'a> Model<'a> {
             if !seen.insert(&deployer.owner) {
                 continue;
             }
-            let now = self.placed.head.get(&deployer.owner).unwrap_or(&none);
-            let was = self.placed.base.get(&deployer.owner).unwrap_or(&none);
-            let now_ids: HashSet<&Identity> = now.iter().map(|o| &o.id).collect();
-            let was_ids: HashSet<&Identity> = was.iter().map(|o| &o.id).collect();
+            let owner = &deployer.owner;
+            let now = self.placed.head.get(owner).unwrap_or(&none);
+            let was = self.placed.base.get(owner).unwrap_or(&none);
+            // Identities are unique in a change set: an object deployed by `owner` in head is
+            // among what it deployed in base exactly when base's owners name it too.
             let names = |list: &[&ObjectChange], keep: &dyn Fn(&ObjectChange) -> bool| {
                 list.iter()
                     .filter(|o| keep(o))
@@ -779,12 +772,12 @@ impl<'a> Model<'a> {
                 name: deployer.owner.to_string(),
                 destination: destination(deployer),
                 adds: names(now, &|o| {
-                    o.change == Change::Added || !was_ids.contains(&o.id)
+                    o.change == Change::Added || !o.base_owners.contains(owner)
                 }),
                 modifies: names(now, &|o| {
-                    o.change == Change::Modified && was_ids.contains(&o.id)
+                    o.change == Change::Modified && o.base_owners.contains(owner)
                 }),
-                prunes: names(was, &|o| !now_ids.contains(&o.id)),
+                prunes: names(was, &|o| !o.head_owners.contains(owner)),
             };
             if !(entry.adds.is_empty() && entry.modifies.is_empty() && entry.prunes.is_empty()) {
                 out.push(entry);
@@ -812,9 +805,9 @@ impl<'a> Model<'a> {
     }
 }
 
-/// Every object by the deployer that deploys it on each side, and the changed objects no
-/// deployer deploys: built in one pass per review, so listing what each deployer changes never
-/// rescans the objects (linear in objects, whatever the number of deployers).
+/// The affected objects by the deployer that deploys them on each side, and the changed objects
+/// no deployer deploys: built in one pass per review, so listing what each deployer changes never
+/// rescans the objects (linear in affected objects, whatever the number of deployers).
 struct Placed<'a> {
     base: HashMap<&'a Owner, Vec<&'a ObjectChange>>,
     head: HashMap<&'a Owner, Vec<&'a ObjectChange>>,
@@ -823,13 +816,15 @@ struct Placed<'a> {
 }
 
 impl<'a> Placed<'a> {
-    fn new(report: &'a Report) -> Self {
+    /// Places the affected objects; an unaffected one is in no deployer's adds, modifies or
+    /// prunes (same content, same owners), so leaving it out changes no list.
+    fn new(affected: &[&'a ObjectChange]) -> Self {
         let mut placed = Self {
             base: HashMap::new(),
             head: HashMap::new(),
             direct: Vec::new(),
         };
-        for o in &report.objects.objects {
+        for &o in affected {
             for owner in &o.base_owners {
                 placed.base.entry(owner).or_default().push(o);
             }

@@ -40,7 +40,7 @@ impl Rule for DuplicateIdentity {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             let count = object.head.len();
             if count < 2 {
                 continue;

@@ -38,7 +38,7 @@ impl Rule for InvalidAcknowledgement {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             if !ctx.in_scope(object) {
                 continue;
             }

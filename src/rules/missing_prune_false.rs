@@ -41,7 +41,7 @@ impl Rule for MissingPruneFalse {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             let kind = match (object.id.group.as_str(), object.id.kind.as_str()) {
                 ("", k @ ("Namespace" | "PersistentVolumeClaim" | "PersistentVolume")) => k,
                 ("apps", "StatefulSet") => "StatefulSet",

@@ -42,7 +42,7 @@ impl Rule for NamePathMismatch {
         if ctx.config.naming.is_empty() {
             return;
         }
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             let group_kind = object.id.group_kind();
             let conventions: Vec<_> = ctx
                 .config

@@ -35,7 +35,7 @@ impl Rule for OverwriteDisguisedAsAddition {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             if object.base.is_empty() {
                 continue;
             }

@@ -53,7 +53,7 @@ impl Rule for OwnerChange {
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         let mild = severity.max(Severity::Warning);
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             if object.base_owners == object.head_owners {
                 continue;
             }

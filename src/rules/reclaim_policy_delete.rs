@@ -33,7 +33,7 @@ impl Rule for ReclaimPolicyDelete {
     }
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             let field = match (object.id.group.as_str(), object.id.kind.as_str()) {
                 ("storage.k8s.io", "StorageClass") => "reclaimPolicy",
                 ("", "PersistentVolume") => "spec.persistentVolumeReclaimPolicy",

@@ -47,8 +47,7 @@ impl Rule for SharedResource {
             return;
         }
         let touched_deployers: HashSet<Owner> = ctx
-            .changes
-            .objects
+            .notable
             .iter()
             .filter(|o| touched(o))
             .filter_map(|o| {
@@ -65,7 +64,7 @@ impl Rule for SharedResource {
                 })
             })
             .collect();
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             // Each definition's owners are the deployers that put it at this identity: all of
             // them, sorted and each once, are `head_owners`.
             let owners = &object.head_owners;

@@ -65,7 +65,7 @@ impl Rule for StatefulDeletion {
             .map(|o| &**o)
             .collect();
         let mut renamed_to: Vec<&Identity> = Vec::new();
-        for object in &ctx.changes.objects {
+        for object in ctx.notable {
             if object.change != Change::Deleted {
                 continue;
             }
