@@ -54,14 +54,17 @@ impl PrDiff {
         head_rev: &dyn Revision,
     ) -> Result<Self, RevisionError> {
         let mut files = HashMap::new();
-        // A head derived from base's snapshot names the paths that differ: only they are looked at.
+        // A head derived from base's snapshot names the paths that differ: only they are looked
+        // at, and only its objects built again can come from them.
         let changed = head.changed_since(base);
-        let defining: std::collections::HashSet<&str> = head
-            .objects
-            .iter()
-            .map(|o| o.origin.path.as_str())
-            .filter(|path| changed.is_none_or(|c| c.contains(*path)))
-            .collect();
+        let defining: std::collections::HashSet<&str> = match head.fresh_since(base) {
+            Some(fresh) => fresh.map(|o| o.origin.path.as_str()).collect(),
+            None => head
+                .objects
+                .iter()
+                .map(|o| o.origin.path.as_str())
+                .collect(),
+        };
         let paths: Box<dyn Iterator<Item = (&String, &crate::snapshot::SnapshotFile)>> =
             match changed {
                 Some(changed) => {

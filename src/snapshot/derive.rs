@@ -50,6 +50,26 @@ pub(crate) struct Basis {
     pub scopes: ScopeTable,
     /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
     pub plain: usize,
+    /// Each plain file's objects: their positions in [`Snapshot::objects`] (plain files' objects
+    /// are in the listing's order, one run per file). Made once per revision (see
+    /// [`Basis::runs_of`]), so deriving a head copies unchanged files' runs without walking
+    /// every object again.
+    pub runs: HashMap<String, Range<usize>>,
+}
+
+impl Basis {
+    /// The runs of the first `plain` of `objects` (see [`Basis::runs`]).
+    pub fn runs_of(objects: &[Arc<RenderedObject>], plain: usize) -> HashMap<String, Range<usize>> {
+        let mut runs = HashMap::new();
+        let mut start = 0;
+        for (index, object) in objects[..plain].iter().enumerate() {
+            if index + 1 == plain || objects[index + 1].origin.path != object.origin.path {
+                runs.insert(object.origin.path.clone(), start..index + 1);
+                start = index + 1;
+            }
+        }
+        runs
+    }
 }
 
 /// Where a derived snapshot came from.
@@ -322,20 +342,13 @@ pub(super) fn derive(
             .filter(|p| !changed.contains(*p) && over(p))
             .cloned()
             .collect();
-        (deployers, replaced)
+        (Arc::new(deployers), replaced)
     } else {
-        (base.deployers.clone(), BTreeSet::new())
+        (Arc::clone(&base.deployers), BTreeSet::new())
     };
 
-    // Plain files' objects are in the listing's order; each unchanged file's run is base's.
-    let mut runs: HashMap<&str, Range<usize>> = HashMap::new();
-    let mut start = 0;
-    for (index, object) in base.objects[..basis.plain].iter().enumerate() {
-        if index + 1 == basis.plain || base.objects[index + 1].origin.path != object.origin.path {
-            runs.insert(object.origin.path.as_str(), start..index + 1);
-            start = index + 1;
-        }
-    }
+    // Each unchanged file's run is base's.
+    let runs = &basis.runs;
     let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
     // Positions in `objects` of the objects built again.
     let mut fresh: Vec<usize> = Vec::new();

@@ -311,8 +311,9 @@ pub struct Snapshot {
     /// rendered target uses: their files are not objects, and their output is not analysed.
     pub unanalysed: Vec<ToolFolder>,
     /// Every deployer of the revision (Applications, generated ones included): who deploys
-    /// each object, for the rules and reports.
-    pub deployers: Deployers,
+    /// each object, for the rules and reports. Shared with the snapshots derived from this one
+    /// when a PR changes no deployer.
+    pub deployers: Arc<Deployers>,
     /// What a later revision needs to be derived from this one (`None`: this one was derived,
     /// or failed to render somewhere, and a revision after it is loaded whole).
     basis: Option<derive::Basis>,
@@ -344,6 +345,14 @@ impl Snapshot {
             files: &derived.rebuilt,
             plain: derived.plain,
         })
+    }
+
+    /// The objects built again when this snapshot was derived from `base`'s (every object of a
+    /// changed file is one of them; see [`Snapshot::rebuilt_since`]); `None` when it was loaded
+    /// whole.
+    pub fn fresh_since(&self, base: &Snapshot) -> Option<impl Iterator<Item = &RenderedObject>> {
+        let derived = self.derived_from(base)?;
+        Some(derived.fresh.iter().map(|&i| &*self.objects[i]))
     }
 
     /// Where each identity is defined: positions in [`Snapshot::objects`], ascending; computed
@@ -663,6 +672,7 @@ impl Snapshot {
             scopes: ScopeTable::default(),
             deployer_documents: Vec::new(),
             plain: 0,
+            runs: HashMap::new(),
         };
         let built = build(
             documents
@@ -686,6 +696,7 @@ impl Snapshot {
             .iter()
             .take_while(|o| o.origin.target.is_none() && o.origin.generator.is_none())
             .count();
+        basis.runs = derive::Basis::runs_of(&objects, basis.plain);
         basis.scopes = scopes;
         render_errors.extend(unresolved);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
@@ -700,12 +711,12 @@ impl Snapshot {
             render_errors,
             set_notices: expanded.notices,
             deployer_notices: deployers.notices().to_vec(),
+            deployers: Arc::new(deployers),
             unanalysed,
             basis: render_errors_empty.then_some(basis),
             derived: None,
             unchanged: OnceLock::new(),
             positions: OnceLock::new(),
-            deployers,
         })
     }
 }
