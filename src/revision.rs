@@ -5,7 +5,7 @@
 //! never cares which one it reads, and both give every file a content id (the git blob id, computed
 //! for directory files) so that identical blobs on the two sides are parsed once.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
@@ -193,6 +193,92 @@ fn entry_kind(name: &[u8], utf8: bool, kind: Option<ObjectType>, mode: i32) -> E
     }
 }
 
+/// Two trees walked together by [`GitRevision::diff_from`].
+struct TreeWalk<'r> {
+    repo: &'r Repository,
+    odb: &'r git2::Odb<'r>,
+}
+
+/// One tree entry as [`TreeWalk`] compares it.
+struct Item {
+    id: Oid,
+    kind: Option<ObjectType>,
+    mode: i32,
+}
+
+impl TreeWalk<'_> {
+    /// Appends to `out` every file path under `prefix` whose entry differs between `old` and
+    /// `new`, with its entry in `new` (`None`: absent there); a subtree both sides have with
+    /// the same id is not opened. Returns `false` when the change cannot be told this way (see
+    /// [`GitRevision::diff_from`]).
+    fn diff(
+        &self,
+        old: Option<&git2::Tree<'_>>,
+        new: Option<&git2::Tree<'_>>,
+        prefix: &str,
+        out: &mut Vec<Change>,
+    ) -> Result<bool, git2::Error> {
+        let mut names: BTreeMap<Vec<u8>, [Option<Item>; 2]> = BTreeMap::new();
+        for (side, tree) in [old, new].into_iter().enumerate() {
+            for entry in tree.into_iter().flat_map(|t| t.iter()) {
+                names.entry(entry.name_bytes().to_vec()).or_default()[side] = Some(Item {
+                    id: entry.id(),
+                    kind: entry.kind(),
+                    mode: entry.filemode(),
+                });
+            }
+        }
+        for (name, [before, after]) in names {
+            if let (Some(a), Some(b)) = (&before, &after)
+                && a.id == b.id
+                && a.mode == b.mode
+            {
+                continue;
+            }
+            let Ok(name) = std::str::from_utf8(&name) else {
+                return Ok(false);
+            };
+            if odd_name(name.as_bytes()) {
+                return Ok(false);
+            }
+            let path = if prefix.is_empty() {
+                name.to_string()
+            } else {
+                format!("{prefix}/{name}")
+            };
+            let tree =
+                |item: &Option<Item>| item.as_ref().map(|i| i.kind == Some(ObjectType::Tree));
+            match (tree(&before), tree(&after)) {
+                (Some(true), Some(false)) | (Some(false), Some(true)) => return Ok(false),
+                (Some(true), _) | (_, Some(true)) => {
+                    let open =
+                        |item: Option<Item>| item.map(|i| self.repo.find_tree(i.id)).transpose();
+                    let (old, new) = (open(before)?, open(after)?);
+                    if !self.diff(old.as_ref(), new.as_ref(), &path, out)? {
+                        return Ok(false);
+                    }
+                }
+                _ => {
+                    let entry = match after {
+                        Some(item) => {
+                            let kind = entry_kind(name.as_bytes(), true, item.kind, item.mode);
+                            Some(FileEntry {
+                                path: path.clone(),
+                                oid: Some(item.id),
+                                size: entry_size(self.odb, kind, item.id)?,
+                                kind,
+                            })
+                        }
+                        None => None,
+                    };
+                    out.push((path, entry));
+                }
+            }
+        }
+        Ok(true)
+    }
+}
+
 /// A listed entry's size, from the object header: a huge blob is never inflated here.
 fn entry_size(odb: &git2::Odb<'_>, kind: EntryKind, oid: Oid) -> Result<u64, git2::Error> {
     match kind {
@@ -332,8 +418,11 @@ impl GitRevision {
         }))
     }
 
-    /// See [`Revision::changes_since`]: git's tree-to-tree diff, which skips every subtree the
-    /// two trees share.
+    /// See [`Revision::changes_since`]: the two trees walked together, skipping every subtree
+    /// whose id both have, so the cost follows the change and not the repository (libgit2's
+    /// tree-to-tree diff measured linear in the repository: 3 ms at 20,000 objects, 17-27 ms at
+    /// 200,000, for a one-file change). `None` (list the revision whole) when a path is not
+    /// UTF-8, a name could not be checked out, or a file and a folder swap places.
     fn diff_from(&self, base: Oid) -> Result<Option<Vec<Change>>, RevisionError> {
         let Some(tree) = self.tree else {
             return Ok(None);
@@ -342,51 +431,17 @@ impl GitRevision {
         let error = |e: git2::Error| self.list_error(e);
         let old = repo.find_tree(base).map_err(error)?;
         let new = repo.find_tree(tree).map_err(error)?;
-        let mut options = git2::DiffOptions::new();
-        options.include_typechange(true).ignore_submodules(false);
-        let diff = repo
-            .diff_tree_to_tree(Some(&old), Some(&new), Some(&mut options))
-            .map_err(error)?;
         let odb = repo.odb().map_err(error)?;
         let mut changes = Vec::new();
-        for delta in diff.deltas() {
-            for (file, present) in [(delta.old_file(), false), (delta.new_file(), true)] {
-                let Some(raw) = file.path_bytes() else {
-                    continue;
-                };
-                let Ok(path) = std::str::from_utf8(raw) else {
-                    return Ok(None);
-                };
-                if path.split('/').any(|n| odd_name(n.as_bytes())) {
-                    return Ok(None);
-                }
-                let entry = if present && !file.id().is_zero() {
-                    let (kind, mode) = match file.mode() {
-                        git2::FileMode::Commit => (Some(ObjectType::Commit), 0o160000),
-                        git2::FileMode::Link => (Some(ObjectType::Blob), 0o120000),
-                        git2::FileMode::Tree => return Ok(None),
-                        mode => (Some(ObjectType::Blob), i32::from(mode)),
-                    };
-                    let name = raw.rsplit(|b| *b == b'/').next().unwrap_or(raw);
-                    let kind = entry_kind(name, true, kind, mode);
-                    Some(FileEntry {
-                        path: path.to_string(),
-                        oid: Some(file.id()),
-                        size: entry_size(&odb, kind, file.id()).map_err(error)?,
-                        kind,
-                    })
-                } else {
-                    None
-                };
-                match changes.iter_mut().find(|(p, _): &&mut Change| p == path) {
-                    Some((_, known)) => {
-                        if entry.is_some() {
-                            *known = entry;
-                        }
-                    }
-                    None => changes.push((path.to_string(), entry)),
-                }
-            }
+        let walk = TreeWalk {
+            repo: &repo,
+            odb: &odb,
+        };
+        if !walk
+            .diff(Some(&old), Some(&new), "", &mut changes)
+            .map_err(error)?
+        {
+            return Ok(None);
         }
         changes.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Some(changes))

@@ -436,3 +436,78 @@ fn an_application_moved_in_apply_order_places_a_shared_folder_again() {
     let derived = compare(dir, &base, &heads);
     assert!(derived[0].1, "derived");
 }
+
+/// The changed paths of a head as `changes_since` tells them (walking only the subtrees that
+/// differ) are the ones `git diff-tree -r` lists, each with head's entry; a file turned into a
+/// folder is not told this way (`None`: the head is listed whole).
+#[test]
+fn changes_since_lists_what_git_diff_tree_lists() {
+    use clobbercheck::Revision;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let base = init(
+        dir,
+        &[
+            ("apps/web/deploy.yaml", DEPLOY),
+            ("apps/web/cm.yaml", cm("web")),
+            ("apps/db/deep/cm.yaml", cm("db")),
+            ("apps/gone/a.yaml", cm("a")),
+            ("apps/gone/sub/b.yaml", cm("b")),
+            ("clusters/prod/cm.yaml", cm("prod")),
+            ("run.sh", "echo\n"),
+            ("file-then-folder", "x\n"),
+        ],
+    );
+    commit(
+        dir,
+        &base,
+        &[
+            ("apps/web/cm.yaml", cm("web2")),
+            ("apps/gone/a.yaml", ""),
+            ("apps/gone/sub/b.yaml", ""),
+            ("apps/new/deeper/still/cm.yaml", cm("new")),
+            ("top.yaml", cm("top")),
+        ],
+    );
+    git(dir, &["update-index", "--chmod=+x", "run.sh"]);
+    git(dir, &["commit", "-q", "-m", "chmod"]);
+    let head = git(dir, &["rev-parse", "HEAD"]);
+    let tree = |rev: &str| {
+        git2::Oid::from_str(&git(dir, &["rev-parse", &format!("{rev}^{{tree}}")])).unwrap()
+    };
+    let revision = GitRevision::open(dir, &head).unwrap();
+    let changes = revision
+        .changes_since(tree(&base))
+        .unwrap()
+        .expect("plain changes are told");
+    let listed: Vec<&str> = changes.iter().map(|(path, _)| path.as_str()).collect();
+    let expected = git(dir, &["diff-tree", "-r", "--name-only", &base, &head]);
+    assert_eq!(listed, expected.lines().collect::<Vec<_>>());
+    let files = revision.files().unwrap();
+    for (path, entry) in &changes {
+        let listed = files.iter().find(|f| &f.path == path);
+        assert_eq!(
+            entry.as_ref().map(|e| (&e.path, e.oid, e.size, e.kind)),
+            listed.map(|e| (&e.path, e.oid, e.size, e.kind)),
+            "{path}: the entry head lists"
+        );
+    }
+    assert!(
+        revision
+            .changes_since(tree(&head))
+            .unwrap()
+            .unwrap()
+            .is_empty(),
+        "a tree against itself: nothing"
+    );
+    let swapped = commit(
+        dir,
+        &head,
+        &[
+            ("file-then-folder", ""),
+            ("file-then-folder/cm.yaml", cm("f")),
+        ],
+    );
+    let revision = GitRevision::open(dir, &swapped).unwrap();
+    assert!(revision.changes_since(tree(&head)).unwrap().is_none());
+}
