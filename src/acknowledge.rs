@@ -150,7 +150,7 @@ pub fn apply(
         Vec::new()
     } else {
         changes
-            .objects
+            .objects()
             .iter()
             .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
             .filter(|(_, d)| pointed.contains(&d.path.as_str()))
@@ -212,13 +212,8 @@ fn reason(
     // The head definitions of the identity, and the one the finding points at (for a rename,
     // the new object stands in for the deleted one).
     let own = changes
-        .objects
-        .binary_search_by(|o| o.id.cmp(id))
-        .ok()
-        .map(|index| {
-            let object = &*changes.objects[index];
-            object.head.iter().map(move |d| (object, d))
-        })
+        .get(id)
+        .map(|object| object.head.iter().map(move |d| (&**object, d)))
         .into_iter()
         .flatten();
     let pointed = annotated

@@ -80,13 +80,40 @@ impl ObjectChange {
     pub fn effective_head(&self) -> Option<&Definition> {
         self.head.last()
     }
+
+    /// Whether the PR does anything to the object: adds, modifies, deletes or moves it, or
+    /// gives it a definition more or less, or a new one. What rules judge (besides `--all`).
+    pub fn touched(&self) -> bool {
+        self.change != Change::Unchanged
+            || self.moved
+            || self.head.len() != self.base.len()
+            || self.head.iter().any(|d| d.new_in_pr)
+    }
+
+    /// Whether the PR changes the object's content or who deploys it: what a review lists.
+    pub fn affected(&self) -> bool {
+        self.change != Change::Unchanged || self.base_owners != self.head_owners
+    }
+
+    /// Whether a rule or a review may have something to say about the object: it is
+    /// [`touched`](Self::touched) or [`affected`](Self::affected), or head defines it more than
+    /// once or several deployers deploy it (debt the rules report as notices). Any other object
+    /// is unchanged, defined once, by the same deployer on both sides.
+    pub fn notable(&self) -> bool {
+        self.touched() || self.affected() || self.head.len() > 1 || self.head_owners.len() > 1
+    }
 }
 
-/// The classified objects of a comparison, sorted by identity.
+/// The classified objects of a comparison, sorted by identity, and which of them are
+/// [notable](ObjectChange::notable): rules, counts and reviews walk those, so a PR costs what it
+/// touches rather than what the repository holds.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(transparent)]
 pub struct ChangeSet {
-    pub objects: Vec<Arc<ObjectChange>>,
+    objects: Vec<Arc<ObjectChange>>,
+    /// Positions in `objects` of the notable ones, ascending.
+    #[serde(skip)]
+    notable: Vec<usize>,
 }
 
 impl ChangeSet {
@@ -146,7 +173,18 @@ impl ChangeSet {
                 })
             })
             .collect();
-        Self { objects }
+        Self::with_notable(objects)
+    }
+
+    /// The change set of `objects` (sorted by identity), finding the notable ones.
+    fn with_notable(objects: Vec<Arc<ObjectChange>>) -> Self {
+        let notable = objects
+            .par_iter()
+            .enumerate()
+            .filter(|(_, o)| o.notable())
+            .map(|(i, _)| i)
+            .collect();
+        Self { objects, notable }
     }
 
     /// [`ChangeSet::classify`] when head was derived from base with only the objects of some
@@ -199,24 +237,58 @@ impl ChangeSet {
         let fresh = Self::classify(&sub_base, &sub_head, diff);
         let mut skip = rebuilt.identities.iter().peekable();
         let mut fresh = fresh.objects.into_iter().peekable();
+        // An entry kept from `unchanged` is notable exactly when it was there (same
+        // definitions), so its position is carried over without looking at the object.
+        let mut was_notable = unchanged.notable.iter().peekable();
         let mut objects = Vec::with_capacity(unchanged.objects.len() + fresh.len());
-        for object in &unchanged.objects {
+        let mut notable = Vec::new();
+        let mut push = |object: Arc<ObjectChange>, is_notable: bool| {
+            if is_notable {
+                notable.push(objects.len());
+            }
+            objects.push(object);
+        };
+        for (position, object) in unchanged.objects.iter().enumerate() {
+            let kept_notable = was_notable.next_if_eq(&&position).is_some();
             while skip.next_if(|id| *id < &object.id).is_some() {}
             if skip.next_if(|id| *id == &object.id).is_some() {
                 continue;
             }
             while let Some(next) = fresh.next_if(|f| f.id < object.id) {
-                objects.push(next);
+                let is_notable = next.notable();
+                push(next, is_notable);
             }
-            objects.push(Arc::clone(object));
+            push(Arc::clone(object), kept_notable);
         }
-        objects.extend(fresh);
-        Self { objects }
+        for next in fresh {
+            let is_notable = next.notable();
+            push(next, is_notable);
+        }
+        Self { objects, notable }
     }
 
-    /// How many objects have each kind of change.
+    /// Every object, sorted by identity.
+    pub fn objects(&self) -> &[Arc<ObjectChange>] {
+        &self.objects
+    }
+
+    /// The [notable](ObjectChange::notable) objects, in identity order.
+    pub fn notable(&self) -> impl Iterator<Item = &ObjectChange> {
+        self.notable.iter().map(|&i| &*self.objects[i])
+    }
+
+    /// How many objects have each kind of change (every changed object is notable).
     pub fn count(&self, change: Change) -> usize {
-        self.objects.iter().filter(|o| o.change == change).count()
+        let changed = |c: Change| self.notable().filter(|o| o.change == c).count();
+        match change {
+            Change::Unchanged => {
+                self.objects.len()
+                    - changed(Change::Added)
+                    - changed(Change::Modified)
+                    - changed(Change::Deleted)
+            }
+            _ => changed(change),
+        }
     }
 
     /// The object of an identity, found by binary search (the objects are sorted by identity),
@@ -232,10 +304,7 @@ impl ChangeSet {
     /// same on both sides), in identity order: everything a review lists. The others are
     /// deployed as they were, by whom they were, so a review never needs to look at them.
     pub fn affected(&self) -> impl Iterator<Item = &ObjectChange> {
-        self.objects
-            .iter()
-            .map(|o| &**o)
-            .filter(|o| o.change != Change::Unchanged || o.base_owners != o.head_owners)
+        self.notable().filter(|o| o.affected())
     }
 }
 

@@ -100,7 +100,7 @@ fn every_consecutive_pair_checks_without_parse_error() {
             pair[0],
             pair[1]
         );
-        objects_seen += analysis.report.objects.objects.len();
+        objects_seen += analysis.report.objects.objects().len();
     }
     assert!(
         objects_seen > 607 * 50,
@@ -121,7 +121,7 @@ fn crd_migration_to_apiextensions_v1_is_twelve_modifications() {
     let crds = analysis
         .report
         .objects
-        .objects
+        .objects()
         .iter()
         .filter(|o| {
             o.id.kind == "CustomResourceDefinition"
@@ -149,7 +149,7 @@ fn pdb_migration_to_policy_v1_is_modifications_only() {
     let pdbs: Vec<_> = analysis
         .report
         .objects
-        .objects
+        .objects()
         .iter()
         .filter(|o| o.id.kind == "PodDisruptionBudget")
         .collect();

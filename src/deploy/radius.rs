@@ -171,7 +171,8 @@ pub fn blast_radii(changes: &ChangeSet, base: &Deployers, head: &Deployers) -> V
         .map(|(i, r)| (&r.before.owner, i))
         .collect();
     let mut found: Vec<Vec<&Identity>> = vec![Vec::new(); radii.len()];
-    for object in &changes.objects {
+    // An object a deployer stops deploying has other owners on each side: it is notable.
+    for object in changes.notable() {
         for owner in &object.base_owners {
             if object.head_owners.contains(owner) {
                 continue;

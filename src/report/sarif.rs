@@ -78,12 +78,7 @@ fn on_base(report: &Report, finding: &Finding) -> bool {
 /// The object a finding is about (objects are sorted by identity).
 fn object<'r>(report: &'r Report, finding: &Finding) -> Option<&'r crate::classify::ObjectChange> {
     let id = finding.id.as_ref()?;
-    report
-        .objects
-        .objects
-        .binary_search_by(|o| o.id.cmp(id))
-        .ok()
-        .map(|i| &*report.objects.objects[i])
+    report.objects.get(id).map(|o| &**o)
 }
 
 /// The schema URI written in `$schema`.

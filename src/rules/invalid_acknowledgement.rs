@@ -75,7 +75,7 @@ impl Rule for InvalidAcknowledgement {
         }
         let source = ctx.config.source.as_deref().unwrap_or("configuration");
         for (index, entry) in ctx.config.allow.iter().enumerate() {
-            if ctx.changes.objects.iter().any(|o| entry.names(&o.id)) {
+            if ctx.changes.objects().iter().any(|o| entry.names(&o.id)) {
                 continue;
             }
             out.push(Finding {

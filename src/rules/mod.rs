@@ -22,7 +22,7 @@ mod shared_resource;
 mod stateful_deletion;
 mod yaml11_scalar;
 
-use crate::classify::{Change, ChangeSet, ObjectChange};
+use crate::classify::{ChangeSet, ObjectChange};
 use crate::config::Config;
 use crate::deploy::argocd::Applications;
 use crate::finding::{Finding, Severity};
@@ -71,35 +71,21 @@ impl Context<'_> {
     /// touches (added, modified, deleted, moved, or given a new definition), so a PR is never
     /// failed for old debt.
     pub fn in_scope(&self, object: &ObjectChange) -> bool {
-        self.all || touched(object)
+        self.all || object.touched()
     }
 }
 
-/// The objects of `changes` a rule may find something about: those [`Context::in_scope`] judges
-/// (every one with `all`), those head defines more than once or several deployers deploy (debt
-/// the rules report as notices), and those whose deployers change. Every other object is
-/// unchanged, defined once, by the same deployers on both sides: no rule has anything to say
-/// about it. One pass over the objects per run instead of one per rule.
+/// The objects of `changes` a rule may find something about: every one with `all` (`check
+/// --all`), else the [notable](ObjectChange::notable) ones — those [`Context::in_scope`] judges,
+/// those head defines more than once or several deployers deploy (debt the rules report as
+/// notices), and those whose deployers change. No rule has anything to say about another
+/// object: it is unchanged, defined once, by the same deployers on both sides.
 pub fn notable(changes: &ChangeSet, all: bool) -> Vec<&ObjectChange> {
-    changes
-        .objects
-        .iter()
-        .map(|o| &**o)
-        .filter(|o| {
-            all || touched(o)
-                || o.head.len() > 1
-                || o.head_owners.len() > 1
-                || o.base_owners != o.head_owners
-        })
-        .collect()
-}
-
-/// Whether the PR does anything to an object.
-pub fn touched(object: &ObjectChange) -> bool {
-    object.change != Change::Unchanged
-        || object.moved
-        || object.head.len() != object.base.len()
-        || object.head.iter().any(|d| d.new_in_pr)
+    if all {
+        changes.objects().iter().map(|o| &**o).collect()
+    } else {
+        changes.notable().collect()
+    }
 }
 
 /// A check over a comparison. `severity` is the configured level for the rule's main finding;

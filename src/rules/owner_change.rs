@@ -103,7 +103,7 @@ impl Rule for OwnerChange {
             }
             let Some((object, def)) = ctx
                 .changes
-                .objects
+                .objects()
                 .iter()
                 .filter(|o| radius.is_deployer(o))
                 .find_map(|o| deployer_definition(o, &after.origin))

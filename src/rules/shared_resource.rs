@@ -16,7 +16,7 @@
 
 use std::collections::HashSet;
 
-use super::{Context, Rule, RuleInfo, describe, finding_at, touched};
+use super::{Context, Rule, RuleInfo, describe, finding_at};
 use crate::deploy::{Owner, OwnerKind};
 use crate::finding::{Finding, Severity};
 
@@ -49,7 +49,7 @@ impl Rule for SharedResource {
         let touched_deployers: HashSet<Owner> = ctx
             .notable
             .iter()
-            .filter(|o| touched(o))
+            .filter(|o| o.touched())
             .filter_map(|o| {
                 let kind = match (o.id.group.as_str(), o.id.kind.as_str()) {
                     ("argoproj.io", "Application") => OwnerKind::Application,

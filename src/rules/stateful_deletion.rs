@@ -58,11 +58,10 @@ impl Rule for StatefulDeletion {
 
     fn check(&self, ctx: &Context<'_>, severity: Severity, out: &mut Vec<Finding>) {
         let added: Vec<&ObjectChange> = ctx
-            .changes
-            .objects
+            .notable
             .iter()
             .filter(|o| o.change == Change::Added)
-            .map(|o| &**o)
+            .copied()
             .collect();
         let mut renamed_to: Vec<&Identity> = Vec::new();
         for object in ctx.notable {

@@ -658,7 +658,7 @@ async fn compute(
                 repo,
                 head = head_sha,
                 errors = analysis.report.summary.errors,
-                objects = analysis.report.objects.objects.len(),
+                objects = analysis.report.objects.objects().len(),
                 fetch_ms = fetched.as_millis() as u64,
                 analyse_ms = (analysed - fetched).as_millis() as u64,
                 output_ms = (started.elapsed() - analysed).as_millis() as u64,
