@@ -63,6 +63,18 @@ fn compare(dir: &Path, base: &str, heads: &[(&str, String)]) -> Vec<(String, boo
             json::render(&whole.report),
             "{name}: the derived head judges as the whole one"
         );
+        let notable = |a: &Analysis| {
+            a.report
+                .objects
+                .notable()
+                .map(|o| o.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            notable(&fast),
+            notable(&whole),
+            "{name}: the notable objects (carried over from base's when derived)"
+        );
         assert_eq!(fast.head.problems, whole.head.problems, "{name}: problems");
         assert_eq!(fast.head.warnings, whole.head.warnings, "{name}: warnings");
         assert_eq!(
