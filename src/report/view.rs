@@ -561,7 +561,8 @@ fn join_and(parts: &[String]) -> String {
 
 /// The analysis as blocks are built from it: both sides' deployers, their blast radii, and the
 /// objects the PR affects ([`crate::classify::ChangeSet::affected`]), by owner. Built from what
-/// the PR changes, not from every object, so a review costs the same in a large repository.
+/// the PR changes, not from every object: a review's cost follows the change (and the number
+/// of deployers), not the number of objects.
 struct Model<'a> {
     base_deployers: &'a Deployers,
     head_deployers: &'a Deployers,
