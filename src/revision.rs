@@ -199,11 +199,21 @@ struct TreeWalk<'r> {
     odb: &'r git2::Odb<'r>,
 }
 
-/// One tree entry as [`TreeWalk`] compares it.
+/// What a tree entry says of itself, apart from its name.
 struct Item {
     id: Oid,
     kind: Option<ObjectType>,
     mode: i32,
+}
+
+impl Item {
+    fn of(entry: &git2::TreeEntry<'_>) -> Self {
+        Self {
+            id: entry.id(),
+            kind: entry.kind(),
+            mode: entry.filemode(),
+        }
+    }
 }
 
 impl TreeWalk<'_> {
@@ -221,11 +231,8 @@ impl TreeWalk<'_> {
         let mut names: BTreeMap<Vec<u8>, [Option<Item>; 2]> = BTreeMap::new();
         for (side, tree) in [old, new].into_iter().enumerate() {
             for entry in tree.into_iter().flat_map(|t| t.iter()) {
-                names.entry(entry.name_bytes().to_vec()).or_default()[side] = Some(Item {
-                    id: entry.id(),
-                    kind: entry.kind(),
-                    mode: entry.filemode(),
-                });
+                names.entry(entry.name_bytes().to_vec()).or_default()[side] =
+                    Some(Item::of(&entry));
             }
         }
         for (name, [before, after]) in names {
@@ -259,24 +266,33 @@ impl TreeWalk<'_> {
                     }
                 }
                 _ => {
-                    let entry = match after {
-                        Some(item) => {
-                            let kind = entry_kind(name.as_bytes(), true, item.kind, item.mode);
-                            Some(FileEntry {
-                                path: path.clone(),
-                                oid: Some(item.id),
-                                size: entry_size(self.odb, kind, item.id)?,
-                                kind,
-                            })
-                        }
-                        None => None,
-                    };
+                    let entry = after
+                        .map(|i| file_entry(self.odb, path.clone(), name.as_bytes(), true, &i))
+                        .transpose()?;
                     out.push((path, entry));
                 }
             }
         }
         Ok(true)
     }
+}
+
+/// The listed entry of a tree entry that is not a folder (`name`: its last path component;
+/// `utf8`: whether the whole path is), as the listing, a single entry and a tree walk give it.
+fn file_entry(
+    odb: &git2::Odb<'_>,
+    path: String,
+    name: &[u8],
+    utf8: bool,
+    item: &Item,
+) -> Result<FileEntry, git2::Error> {
+    let kind = entry_kind(name, utf8, item.kind, item.mode);
+    Ok(FileEntry {
+        path,
+        oid: Some(item.id),
+        size: entry_size(odb, kind, item.id)?,
+        kind,
+    })
 }
 
 /// A listed entry's size, from the object header: a huge blob is never inflated here.
@@ -367,13 +383,8 @@ impl GitRevision {
                     pending.push((entry.id(), raw));
                     continue;
                 }
-                let kind = entry_kind(name, utf8, entry.kind(), entry.filemode());
-                out.push(FileEntry {
-                    path,
-                    oid: Some(entry.id()),
-                    size: entry_size(&odb, kind, entry.id()).map_err(list_error)?,
-                    kind,
-                });
+                let item = Item::of(&entry);
+                out.push(file_entry(&odb, path, name, utf8, &item).map_err(list_error)?);
             }
         }
         out.sort_by(|a, b| a.path.cmp(&b.path));
@@ -408,14 +419,16 @@ impl GitRevision {
         {
             return Ok(None);
         }
-        let kind = entry_kind(entry.name_bytes(), true, entry.kind(), entry.filemode());
         let odb = repo.odb().map_err(error)?;
-        Ok(Some(FileEntry {
-            path: path.to_string(),
-            oid: Some(entry.id()),
-            size: entry_size(&odb, kind, entry.id()).map_err(error)?,
-            kind,
-        }))
+        file_entry(
+            &odb,
+            path.to_string(),
+            entry.name_bytes(),
+            true,
+            &Item::of(&entry),
+        )
+        .map(Some)
+        .map_err(error)
     }
 
     /// See [`Revision::changes_since`]: the two trees walked together, skipping every subtree
