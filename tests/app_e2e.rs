@@ -751,9 +751,9 @@ async fn secret_values_never_reach_github() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_delivery_is_answered_within_github_s_10_s_while_the_database_stays_locked() {
-    // More deliveries wait at once than the server stores at once, and a merge group's
-    // `destroyed` (delivered again 3.5 s later) holds the storing connection while it waits for
-    // the lock: no delivery may add those waits to its own.
+    // More deliveries wait at once than one batch stores, and a merge group's `destroyed`
+    // (delivered again 3.5 s later) waits for the lock meanwhile: no delivery may add those
+    // waits to its own.
     const DELIVERIES: usize = 40;
     let w = World::new().await;
     let (base, head) = w.clean();

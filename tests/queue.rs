@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use clobbercheck::queue::{
-    Enqueued, Finished, Job, PostgresQueue, PullRequestJob, Queue, SqliteQueue,
+    DELIVERY_WAIT, Delivery, Enqueued, Finished, Job, PostgresQueue, PullRequestJob, Queue,
+    SqliteQueue,
 };
 use common::postgres::PgServer;
 
@@ -76,6 +77,8 @@ macro_rules! both_backends {
 both_backends!(
     redelivery_is_stored_once,
     concurrent_deliveries_are_all_stored_and_a_redelivery_in_the_same_burst_once,
+    a_batch_answers_each_delivery_in_order,
+    batches_of_two_replicas_sharing_analyses_all_store,
     the_same_analysis_merges_and_no_delivery_supersedes_another_head,
     cancel_ends_only_waiting_jobs_of_the_key,
     prune_forgets_only_old_finished_work,
@@ -152,6 +155,67 @@ fn concurrent_deliveries_are_all_stored_and_a_redelivery_in_the_same_burst_once(
         .count();
     assert_eq!(duplicates, 20);
     assert_eq!(f.queue.depth().unwrap(), 20);
+}
+
+fn delivery(id: &str, jobs: Vec<Job>) -> Delivery {
+    Delivery {
+        id: id.into(),
+        event: "pull_request".into(),
+        jobs,
+    }
+}
+
+fn a_batch_answers_each_delivery_in_order(f: Fixture) {
+    let q = &f.queue;
+    q.enqueue("d0", "pull_request", &[pr(9, "z")]).unwrap();
+    let batch = [
+        delivery("d1", vec![pr(1, "a")]),
+        // The same analysis as d1's, earlier in the same batch: merged into it.
+        delivery("d2", vec![pr(1, "a")]),
+        // A redelivery of a stored delivery, and of one earlier in the batch.
+        delivery("d0", vec![pr(9, "z")]),
+        delivery("d1", vec![pr(1, "a")]),
+        delivery("d3", vec![pr(2, "a"), pr(3, "a")]),
+    ];
+    assert_eq!(
+        q.enqueue_batch(&batch, DELIVERY_WAIT).unwrap(),
+        [
+            Enqueued::Queued { jobs: 1 },
+            Enqueued::Queued { jobs: 0 },
+            Enqueued::Duplicate,
+            Enqueued::Duplicate,
+            Enqueued::Queued { jobs: 2 },
+        ]
+    );
+    assert_eq!(q.depth().unwrap(), 4);
+    assert!(q.enqueue_batch(&[], DELIVERY_WAIT).unwrap().is_empty());
+}
+
+/// Two replicas storing batches that hold the same analyses in opposite orders, many times at
+/// once: each batch stores (none fails on a lock cycle) and each analysis makes one job.
+fn batches_of_two_replicas_sharing_analyses_all_store(f: Fixture) {
+    let queues = [Arc::clone(&f.queue), (f.reopen)()];
+    let threads: Vec<_> = (0..8u64)
+        .map(|t| {
+            let q = Arc::clone(&queues[(t % 2) as usize]);
+            std::thread::spawn(move || {
+                for round in 0..10u64 {
+                    let mut batch: Vec<Delivery> = (0..6u64)
+                        .map(|n| delivery(&format!("t{t}-r{round}-n{n}"), vec![pr(n, "a")]))
+                        .collect();
+                    if t % 2 == 1 {
+                        batch.reverse();
+                    }
+                    let stored = q.enqueue_batch(&batch, DELIVERY_WAIT).unwrap();
+                    assert_eq!(stored.len(), 6);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert_eq!(f.queue.depth().unwrap(), 6);
 }
 
 fn the_same_analysis_merges_and_no_delivery_supersedes_another_head(f: Fixture) {

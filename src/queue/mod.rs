@@ -223,16 +223,54 @@ pub enum Finished {
     Failed,
 }
 
+/// How long storing deliveries waits for a busy database by default: the webhook must answer
+/// within GitHub's 10 s, and a 503 in time beats a 202 GitHub no longer waits for.
+pub const DELIVERY_WAIT: Duration = Duration::from_secs(4);
+
+/// One webhook delivery to store: GitHub's `X-GitHub-Delivery` id, the event name and the jobs
+/// it asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: String,
+    pub event: String,
+    pub jobs: Vec<Job>,
+}
+
 /// Called by a queue when jobs may have become claimable (see [`Queue::listen`]).
 pub type Wake = std::sync::Arc<dyn Fn() + Send + Sync>;
 
 /// The durable queue. Methods block (SQLite is local, PostgreSQL is reached through a pool of
 /// blocking connections); async callers run them on the blocking pool.
 pub trait Queue: Send + Sync {
-    /// Stores a delivery and its jobs atomically, unless the delivery id was seen before.
-    /// Nothing is superseded here: GitHub does not promise delivery order, so only a worker
-    /// asking the API knows which head is current.
-    fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError>;
+    /// Stores a delivery and its jobs atomically, unless the delivery id was seen before; a
+    /// batch of one ([`Queue::enqueue_batch`]) waiting at most [`DELIVERY_WAIT`].
+    fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError> {
+        let one = Delivery {
+            id: delivery.to_string(),
+            event: event.to_string(),
+            jobs: jobs.to_vec(),
+        };
+        let mut stored = self.enqueue_batch(std::slice::from_ref(&one), DELIVERY_WAIT)?;
+        stored.pop().ok_or_else(|| QueueError::Database {
+            operation: "enqueue",
+            job: None,
+            message: "the batch of one delivery returned no answer".into(),
+        })
+    }
+    /// Stores deliveries in one transaction, one answer per delivery in their order: a burst
+    /// costs one commit (one fsync), not one each (the webhook's storing thread,
+    /// `server::storing`, groups what arrives while a batch is being stored). Each delivery is
+    /// stored unless its id was seen before, in the database or earlier in the batch. Nothing is
+    /// superseded here: GitHub does not promise delivery order, so only a worker asking the API
+    /// knows which head is current.
+    ///
+    /// Waits at most `wait` for a busy database (locked, or every connection in use), then fails
+    /// the whole batch with an error naming `enqueue`: nothing of it is stored.
+    fn enqueue_batch(
+        &self,
+        deliveries: &[Delivery],
+        wait: Duration,
+    ) -> Result<Vec<Enqueued>, QueueError>;
     /// Takes the oldest runnable job (queued and due, or running with an expired lease) whose
     /// [`Job::pull_request_key`] has no other job running under a live lease.
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError>;

@@ -35,7 +35,7 @@ use postgres_native_tls::MakeTlsConnector;
 use r2d2_postgres::{PostgresConnectionManager, r2d2};
 
 use super::sqlite::{findings_from, findings_json};
-use super::{Acknowledgement, Claimed, Enqueued, Finished, Job, Queue, QueueError, Wake};
+use super::{Acknowledgement, Claimed, Delivery, Enqueued, Finished, Job, Queue, QueueError, Wake};
 
 /// The schema, one step per entry, applied in order and recorded in `schema_migrations`.
 /// Append only: an entry that shipped is never edited, a change is a new entry.
@@ -99,9 +99,6 @@ const MIGRATION_LOCK: i64 = 0x0063_6c6f_6262_6572;
 const CHANNEL: &str = "clobbercheck_jobs";
 /// Now on the database's clock, in milliseconds since the Unix epoch.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-/// How long storing a delivery waits for a connection: the webhook then answers 503 while
-/// GitHub still listens (it gives up after 10 s).
-const DELIVERY_WAIT: Duration = Duration::from_secs(4);
 /// How long the workers' operations and the start wait for a connection.
 const CONNECTION_WAIT: Duration = Duration::from_secs(10);
 /// How long `ping` waits (`/readyz` must answer quickly).
@@ -466,12 +463,32 @@ fn apply_migrations(client: &mut Client) -> Result<(), MigrateError> {
 }
 
 impl Queue for PostgresQueue {
-    fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError> {
-        let mut client = self.connection(DELIVERY_WAIT, "enqueue", None)?;
+    fn enqueue_batch(
+        &self,
+        deliveries: &[Delivery],
+        wait: Duration,
+    ) -> Result<Vec<Enqueued>, QueueError> {
+        let mut client = self.connection(wait, "enqueue", None)?;
         let mut tx = client.transaction().map_err(db_error("enqueue", None))?;
-        let result = enqueue_in(&mut tx, delivery, event, jobs)?;
+        // Two replicas storing batches that share analyses take their keys' locks in one
+        // order, so neither waits for the other in a cycle (which PostgreSQL would end by
+        // failing a batch). `enqueue_in` takes them again: a session's own lock is granted.
+        let mut keys: Vec<String> = deliveries
+            .iter()
+            .flat_map(|d| d.jobs.iter().filter_map(Job::analysis_key))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        for key in &keys {
+            tx.execute("SELECT pg_advisory_xact_lock(hashtext($1))", &[key])
+                .map_err(db_error("enqueue", None))?;
+        }
+        let mut stored = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            stored.push(enqueue_in(&mut tx, &d.id, &d.event, &d.jobs)?);
+        }
         tx.commit().map_err(db_error("enqueue", None))?;
-        Ok(result)
+        Ok(stored)
     }
 
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError> {

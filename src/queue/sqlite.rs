@@ -4,17 +4,20 @@
 //! the file: opening it returns jobs left `running` by a killed process to the queue at once
 //! (a shared backend would rely on lease expiry instead).
 //!
-//! Deliveries are stored through their own connection, which waits at most
-//! [`DELIVERY_BUSY_WAIT`] for a database locked by another process: the webhook then answers 503
-//! while GitHub still listens (it gives up after 10 s), instead of queueing behind workers.
+//! Deliveries are stored through their own connection, which waits at most the wait it is
+//! given ([`super::DELIVERY_WAIT`] from the webhook) for a database locked by another process:
+//! the webhook then answers 503 while GitHub still listens (it gives up after 10 s), instead of
+//! queueing behind workers.
 
 use std::path::Path;
-use std::sync::{Mutex, mpsc};
+use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
-use super::{Acknowledgement, Claimed, Enqueued, Finished, Job, Queue, QueueError};
+use super::{
+    Acknowledgement, Claimed, DELIVERY_WAIT, Delivery, Enqueued, Finished, Job, Queue, QueueError,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -69,9 +72,8 @@ CREATE TABLE IF NOT EXISTS acknowledgements (
 CREATE INDEX IF NOT EXISTS acknowledgements_pr ON acknowledgements (repo, pr);
 ";
 
-/// How long storing a delivery waits for a database locked by another process.
-pub const DELIVERY_BUSY_WAIT: Duration = Duration::from_secs(4);
-/// How long the workers' operations wait for it (they have no deadline but their lease).
+/// How long the workers' operations wait for a locked database (they have no deadline but their
+/// lease).
 const BUSY_WAIT: Duration = Duration::from_secs(10);
 
 /// The SQLite [`Queue`].
@@ -79,22 +81,9 @@ pub struct SqliteQueue {
     conn: Mutex<Connection>,
     /// Stores deliveries only, so the webhook never waits behind a worker's operation.
     deliveries: Mutex<Connection>,
-    /// Deliveries waiting to be stored; whoever holds the connection next stores them all in
-    /// one transaction (group commit: one fsync for a burst of deliveries, not one each).
-    pending: Mutex<Vec<Pending>>,
-    /// Numbers the pending deliveries, so one that waited too long takes back its own entry.
-    tickets: std::sync::atomic::AtomicU64,
-}
-
-struct Pending {
-    /// When the webhook asked: its wait for a locked database counts from here.
-    arrived: std::time::Instant,
-    /// From [`SqliteQueue::tickets`].
-    ticket: u64,
-    delivery: String,
-    event: String,
-    jobs: Vec<Job>,
-    reply: mpsc::Sender<Result<Enqueued, QueueError>>,
+    /// Cancels a destroyed merge group's jobs, so a delivery never waits behind a cancellation
+    /// that waits for a locked database (a `Mutex` wait has no deadline).
+    cancels: Mutex<Connection>,
 }
 
 fn now_ms() -> i64 {
@@ -205,12 +194,12 @@ impl SqliteQueue {
             [],
         )
         .map_err(open_error)?;
-        let deliveries = connect(DELIVERY_BUSY_WAIT).map_err(open_error)?;
+        let deliveries = connect(DELIVERY_WAIT).map_err(open_error)?;
+        let cancels = connect(DELIVERY_WAIT).map_err(open_error)?;
         Ok(Self {
             conn: Mutex::new(conn),
             deliveries: Mutex::new(deliveries),
-            pending: Mutex::new(Vec::new()),
-            tickets: std::sync::atomic::AtomicU64::new(0),
+            cancels: Mutex::new(cancels),
         })
     }
 
@@ -220,65 +209,25 @@ impl SqliteQueue {
 }
 
 impl Queue for SqliteQueue {
-    fn enqueue(&self, delivery: &str, event: &str, jobs: &[Job]) -> Result<Enqueued, QueueError> {
-        let (reply, answer) = mpsc::channel();
-        let arrived = std::time::Instant::now();
-        let ticket = self
-            .tickets
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(Pending {
-                arrived,
-                ticket,
-                delivery: delivery.to_string(),
-                event: event.to_string(),
-                jobs: jobs.to_vec(),
-                reply,
-            });
-        // Store the waiting batch if nobody is storing one; otherwise wait for the answer, not
-        // for the connection: a delivery another thread has stored (or failed) returns at once
-        // instead of queueing behind later batches.
-        loop {
-            let conn = match self.deliveries.try_lock() {
-                Ok(conn) => Some(conn),
-                Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
-                Err(std::sync::TryLockError::WouldBlock) => None,
-            };
-            if let Some(mut conn) = conn {
-                let batch =
-                    std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
-                if !batch.is_empty() {
-                    store_batch(&mut conn, batch);
-                }
-            }
-            match answer.recv_timeout(Duration::from_millis(5)) {
-                Ok(result) => return result,
-                Err(mpsc::RecvTimeoutError::Timeout) if arrived.elapsed() >= DELIVERY_BUSY_WAIT => {
-                    // Still pending after the whole wait (the connection was busy with a
-                    // cancellation or a batch that waited for the lock): answered now, so the
-                    // webhook's 503 reaches GitHub in time. A batch that took it answers soon.
-                    let mut pending = self.pending.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Some(at) = pending.iter().position(|p| p.ticket == ticket) {
-                        pending.remove(at);
-                        return Err(QueueError::Database {
-                            operation: "enqueue",
-                            job: None,
-                            message: "the database stayed busy".into(),
-                        });
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    return Err(QueueError::Database {
-                        operation: "enqueue",
-                        job: None,
-                        message: "the storing thread went away".into(),
-                    });
-                }
-            }
+    fn enqueue_batch(
+        &self,
+        deliveries: &[Delivery],
+        wait: Duration,
+    ) -> Result<Vec<Enqueued>, QueueError> {
+        let asked = std::time::Instant::now();
+        let mut conn = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        // The wait for the connection (a cancellation holding it) counts against `wait`.
+        conn.busy_timeout(wait.saturating_sub(asked.elapsed()))
+            .map_err(db_error("enqueue", None))?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_error("enqueue", None))?;
+        let mut stored = Vec::with_capacity(deliveries.len());
+        for d in deliveries {
+            stored.push(enqueue_in(&tx, &d.id, &d.event, &d.jobs)?);
         }
+        tx.commit().map_err(db_error("enqueue", None))?;
+        Ok(stored)
     }
 
     fn claim(&self, lease: Duration) -> Result<Option<Claimed>, QueueError> {
@@ -357,11 +306,11 @@ impl Queue for SqliteQueue {
     }
 
     fn cancel(&self, analysis_key: &str) -> Result<u64, QueueError> {
-        // A webhook waits for this (merge group destroyed): the deliveries connection, with what
-        // is left of the delivery's wait, not a worker's 10 s.
+        // A webhook waits for this (merge group destroyed): a connection of the webhook's, with
+        // what is left of the delivery's wait, not a worker's 10 s.
         let arrived = std::time::Instant::now();
-        let conn = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
-        conn.busy_timeout(DELIVERY_BUSY_WAIT.saturating_sub(arrived.elapsed()))
+        let conn = self.cancels.lock().unwrap_or_else(|p| p.into_inner());
+        conn.busy_timeout(DELIVERY_WAIT.saturating_sub(arrived.elapsed()))
             .map_err(db_error("cancel", None))?;
         let n = conn
             .execute(
@@ -553,47 +502,6 @@ impl Queue for SqliteQueue {
     }
 }
 
-/// Stores a batch of deliveries in one transaction and answers each.
-fn store_batch(conn: &mut Connection, batch: Vec<Pending>) {
-    // A delivery that waited for the connection behind a batch that waited for the lock has
-    // only what is left of its own wait.
-    let waited = batch
-        .iter()
-        .map(|p| p.arrived.elapsed())
-        .max()
-        .unwrap_or_default();
-    let stored = (|| {
-        conn.busy_timeout(DELIVERY_BUSY_WAIT.saturating_sub(waited))
-            .map_err(db_error("enqueue", None))?;
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_error("enqueue", None))?;
-        let mut results = Vec::with_capacity(batch.len());
-        for p in &batch {
-            results.push(enqueue_in(&tx, &p.delivery, &p.event, &p.jobs)?);
-        }
-        tx.commit().map_err(db_error("enqueue", None))?;
-        Ok::<_, QueueError>(results)
-    })();
-    match stored {
-        Ok(results) => {
-            for (p, result) in batch.into_iter().zip(results) {
-                let _ = p.reply.send(Ok(result));
-            }
-        }
-        Err(e) => {
-            let message = e.to_string();
-            for p in batch {
-                let _ = p.reply.send(Err(QueueError::Database {
-                    operation: "enqueue",
-                    job: None,
-                    message: message.clone(),
-                }));
-            }
-        }
-    }
-}
-
 /// Stores one delivery and its jobs inside `tx`.
 fn enqueue_in(
     tx: &Transaction<'_>,
@@ -738,8 +646,8 @@ mod tests {
         let q = std::sync::Arc::new(q);
         let locker = Connection::open(dir.path().join("queue.db")).unwrap();
         locker.execute_batch("BEGIN EXCLUSIVE").unwrap();
-        // Deliveries arriving while others wait for the lock share their wait, not add to it,
-        // and none waits for the connection behind later batches.
+        // A delivery arriving while another waits for the lock waits for the connection, and
+        // that wait counts against its own: none waits longer than DELIVERY_WAIT in all.
         let threads: Vec<_> = (0..8u64)
             .map(|i| {
                 let q = std::sync::Arc::clone(&q);
@@ -758,7 +666,7 @@ mod tests {
             let (waited, err) = thread.join().unwrap();
             assert!(err.contains("locked"), "{err}");
             assert!(
-                waited < DELIVERY_BUSY_WAIT + Duration::from_millis(500),
+                waited < DELIVERY_WAIT + Duration::from_millis(500),
                 "{waited:?}"
             );
         }

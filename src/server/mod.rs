@@ -7,6 +7,7 @@
 pub mod merge_queue;
 pub mod metrics;
 pub mod setup;
+pub mod storing;
 pub mod webhook;
 pub mod worker;
 
@@ -329,9 +330,8 @@ pub struct Shared {
     pub draining: std::sync::atomic::AtomicBool,
     pub cache: RepoCache,
     pub templates: Environment<'static>,
-    /// Deliveries being stored at once; the rest wait here, on the async side, instead of each
-    /// holding a blocking thread (a burst of 1,000 would otherwise start hundreds of them).
-    pub storing: tokio::sync::Semaphore,
+    /// Stores deliveries in batches, on one thread of its own (group commit).
+    pub storing: storing::Storing,
     /// Setup state values handed out by `/`, checked by `/setup`.
     pub setup_states: std::sync::Mutex<Vec<String>>,
     /// The one-time code that opens the setup page, while no App is configured (see
@@ -341,8 +341,6 @@ pub struct Shared {
     parse_caches: std::sync::Mutex<Vec<(String, Arc<ParseCache>)>>,
 }
 
-/// Deliveries stored at once; the queue commits whatever is pending together, so a few suffice.
-const STORING: usize = 16;
 /// An idle worker's look at the queue when nothing announces jobs.
 const IDLE_POLL: Duration = Duration::from_millis(500);
 /// An idle worker's look at the queue when the database announces each job (`NOTIFY`): only
@@ -392,6 +390,11 @@ impl AppState {
             name: "CLOBBERCHECK_GIT_URL",
             message: format!("'{}': {e}", settings.git_url),
         })?;
+        let storing =
+            storing::Storing::start(Arc::clone(&queue)).map_err(|e| ServerError::Setting {
+                name: "storing thread",
+                message: e.to_string(),
+            })?;
         let cache = RepoCache::new(
             settings.data_dir.join("repos"),
             settings.cache_max_bytes,
@@ -417,7 +420,7 @@ impl AppState {
                 draining: std::sync::atomic::AtomicBool::new(false),
                 cache,
                 templates,
-                storing: tokio::sync::Semaphore::new(STORING),
+                storing,
                 setup_states: std::sync::Mutex::new(Vec::new()),
                 setup_code: std::sync::Mutex::new(None),
                 parse_caches: std::sync::Mutex::new(Vec::new()),

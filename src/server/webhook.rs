@@ -14,10 +14,12 @@ use serde::de::{DeserializeOwned, Error as _, Unexpected};
 use serde::{Deserialize, Deserializer};
 use sha2::Sha256;
 
+use super::storing::StoreError;
 use super::{AppState, MAX_PAYLOAD};
 use crate::github::api::{ACKNOWLEDGE_ACTION, CHECK_NAME};
 use crate::queue::{
-    AcknowledgeJob, Enqueued, Job, MergeGroupJob, PullRequestJob, RerunJob, merge_group_key,
+    AcknowledgeJob, Delivery, Enqueued, Job, MergeGroupJob, PullRequestJob, RerunJob,
+    merge_group_key,
 };
 
 /// Whether `header` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`, compared in
@@ -516,11 +518,11 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 const LINGER_BYTES: u64 = 2 * MAX_PAYLOAD as u64;
 const LINGER_TIME: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// How long a delivery waits for a storing slot (`AppState::storing`). The queue then waits at
-/// most 4 s for its database (`DELIVERY_BUSY_WAIT` of SQLite, the connection wait of
-/// PostgreSQL), so the answer comes within GitHub's 10 s, with room to spare, even while a
-/// locked database keeps every slot busy.
-const STORING_SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+/// How long a delivery waits for its answer from the storing thread (`server::storing`). A
+/// batch waits at most 4 s for its database ([`crate::queue::DELIVERY_WAIT`], counted from its
+/// oldest delivery), so the answer normally comes within that; this bounds a commit that hangs,
+/// and still answers within GitHub's 10 s.
+const STORE_WAIT: std::time::Duration = std::time::Duration::from_secs(7);
 
 async fn next_data(body: &mut Body) -> Option<Result<Bytes, axum::Error>> {
     loop {
@@ -673,26 +675,23 @@ pub async fn receive(
             }
         };
     }
-    // Past this wait the answer is a 503 GitHub sees in time (it redelivers), not a late 202:
-    // a storing slot is held for as long as the queue waits for its database.
-    let Ok(_storing) = tokio::time::timeout(STORING_SLOT_WAIT, state.storing.acquire()).await
-    else {
-        state.metrics.delivery(event, "busy");
-        tracing::warn!(delivery, "every storing slot is busy; answering 503");
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "busy storing other deliveries\n".into(),
-        );
-    };
-    let queue = Arc::clone(&state.queue);
-    let (d, e) = (delivery.clone(), event.name());
     let announced: Vec<(String, Vec<String>)> = jobs
         .iter()
         .filter_map(super::worker::fetched_refs)
         .collect();
-    let stored = tokio::task::spawn_blocking(move || queue.enqueue(&d, e, &jobs)).await;
+    let stored = state
+        .storing
+        .store(
+            Delivery {
+                id: delivery.clone(),
+                event: event.name().to_string(),
+                jobs,
+            },
+            STORE_WAIT,
+        )
+        .await;
     match stored {
-        Ok(Ok(Enqueued::Queued { jobs })) => {
+        Ok(Enqueued::Queued { jobs }) => {
             for (repo, refs) in &announced {
                 state.cache.announce(repo, refs);
             }
@@ -701,17 +700,21 @@ pub async fn receive(
             state.wake.notify_waiters();
             (StatusCode::ACCEPTED, "queued\n".into())
         }
-        Ok(Ok(Enqueued::Duplicate)) => {
+        Ok(Enqueued::Duplicate) => {
             state.metrics.delivery(event, "duplicate");
             tracing::info!(delivery, "redelivery of a stored delivery; processed once");
             (StatusCode::ACCEPTED, "duplicate delivery\n".into())
         }
-        Ok(Err(e)) => {
-            tracing::error!(delivery, error = %e, "cannot queue delivery");
-            (StatusCode::SERVICE_UNAVAILABLE, "cannot queue now\n".into())
+        Err(e @ StoreError::TimedOut { .. }) => {
+            state.metrics.delivery(event, "busy");
+            tracing::warn!(delivery, error = %e, "storing is busy; answering 503");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy storing other deliveries\n".into(),
+            )
         }
         Err(e) => {
-            tracing::error!(delivery, error = %e, "queue task failed");
+            tracing::error!(delivery, error = %e, "cannot queue delivery");
             (StatusCode::SERVICE_UNAVAILABLE, "cannot queue now\n".into())
         }
     }
