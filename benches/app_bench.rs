@@ -5,7 +5,9 @@
 //! the release binary against the fake GitHub of the tests, warms the repository cache with one
 //! delivery, then sends 200 `pull_request` deliveries as fast as possible and prints webhook
 //! answer latency, delivery-to-completed-check time (p50/p99), the server's peak memory, and how
-//! many checks completed.
+//! many checks completed. Beside the answer latency it prints its floor on this machine: as many
+//! simultaneous `GET /healthz` (answered at once, no database, new connections) just before the
+//! burst.
 //!
 //! Several replicas (issue 14): `--replicas` and `--database` take comma-separated lists and every
 //! combination runs in turn on the same repository, printed side by side at the end. SQLite
@@ -116,6 +118,9 @@ struct Figures {
     to_check_p50: Duration,
     to_check_p99: Duration,
     answer_p99: Duration,
+    /// The same number of simultaneous `GET /healthz` (answered at once, no database) just
+    /// before the burst: what HTTP alone costs on this machine.
+    floor_p99: Duration,
     /// Peak resident memory of each replica, MiB.
     peaks: Vec<f64>,
     completed: usize,
@@ -192,23 +197,25 @@ async fn main() {
             .join(" ")
     );
     println!(
-        "{:<22} {:>10} {:>14} {:>14} {:>12} {:>22} {:>10}",
+        "{:<22} {:>10} {:>14} {:>14} {:>12} {:>13} {:>22} {:>10}",
         "configuration",
         "checks/s",
         "to check p50",
         "to check p99",
         "answer p99",
+        "/healthz p99",
         "peak MiB per replica",
         "completed"
     );
     for f in &results {
         println!(
-            "{:<22} {:>10.2} {:>14.2?} {:>14.2?} {:>12.1?} {:>22} {:>10}",
+            "{:<22} {:>10.2} {:>14.2?} {:>14.2?} {:>12.1?} {:>13.1?} {:>22} {:>10}",
             f.label,
             f.checks_per_second,
             f.to_check_p50,
             f.to_check_p99,
             f.answer_p99,
+            f.floor_p99,
             f.peaks
                 .iter()
                 .map(|p| format!("{p:.0}"))
@@ -343,6 +350,28 @@ async fn run(
         warm.elapsed()
     );
 
+    // The floor: as many simultaneous requests to a route that answers at once (no database),
+    // while the servers idle, each on a new connection as the deliveries are (a client of its
+    // own, so the deliveries' client has no connection open before the burst).
+    let mut floor = Vec::new();
+    let prober = reqwest::Client::new();
+    let probes: Vec<_> = (1..=prs)
+        .map(|i| {
+            let server = &servers[i % replicas];
+            let (client, url) = (prober.clone(), format!("{}/healthz", server.url));
+            tokio::spawn(async move {
+                let t = Instant::now();
+                let response = client.get(url).send().await.unwrap();
+                assert_eq!(response.status().as_u16(), 200);
+                t.elapsed()
+            })
+        })
+        .collect();
+    for probe in probes {
+        floor.push(probe.await.unwrap());
+    }
+    floor.sort();
+
     let bodies: Vec<(usize, Vec<u8>)> = (1..=prs)
         .map(|i| (i, serde_json::to_vec(&payload(i)).unwrap()))
         .collect();
@@ -418,6 +447,11 @@ async fn run(
         percentile(&latencies, 0.99)
     );
     println!(
+        "the floor, {prs} simultaneous GET /healthz just before (no database): p50 {:.1?}  p99 {:.1?}",
+        percentile(&floor, 0.5),
+        percentile(&floor, 0.99)
+    );
+    println!(
         "delivery -> completed check run: p50 {:.2?}  p99 {:.2?}",
         percentile(&to_check, 0.5),
         percentile(&to_check, 0.99)
@@ -461,6 +495,7 @@ async fn run(
         to_check_p50: percentile(&to_check, 0.5),
         to_check_p99: percentile(&to_check, 0.99),
         answer_p99: percentile(&latencies, 0.99),
+        floor_p99: percentile(&floor, 0.99),
         peaks,
         completed: to_check.len(),
     }

@@ -47,6 +47,8 @@ pub enum ServerError {
     File { path: PathBuf, message: String },
     #[error("cannot listen on {addr}: {message}")]
     Listen { addr: String, message: String },
+    #[error("cannot start the {name} thread: {message}")]
+    Thread { name: &'static str, message: String },
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
@@ -391,8 +393,8 @@ impl AppState {
             message: format!("'{}': {e}", settings.git_url),
         })?;
         let storing =
-            storing::Storing::start(Arc::clone(&queue)).map_err(|e| ServerError::Setting {
-                name: "storing thread",
+            storing::Storing::start(Arc::clone(&queue)).map_err(|e| ServerError::Thread {
+                name: "storing",
                 message: e.to_string(),
             })?;
         let cache = RepoCache::new(
