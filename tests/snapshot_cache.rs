@@ -173,3 +173,63 @@ fn a_template_added_to_a_chart_is_rendered_not_taken_from_the_cache() {
     assert_eq!(change("web-b").as_deref(), Some("added"), "{report:#}");
     assert_eq!(report["summary"]["errors"], 0, "{report:#}");
 }
+
+/// The server runs each analysis with `install` on one rayon pool, and a rayon thread waiting in
+/// a join runs other jobs meanwhile. Pull requests arriving together on a cold cache share
+/// base's snapshot and its classification against itself: if one analysis held a lock while
+/// computing it in parallel, another analysis run on the same thread inside that join would
+/// wait on the lock it holds itself, for good (seen as a `serve` replica whose two workers
+/// heartbeat forever). Every round here must finish.
+#[test]
+fn analyses_sharing_a_cold_cache_on_one_pool_all_finish() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (base, first, second) = repository(tmp.path());
+    // A base large enough that classifying it is a parallel join worth stealing into.
+    for file in 0..20 {
+        let objects: String = (0..200)
+            .map(|i| {
+                format!("---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm-{file}-{i}\n")
+            })
+            .collect();
+        std::fs::write(tmp.path().join(format!("app01/many-{file}.yaml")), objects).unwrap();
+    }
+    git(tmp.path(), &["checkout", "-q", "--detach", &base]);
+    git(tmp.path(), &["add", "-A"]);
+    git(tmp.path(), &["commit", "-q", "-m", "many"]);
+    let base = git(tmp.path(), &["rev-parse", "HEAD"]);
+    let mut heads = Vec::new();
+    for head in [&first, &second] {
+        git(tmp.path(), &["checkout", "-q", "--detach", &base]);
+        git(tmp.path(), &["cherry-pick", head]);
+        heads.push(git(tmp.path(), &["rev-parse", "HEAD"]));
+    }
+    let pool = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap(),
+    );
+    let dir = Arc::new(tmp.path().to_path_buf());
+    for round in 0..30 {
+        let cache = Arc::new(ParseCache::default());
+        let (done, finished) = std::sync::mpsc::channel();
+        for n in 0..6 {
+            let (pool, cache, dir, done) = (
+                Arc::clone(&pool),
+                Arc::clone(&cache),
+                Arc::clone(&dir),
+                done.clone(),
+            );
+            let (base, head) = (base.clone(), heads[n % 2].clone());
+            std::thread::spawn(move || {
+                let analysis = pool.install(|| report(&dir, &base, &head, &cache));
+                done.send(analysis.report.summary.errors).unwrap();
+            });
+        }
+        for _ in 0..6 {
+            finished
+                .recv_timeout(std::time::Duration::from_secs(120))
+                .unwrap_or_else(|_| panic!("round {round}: an analysis never finished"));
+        }
+    }
+}

@@ -376,15 +376,24 @@ impl Snapshot {
         (derived.base == tree).then_some(derived)
     }
 
-    /// This snapshot classified against itself, computed once.
+    /// This snapshot classified against itself, kept once computed.
+    ///
+    /// Computed outside the cell: the classification runs rayon joins, and a rayon thread
+    /// waiting in a join runs other jobs of its pool meanwhile. Had the cell been locked while
+    /// computing, another analysis of the same base run inside that join would wait on the
+    /// lock its own thread holds, for good (`tests/snapshot_cache.rs`,
+    /// `analyses_sharing_a_cold_cache_on_one_pool_all_finish`). Analyses arriving together
+    /// each compute it once; the first kept wins.
     pub fn unchanged(&self) -> &ChangeSet {
-        self.unchanged.get_or_init(|| {
-            ChangeSet::classify(
-                &self.objects,
-                &self.objects,
-                &crate::prdiff::PrDiff::default(),
-            )
-        })
+        if let Some(unchanged) = self.unchanged.get() {
+            return unchanged;
+        }
+        let computed = ChangeSet::classify(
+            &self.objects,
+            &self.objects,
+            &crate::prdiff::PrDiff::default(),
+        );
+        self.unchanged.get_or_init(|| computed)
     }
 }
 
