@@ -62,7 +62,14 @@ impl Storing {
                             Err(_) => break,
                         }
                     }
-                    store_batch(queue.as_ref(), batch);
+                    // A panic (none is known) drops this batch's replies, so its webhooks
+                    // answer 503; the thread goes on storing the next batches.
+                    let stored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        store_batch(queue.as_ref(), batch)
+                    }));
+                    if stored.is_err() {
+                        tracing::error!("storing a batch of deliveries panicked; answered 503");
+                    }
                 }
             })?;
         Ok(Self { requests })
