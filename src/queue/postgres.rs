@@ -712,11 +712,10 @@ impl Queue for PostgresQueue {
     }
 }
 
-/// Stores a batch of deliveries and their jobs inside `tx` in a fixed number of statements
-/// (each a round trip; statement by statement, a burst of 200 waited up to 387 ms in
-/// `app_bench`), announcing new
-/// jobs at commit. Same rules as SQLite's `enqueue_in`, applied in the batch's order: a
-/// delivery id seen before (stored, or earlier in the batch) is a duplicate; a job whose
+/// Stores a batch of deliveries and their jobs inside `tx` in a fixed number of statements, each
+/// a round trip (statement by statement, a burst of 200 waited up to 387 ms in `app_bench`), and
+/// announces new jobs at commit. Same rules as SQLite's `enqueue_in`, applied in the batch's
+/// order: a delivery id seen before (stored, or earlier in the batch) is a duplicate; a job whose
 /// analysis is waiting, running or done (stored, or queued earlier in the batch) merges into it,
 /// a re-run only into one still waiting.
 fn enqueue_batch_in(
