@@ -233,3 +233,57 @@ fn analyses_sharing_a_cold_cache_on_one_pool_all_finish() {
         }
     }
 }
+
+/// Three clusters' folders holding the same manifest are one blob: parsed once, and still each
+/// folder's object, at its own path (a git revision and a directory alike).
+#[test]
+fn files_with_the_same_content_are_parsed_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    git(dir, &["init", "-q"]);
+    git(dir, &["config", "user.email", "t@example.com"]);
+    git(dir, &["config", "user.name", "t"]);
+    let shared = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: app\n";
+    for cluster in ["a", "b", "c"] {
+        std::fs::create_dir_all(dir.join(cluster)).unwrap();
+        std::fs::write(dir.join(cluster).join("cm.yaml"), shared).unwrap();
+    }
+    std::fs::write(
+        dir.join("a/other.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: app\n",
+    )
+    .unwrap();
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "-q", "-m", "base"]);
+    let git_side = GitRevision::open(dir, "HEAD").unwrap();
+    let dir_side = clobbercheck::DirRevision::new(dir, "folder");
+    for side in [
+        &git_side as &dyn clobbercheck::Revision,
+        &dir_side as &dyn clobbercheck::Revision,
+    ] {
+        let cache = ParseCache::default();
+        let snapshot = cache
+            .snapshot(side, &clobbercheck::Config::default())
+            .unwrap();
+        assert_eq!(
+            cache.parses(),
+            2,
+            "{}: one parse per distinct blob",
+            side.label()
+        );
+        assert_eq!(cache.len(), 2);
+        let mut paths: Vec<&str> = snapshot
+            .objects
+            .iter()
+            .filter(|o| o.identity.as_ref().is_some_and(|i| i.name == "settings"))
+            .map(|o| o.origin.path.as_str())
+            .collect();
+        paths.sort();
+        assert_eq!(
+            paths,
+            ["a/cm.yaml", "b/cm.yaml", "c/cm.yaml"],
+            "{}",
+            side.label()
+        );
+    }
+}

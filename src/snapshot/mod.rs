@@ -48,6 +48,8 @@ struct SnapshotKey {
 #[derive(Default)]
 pub struct ParseCache {
     parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
+    /// How many blobs were parsed through this cache, repeats included.
+    parses: std::sync::atomic::AtomicUsize,
     renders: RenderCache,
     snapshots: Mutex<Vec<(SnapshotKey, Arc<Snapshot>)>>,
     /// Never derive a snapshot from another's: every one is loaded whole.
@@ -150,7 +152,16 @@ impl ParseCache {
     }
 
     fn insert(&self, oid: Oid, json: bool, parsed: Parsed) {
+        self.parses
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.lock().insert((oid, json), parsed);
+    }
+
+    /// How many blobs were parsed, counting a blob parsed again; equal to [`ParseCache::len`]
+    /// when every distinct blob was parsed once (files with the same content within a revision
+    /// and across its sides share one parse).
+    pub fn parses(&self) -> usize {
+        self.parses.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Oid, bool), Parsed>> {
@@ -429,6 +440,9 @@ impl Snapshot {
         // hash it); git blobs are read by the parse threads themselves, so reading overlaps
         // parsing instead of preceding it on one thread.
         let mut to_parse: Vec<(String, Oid, Blob)> = Vec::new();
+        // Files with the same content (a manifest copied into several clusters' folders) are
+        // one blob: it is parsed once, for its first path.
+        let mut queued: HashSet<(Oid, bool)> = HashSet::new();
         let mut selected: Vec<(String, Oid)> = Vec::new();
         for entry in entries {
             let selected_name =
@@ -461,8 +475,16 @@ impl Snapshot {
             let too_large = wanted && entry.size > config.max_file_size;
             let json = entry.path.ends_with(".json");
             let (oid, bytes) = match entry.oid {
-                Some(oid) if !wanted || too_large || cache.get(oid, json).is_some() => (oid, None),
+                Some(oid)
+                    if !wanted
+                        || too_large
+                        || queued.contains(&(oid, json))
+                        || cache.get(oid, json).is_some() =>
+                {
+                    (oid, None)
+                }
                 Some(oid) => {
+                    queued.insert((oid, json));
                     to_parse.push((entry.path.clone(), oid, Blob::Unread(entry.clone())));
                     (oid, None)
                 }
@@ -476,7 +498,8 @@ impl Snapshot {
                             message: e.message().to_string(),
                         }
                     })?;
-                    let bytes = cache.get(oid, json).is_none().then_some(bytes);
+                    let bytes = (cache.get(oid, json).is_none() && queued.insert((oid, json)))
+                        .then_some(bytes);
                     (oid, bytes)
                 }
             };
