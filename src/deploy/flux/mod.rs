@@ -93,18 +93,24 @@ impl Flux {
         let mut helm: Vec<HelmRelease> = Vec::new();
         let mut data: HashMap<(&str, String, String), &'a Value> = HashMap::new();
         for (origin, value) in documents {
-            if let Some(repo) = GitRepository::from_value(value, origin, ns) {
-                repos.insert((repo.namespace.clone(), repo.name.clone()), repo);
-            } else if let Some(k) = Kustomization::from_value(value, origin, ns) {
-                specs.push(k);
-            } else if let Some(hr) = HelmRelease::from_value(value, origin, ns) {
-                helm.push(hr);
-            } else if value["apiVersion"] == "v1"
-                && let Some(kind @ ("ConfigMap" | "Secret")) = value["kind"].as_str()
-                && let Some(name) = non_empty(&value["metadata"]["name"])
-            {
-                let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(ns);
-                data.insert((kind, namespace.to_string(), name.to_string()), value);
+            // The kind is read once; each reader below checks it (and the group) again.
+            match value.get("kind").and_then(Value::as_str) {
+                Some("GitRepository") => {
+                    if let Some(repo) = GitRepository::from_value(value, origin, ns) {
+                        repos.insert((repo.namespace.clone(), repo.name.clone()), repo);
+                    }
+                }
+                Some("Kustomization") => specs.extend(Kustomization::from_value(value, origin, ns)),
+                Some("HelmRelease") => helm.extend(HelmRelease::from_value(value, origin, ns)),
+                Some(kind @ ("ConfigMap" | "Secret")) => {
+                    if value["apiVersion"] == "v1"
+                        && let Some(name) = non_empty(&value["metadata"]["name"])
+                    {
+                        let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(ns);
+                        data.insert((kind, namespace.to_string(), name.to_string()), value);
+                    }
+                }
+                _ => {}
             }
         }
         if specs.is_empty() && helm.is_empty() {
