@@ -176,6 +176,37 @@ impl ChangeSet {
         Self::with_notable(objects)
     }
 
+    /// `objects` classified against themselves, given where each identity is defined in them:
+    /// what [`ChangeSet::classify`]`(objects, objects, &PrDiff::default())` gives (every
+    /// identity unchanged, in place, with the same definitions and owners on both sides), with
+    /// each definition built once and no map by identity.
+    pub fn unchanged(objects: &[Arc<RenderedObject>], positions: &Positions) -> Self {
+        let changes = positions
+            .0
+            .par_chunk_by(|&a, &b| objects[a].identity == objects[b].identity)
+            .map(|run| {
+                let definitions: Vec<Definition> = run
+                    .iter()
+                    .map(|&i| definition(&objects[i], false))
+                    .collect();
+                let owners = owners(&definitions);
+                Arc::new(ObjectChange {
+                    id: objects[run[0]]
+                        .identity
+                        .clone()
+                        .expect("positions hold objects with an identity"),
+                    change: Change::Unchanged,
+                    moved: false,
+                    base_owners: owners.clone(),
+                    head_owners: owners,
+                    head: definitions.clone(),
+                    base: definitions,
+                })
+            })
+            .collect();
+        Self::with_notable(changes)
+    }
+
     /// The change set of `objects` (sorted by identity), finding the notable ones.
     fn with_notable(objects: Vec<Arc<ObjectChange>>) -> Self {
         let notable = objects
@@ -208,10 +239,7 @@ impl ChangeSet {
         }
         let (mut sub_base, mut sub_head) = (Vec::new(), Vec::new());
         for id in rebuilt.identities {
-            let at = rebuilt
-                .base_positions
-                .get(id)
-                .map_or(&[][..], Vec::as_slice);
+            let at = rebuilt.base_positions.of(base, id);
             sub_base.extend(at.iter().map(|&i| Arc::clone(&base[i])));
             // Head's definitions of the identity in apply order: those of plain files — base's
             // outside rebuilt files and the rebuilt ones — by file and line (one per document),
@@ -314,8 +342,8 @@ pub struct Rebuilt<'a> {
     /// Every identity a rebuilt object has on either side, and those of generated
     /// Applications; sorted, each once.
     pub identities: &'a [Identity],
-    /// Where each identity is defined in base: positions in its objects, ascending.
-    pub base_positions: &'a HashMap<Identity, Vec<usize>>,
+    /// Where each identity is defined in base.
+    pub base_positions: &'a Positions,
     /// Positions in head's objects of the objects built again.
     pub fresh: &'a [usize],
     /// The files whose objects were built again: base's objects from them are not head's.
@@ -323,6 +351,34 @@ pub struct Rebuilt<'a> {
     /// How many of base's objects (a prefix) come from plain files; the others are rendered or
     /// generated, and head has them as they are, after its plain ones.
     pub plain: usize,
+}
+
+/// Where each identity is defined in one side's objects: their positions ordered by identity,
+/// then position. Sorted on every core and found by binary search, with no identity copied
+/// (a map by identity cloned 20,050 identities on one thread: about 30 ms).
+#[derive(Debug, Default)]
+pub struct Positions(Vec<usize>);
+
+impl Positions {
+    /// The positions of `objects` (those without an identity left out).
+    pub fn of_objects(objects: &[Arc<RenderedObject>]) -> Self {
+        let mut positions: Vec<usize> = (0..objects.len())
+            .filter(|&i| objects[i].identity.is_some())
+            .collect();
+        positions.par_sort_unstable_by(|&a, &b| {
+            (&objects[a].identity, a).cmp(&(&objects[b].identity, b))
+        });
+        Self(positions)
+    }
+
+    /// Where `id` is defined in `objects` (the slice these positions were made from): positions,
+    /// ascending; empty when nowhere.
+    pub fn of(&self, objects: &[Arc<RenderedObject>], id: &Identity) -> &[usize] {
+        let key = |i: &usize| objects[*i].identity.as_ref();
+        let start = self.0.partition_point(|i| key(i) < Some(id));
+        let end = start + self.0[start..].partition_point(|i| key(i) == Some(id));
+        &self.0[start..end]
+    }
 }
 
 /// The deployers of one side's definitions together, sorted and each once.
@@ -402,6 +458,37 @@ mod tests {
                 .into_iter()
                 .collect(),
         })
+    }
+
+    #[test]
+    fn objects_unchanged_against_themselves_classify_as_the_general_case_does() {
+        let mut nameless = (*object("nameless", "1", None)).clone();
+        nameless.identity = None;
+        let mut second = (*object("twice", "2", Some("api"))).clone();
+        second.origin.path = "other.yaml".into();
+        second.origin.line = 7;
+        let objects = [
+            object("zeta", "1", Some("web")),
+            object("twice", "1", Some("web")),
+            Arc::new(nameless),
+            object("alpha", "1", None),
+            Arc::new(second),
+            object("alpha", "3", Some("web")),
+        ];
+        let general = ChangeSet::classify(&objects, &objects, &PrDiff::default());
+        let fast = ChangeSet::unchanged(&objects, &Positions::of_objects(&objects));
+        assert_eq!(
+            serde_json::to_value(&fast).unwrap(),
+            serde_json::to_value(&general).unwrap()
+        );
+        assert_eq!(fast.notable, general.notable);
+        assert_eq!(fast.notable.len(), 2, "the identities defined twice");
+        let definitions: Vec<(&str, usize)> = fast
+            .objects()
+            .iter()
+            .map(|o| (o.id.name.as_str(), o.base.len()))
+            .collect();
+        assert_eq!(definitions, [("alpha", 2), ("twice", 2), ("zeta", 1)]);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use git2::{ObjectType, Oid};
 use rayon::prelude::*;
 
-use crate::classify::{ChangeSet, Rebuilt};
+use crate::classify::{ChangeSet, Positions, Rebuilt};
 use crate::config::Config;
 use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
@@ -334,7 +334,7 @@ pub struct Snapshot {
     /// time a snapshot derived from it is classified.
     unchanged: OnceLock<ChangeSet>,
     /// See [`Snapshot::positions`].
-    positions: OnceLock<HashMap<Identity, Vec<usize>>>,
+    positions: OnceLock<Positions>,
 }
 
 impl Snapshot {
@@ -366,19 +366,15 @@ impl Snapshot {
         Some(derived.fresh.iter().map(|&i| &*self.objects[i]))
     }
 
-    /// Where each identity is defined: positions in [`Snapshot::objects`], ascending; computed
-    /// once, the first time a snapshot derived from this one is classified.
-    fn positions(&self) -> &HashMap<Identity, Vec<usize>> {
-        self.positions.get_or_init(|| {
-            let mut positions: HashMap<Identity, Vec<usize>> =
-                HashMap::with_capacity(self.objects.len());
-            for (i, object) in self.objects.iter().enumerate() {
-                if let Some(id) = &object.identity {
-                    positions.entry(id.clone()).or_default().push(i);
-                }
-            }
-            positions
-        })
+    /// Where each identity is defined in [`Snapshot::objects`]; computed once, the first time a
+    /// snapshot derived from this one is classified. Computed outside the cell, as
+    /// [`Snapshot::unchanged`] is and for the same reason: the sort runs rayon joins.
+    fn positions(&self) -> &Positions {
+        if let Some(positions) = self.positions.get() {
+            return positions;
+        }
+        let computed = Positions::of_objects(&self.objects);
+        self.positions.get_or_init(|| computed)
     }
 
     fn derived_from(&self, base: &Snapshot) -> Option<&derive::Derived> {
@@ -399,11 +395,7 @@ impl Snapshot {
         if let Some(unchanged) = self.unchanged.get() {
             return unchanged;
         }
-        let computed = ChangeSet::classify(
-            &self.objects,
-            &self.objects,
-            &crate::prdiff::PrDiff::default(),
-        );
+        let computed = ChangeSet::unchanged(&self.objects, self.positions());
         self.unchanged.get_or_init(|| computed)
     }
 }
