@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
 use git2::{ObjectType, Oid, Repository};
+use rayon::prelude::*;
 
 /// Why a revision could not be listed or read; each variant names what it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -175,6 +176,9 @@ impl GitRevision {
         out
     }
 }
+
+/// Listed files whose sizes one parallel task reads.
+const LISTED_PER_TASK: usize = 128;
 
 /// Whether a tree entry's name is one no checkout could write (`.`, `..`, empty, holding `/`).
 fn odd_name(name: &[u8]) -> bool {
@@ -361,32 +365,51 @@ const EMPTY_TREE: &str = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
 impl GitRevision {
     /// Walks the tree with an explicit stack (a crafted, absurdly deep tree cannot overflow the
     /// native stack) on raw name bytes, so no entry is skipped for its name.
+    ///
+    /// The walk holds the repository; the sizes, read from object headers (inflating each
+    /// packed object's start, or opening each loose one), are read on every core afterwards,
+    /// each thread with a handle of its own.
     fn list(&self) -> Result<Vec<FileEntry>, RevisionError> {
-        let repo = self.lock();
         let list_error = |e: git2::Error| self.list_error(e);
-        let odb = repo.odb().map_err(list_error)?;
-        let mut out = Vec::new();
-        let mut pending: Vec<(Oid, Vec<u8>)> =
-            self.tree.map(|t| (t, Vec::new())).into_iter().collect();
-        while let Some((tree_id, prefix)) = pending.pop() {
-            let tree = repo.find_tree(tree_id).map_err(list_error)?;
-            for entry in tree.iter() {
-                let name = entry.name_bytes();
-                let mut raw = prefix.clone();
-                raw.extend_from_slice(name);
-                let (path, utf8) = match String::from_utf8(raw.clone()) {
-                    Ok(path) => (path, true),
-                    Err(_) => (String::from_utf8_lossy(&raw).into_owned(), false),
-                };
-                if !odd_name(name) && entry.kind() == Some(ObjectType::Tree) {
-                    raw.push(b'/');
-                    pending.push((entry.id(), raw));
-                    continue;
+        let mut found: Vec<(String, Vec<u8>, bool, Item)> = Vec::new();
+        {
+            let repo = self.lock();
+            let mut pending: Vec<(Oid, Vec<u8>)> =
+                self.tree.map(|t| (t, Vec::new())).into_iter().collect();
+            while let Some((tree_id, prefix)) = pending.pop() {
+                let tree = repo.find_tree(tree_id).map_err(list_error)?;
+                for entry in tree.iter() {
+                    let name = entry.name_bytes();
+                    let mut raw = prefix.clone();
+                    raw.extend_from_slice(name);
+                    let (path, utf8) = match String::from_utf8(raw.clone()) {
+                        Ok(path) => (path, true),
+                        Err(_) => (String::from_utf8_lossy(&raw).into_owned(), false),
+                    };
+                    if !odd_name(name) && entry.kind() == Some(ObjectType::Tree) {
+                        raw.push(b'/');
+                        pending.push((entry.id(), raw));
+                        continue;
+                    }
+                    found.push((path, name.to_vec(), utf8, Item::of(&entry)));
                 }
-                let item = Item::of(&entry);
-                out.push(file_entry(&odb, path, name, utf8, &item).map_err(list_error)?);
             }
         }
+        let mut out = found
+            .into_par_iter()
+            .chunks(LISTED_PER_TASK)
+            .map(|chunk| {
+                self.with_reader(|repo| {
+                    let odb = repo.odb()?;
+                    chunk
+                        .into_iter()
+                        .map(|(path, name, utf8, item)| file_entry(&odb, path, &name, utf8, &item))
+                        .collect::<Result<Vec<_>, git2::Error>>()
+                })
+            })
+            .collect::<Result<Vec<Vec<FileEntry>>, git2::Error>>()
+            .map_err(list_error)?
+            .concat();
         out.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(out)
     }

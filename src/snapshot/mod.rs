@@ -614,7 +614,27 @@ impl Snapshot {
         // a directory.
         let mut documents: Vec<(String, Parsed)> = Vec::with_capacity(parsed.len());
         let mut warnings = HashMap::new();
-        for (path, parsed) in parsed {
+        // Names no kind accepts, found on every core (one look at each document's metadata),
+        // in file order.
+        let invalid_names: Vec<Vec<Problem>> = parsed
+            .par_iter()
+            .map(|(path, parsed)| {
+                let Ok(docs) = parsed.as_ref() else {
+                    return Vec::new();
+                };
+                docs.iter()
+                    .filter_map(|doc| {
+                        let name = crate::manifest::identity::invalid_name(&doc.value)?;
+                        (!apps.rewrites(path, &doc.value)).then(|| Problem::InvalidObjectName {
+                            path: path.clone(),
+                            line: doc.line,
+                            name: name.to_string(),
+                        })
+                    })
+                    .collect()
+            })
+            .collect();
+        for ((path, parsed), invalid_names) in parsed.into_iter().zip(invalid_names) {
             if tool_inputs.contains(path.as_str()) && !apps.deploys_as_directory(&path, &tools) {
                 continue;
             }
@@ -630,19 +650,7 @@ impl Snapshot {
                 }
                 Ok(_) => {}
             }
-            if let Ok(docs) = parsed.as_ref() {
-                for doc in docs {
-                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value)
-                        && !apps.rewrites(&path, &doc.value)
-                    {
-                        problems.push(Problem::InvalidObjectName {
-                            path: path.clone(),
-                            line: doc.line,
-                            name: name.to_string(),
-                        });
-                    }
-                }
-            }
+            problems.extend(invalid_names);
             documents.push((path, parsed));
         }
         let unanalysed = folders
@@ -850,7 +858,7 @@ fn build(
     // ConfigMaps and Secrets are deployer documents only where Flux objects read them.
     let flux = !deployers.flux().is_empty();
     let deployer_documents = heads
-        .iter()
+        .par_iter()
         .filter(|(_, value, head)| head.is_some() && derive::read_by_deployers(value, flux))
         .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
         .collect();
