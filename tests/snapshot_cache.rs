@@ -238,23 +238,23 @@ fn analyses_sharing_a_cold_cache_on_one_pool_all_finish() {
 /// folder's object, at its own path (a git revision and a directory alike).
 #[test]
 fn files_with_the_same_content_are_parsed_once() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    git(dir, &["init", "-q"]);
-    git(dir, &["config", "user.email", "t@example.com"]);
-    git(dir, &["config", "user.name", "t"]);
+    let repo = common::GitRepo::new();
+    let dir = repo.path();
     let shared = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: app\n";
-    for cluster in ["a", "b", "c"] {
-        std::fs::create_dir_all(dir.join(cluster)).unwrap();
-        std::fs::write(dir.join(cluster).join("cm.yaml"), shared).unwrap();
-    }
-    std::fs::write(
-        dir.join("a/other.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: app\n",
-    )
-    .unwrap();
-    git(dir, &["add", "-A"]);
-    git(dir, &["commit", "-q", "-m", "base"]);
+    repo.commit_files(
+        "base",
+        &[
+            ("a/cm.yaml", Some(shared)),
+            ("b/cm.yaml", Some(shared)),
+            ("c/cm.yaml", Some(shared)),
+            (
+                "a/other.yaml",
+                Some(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: other\n  namespace: app\n",
+                ),
+            ),
+        ],
+    );
     let git_side = GitRevision::open(dir, "HEAD").unwrap();
     let dir_side = clobbercheck::DirRevision::new(dir, "folder");
     for side in [
