@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deploy::Owner;
-use crate::manifest::{Identity, Origin, RenderedObject};
+use crate::manifest::{Identity, LazyValue, Origin, RenderedObject};
 use crate::prdiff::PrDiff;
 
 /// What the PR does to one identity.
@@ -52,7 +52,7 @@ pub struct Definition {
     #[serde(skip)]
     pub new_in_pr: bool,
     #[serde(skip)]
-    pub value: Arc<serde_json::Value>,
+    pub value: Arc<LazyValue>,
 }
 
 /// Every definition of one identity on both sides, and what the PR does to it.
@@ -449,7 +449,7 @@ mod tests {
                 target: None,
                 generator: None,
             },
-            value: Arc::new(serde_json::json!({ "data": { "k": data } })),
+            value: Arc::new(serde_json::json!({ "data": { "k": data } }).into()),
             owners: owner
                 .map(|name| Owner {
                     kind: OwnerKind::Application,

@@ -69,7 +69,7 @@ pub fn file_name(id: &Identity) -> String {
 /// Splits the inputs and writes each object to `out`; returns the written paths.
 pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitOutError> {
     let mut documents = Vec::new();
-    let mut texts: HashMap<*const serde_json::Value, String> = HashMap::new();
+    let mut texts: HashMap<*const crate::manifest::LazyValue, String> = HashMap::new();
     for input in inputs {
         let docs = split(&input.name, &input.bytes).map_err(|e| SplitOutError::Parse {
             path: input.name.clone(),

@@ -287,3 +287,62 @@ fn files_with_the_same_content_are_parsed_once() {
         );
     }
 }
+
+/// Base's blobs keep most documents in outline (apiVersion, kind, metadata); a check reads
+/// again, whole, only the base side of the files whose objects the PR changes or deletes, and
+/// judges exactly as with every value held whole: the same report, the same notable objects.
+#[test]
+fn a_check_reads_again_only_the_files_the_pr_changes() {
+    let workload = |replicas: u32| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: app01\n\
+             spec:\n  replicas: {replicas}\n  template:\n    spec:\n      containers:\n      \
+             - {{name: web, image: 'nginx:1'}}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  \
+             name: web\n  namespace: app01\nspec:\n  ports: [{{port: 80}}]\n"
+        )
+    };
+    let claim = "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  \
+                 namespace: app01\nspec:\n  resources: {requests: {storage: 1Gi}}\n";
+    let repo = common::GitRepo::new();
+    let dir = repo.path();
+    let base = repo.commit_files(
+        "base",
+        &[
+            ("apps.yaml", Some(APP)),
+            ("app01/web.yaml", Some(&workload(2))),
+            ("app01/data.yaml", Some(claim)),
+            (
+                "app01/cm.yaml",
+                Some("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata: {a: '1'}\n"),
+            ),
+        ],
+    );
+    let edited = repo.commit_files("edit", &[("app01/web.yaml", Some(&workload(3)))]);
+    // Deleting the Application deletes what it deploys: stateful-deletion reads each deleted
+    // object whole (the Deployment and Service's file, the claim's; the ConfigMap is held whole).
+    git(dir, &["checkout", "-q", "--detach", &base]);
+    let unapplied = repo.commit_files("delete the Application", &[("apps.yaml", None)]);
+    for (name, head, read_again) in [
+        ("no change", base.as_str(), 0),
+        ("one file edited", edited.as_str(), 1),
+        ("Application deleted", unapplied.as_str(), 2),
+    ] {
+        let cache = ParseCache::default();
+        let ours = report(dir, &base, head, &cache);
+        let whole = report(dir, &base, head, &ParseCache::loading_whole());
+        assert_eq!(cache.read_again(), read_again, "{name}: files read again");
+        assert_eq!(
+            json::render(&ours.report),
+            json::render(&whole.report),
+            "{name}: the same report as with every value whole"
+        );
+        let notable = |a: &clobbercheck::Analysis| {
+            a.report
+                .objects
+                .notable()
+                .map(|o| o.id.to_string())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(notable(&ours), notable(&whole), "{name}: notable objects");
+    }
+}

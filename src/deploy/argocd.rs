@@ -490,7 +490,7 @@ impl Applications {
             objects
                 .iter()
                 .filter(|o| seen.insert(&o.origin))
-                .map(|o| (&o.origin, o.value.as_ref())),
+                .map(|o| (&o.origin, o.value.outline())),
             settings,
         )
     }

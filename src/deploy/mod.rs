@@ -18,7 +18,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::ClusterPattern;
-use crate::manifest::Origin;
+use crate::manifest::{LazyValue, Origin};
 use crate::render::{RenderFailure, SourceKind, Target, ToolFolder};
 use argocd::Applications;
 use flux::Flux;
@@ -63,7 +63,7 @@ pub struct Placement {
     pub namespace: String,
     /// The document after the deployer's own rewriting (a Flux Kustomization's
     /// `targetNamespace`, name prefix and suffix, post-build substitution); `None`: as written.
-    pub rewritten: Option<Arc<Value>>,
+    pub rewritten: Option<Arc<LazyValue>>,
 }
 
 /// Every deployer of one revision, all readers together: the one place the snapshot asks what
@@ -100,7 +100,10 @@ pub struct Deployer {
 
 impl Deployers {
     /// Learns every deployer among documents given in apply order (later definitions of one
-    /// deployer win, as each controller keeps the last one applied).
+    /// deployer win, as each controller keeps the last one applied). A document may be given in
+    /// outline ([`crate::manifest::LazyValue::outline`]) unless it is one that reaches beyond
+    /// its own objects (a deployer, a CRD, a ConfigMap or Secret a deployer reads): those are
+    /// held whole.
     pub fn learn<'a>(
         documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
         settings: &Settings,
@@ -180,10 +183,11 @@ impl Deployers {
     /// Every distinct place a definition (`value`, written at `origin`) lands, each with the
     /// deployers that put it there (sorted; empty when it is applied directly, with the
     /// `clusters:` pattern's cluster and the default namespace).
+    /// `value` is read whole only where a Flux Kustomization, which may rewrite it, holds it.
     pub fn placements(
         &self,
         origin: &Origin,
-        value: &Value,
+        value: &LazyValue,
         settings: &Settings,
     ) -> Vec<(Placement, Vec<Owner>)> {
         let apps = self.applications.owners(&origin.path);
@@ -208,7 +212,7 @@ impl Deployers {
             .chain(
                 flux.into_iter()
                     .map(|(cluster, namespace, rewritten, owner)| {
-                        let rewritten = rewritten.map(Arc::new);
+                        let rewritten = rewritten.map(|v| Arc::new(LazyValue::whole(v)));
                         (
                             Placement {
                                 cluster,

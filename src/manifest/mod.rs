@@ -3,10 +3,12 @@
 pub mod identity;
 pub mod scope;
 pub mod split;
+pub mod value;
 pub mod yaml;
 
 pub use identity::{Identity, ObjectHead};
 pub use split::{Document, SplitError};
+pub use value::LazyValue;
 
 use std::sync::Arc;
 
@@ -34,7 +36,7 @@ pub struct RenderedObject {
     pub identity: Option<Identity>,
     pub api_version: String,
     pub origin: Origin,
-    pub value: Arc<serde_json::Value>,
+    pub value: Arc<LazyValue>,
     /// The deployers whose output holds it at this identity, sorted; empty when it is applied
     /// directly (DESIGN.md §3a).
     pub owners: Vec<crate::deploy::Owner>,

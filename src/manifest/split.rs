@@ -11,6 +11,7 @@ use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::Value;
 
 use super::identity::list_items;
+use super::value::{FileText, LazyValue};
 use super::yaml::{YamlWarning, YamlWarningKind, parse_stream};
 
 /// One document (or one item of a `List` document) and the lines it occupies.
@@ -21,7 +22,7 @@ pub struct Document {
     /// Last line of content, 1-based, inclusive.
     pub end_line: usize,
     /// Shared, because base and head reuse the documents of identical blobs.
-    pub value: Arc<Value>,
+    pub value: Arc<LazyValue>,
     /// Start lines of a `List` document's items (YAML only), used when expanding it.
     pub item_lines: Vec<usize>,
     /// Duplicate keys and YAML 1.1 readings within the document's lines (YAML only).
@@ -66,6 +67,38 @@ pub fn split(path: &str, bytes: &[u8]) -> Result<Vec<Document>, SplitError> {
     Ok(docs)
 }
 
+/// [`split`] for a blob whose documents are mostly read only in outline (one both sides of a
+/// comparison share): each YAML document `whole` does not ask for keeps only its apiVersion, kind
+/// and metadata, and the file's text is kept to read the rest when something does (see
+/// [`LazyValue`]), counting that in `reads`. `whole` sees each document's whole value.
+///
+/// Errors: those of [`split`].
+pub fn split_outlined(
+    path: &str,
+    bytes: Vec<u8>,
+    whole: &(dyn Fn(&Value) -> bool + Sync),
+    reads: &Arc<std::sync::atomic::AtomicUsize>,
+) -> Result<Vec<Document>, SplitError> {
+    let mut docs = split(path, &bytes)?;
+    let Ok(text) = String::from_utf8(bytes) else {
+        return Ok(docs);
+    };
+    if path.ends_with(".json") || docs.iter().all(|d| whole(d.value.outline())) {
+        return Ok(docs);
+    }
+    let file = FileText::new(path, text, Arc::clone(reads));
+    for (index, doc) in docs.iter_mut().enumerate() {
+        if whole(doc.value.outline()) {
+            continue;
+        }
+        if let Some(value) = Arc::get_mut(&mut doc.value) {
+            let taken = std::mem::replace(value, LazyValue::whole(Value::Null));
+            *value = LazyValue::outlined(taken.into_whole(), &file, index);
+        }
+    }
+    Ok(docs)
+}
+
 fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError> {
     let parsed = parse_stream(text).map_err(|e| {
         let (line, column) = lines.parser_position(e.line, e.column);
@@ -88,7 +121,7 @@ fn split_yaml(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
             Document {
                 line,
                 end_line: lines.last_content_line(line, limit),
-                value: Arc::new(d.value),
+                value: Arc::new(d.value.into()),
                 item_lines: d
                     .item_lines
                     .iter()
@@ -117,7 +150,7 @@ fn split_json(text: &str, lines: &LineIndex) -> Result<Vec<Document>, SplitError
                 docs.push(Document {
                     line: lines.line_of(content_start),
                     end_line: lines.line_of(end.saturating_sub(1).max(content_start)),
-                    value: Arc::new(value),
+                    value: Arc::new(value.into()),
                     item_lines: Vec::new(),
                     warnings: Vec::new(),
                 });
@@ -237,7 +270,7 @@ fn expand_lists(lines: &LineIndex, docs: &mut Vec<Document>) {
             out.push(Document {
                 line,
                 end_line,
-                value: Arc::new(item.clone()),
+                value: Arc::new(item.clone().into()),
                 item_lines: Vec::new(),
                 warnings,
             });

@@ -347,7 +347,7 @@ fn edited_kustomization(path: &str, bytes: &[u8], edit: &KustomizeEdit) -> Resul
     let mut value = docs
         .into_iter()
         .next()
-        .map(|d| d.value.as_ref().clone())
+        .map(|d| (**d.value).clone())
         .unwrap_or_else(|| Value::Object(Default::default()));
     let Some(map) = value.as_object_mut() else {
         return Err(format!("{path}: the kustomization is not a mapping"));
@@ -466,7 +466,7 @@ fn own_origins(
     let mut out: Vec<RenderedDoc> = Vec::with_capacity(docs.len());
     let mut by_file: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
     for doc in docs {
-        let mut value = doc.value.as_ref().clone();
+        let mut value = (**doc.value).clone();
         let named = take_origin(&mut value)
             .and_then(|p| super::normalize(&format!("{dir}/{p}")))
             .map(|p| p.join("/"));
@@ -481,7 +481,7 @@ fn own_origins(
             path,
             line: 1,
             end_line: 1,
-            value: std::sync::Arc::new(value),
+            value: std::sync::Arc::new(value.into()),
         });
     }
     for (path, indices) in by_file {

@@ -31,7 +31,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::config::Config;
-use crate::manifest::Origin;
+use crate::manifest::{LazyValue, Origin};
 use crate::revision::{EntryKind, FileEntry, Revision, RevisionError};
 
 /// One render target: a jsonnet entry point, a kustomization folder or a chart folder.
@@ -68,7 +68,7 @@ pub struct RenderedDoc {
     pub line: usize,
     /// Last line of the written document (`line` when only the entry point is known).
     pub end_line: usize,
-    pub value: Arc<Value>,
+    pub value: Arc<LazyValue>,
 }
 
 /// The outcome of rendering one target, shareable between base and head.
@@ -153,7 +153,7 @@ pub struct RevisionRender {
     /// Every target, in apply order (by source, then by name).
     pub targets: Vec<Target>,
     /// Rendered object documents with their origins, in apply order.
-    pub documents: Vec<(Origin, Arc<Value>)>,
+    pub documents: Vec<(Origin, Arc<LazyValue>)>,
     pub failures: Vec<RenderFailure>,
     /// Paths consumed by targets: not also read as plain YAML.
     pub consumed: HashSet<String>,
@@ -429,7 +429,7 @@ fn render_target(
                         path: target.entry.clone(),
                         line: 1,
                         end_line: 1,
-                        value: Arc::new(value),
+                        value: Arc::new(value.into()),
                     })
                     .collect()
             });

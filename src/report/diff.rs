@@ -100,8 +100,8 @@ pub fn object_diffs(
 
 /// The effective base and head definitions as YAML, Secret values hidden.
 fn yaml_sides(object: &ObjectChange) -> (String, String) {
-    let base = object.effective_base().map(|d| d.value.as_ref());
-    let head = object.effective_head().map(|d| d.value.as_ref());
+    let base = object.effective_base().map(|d| &**d.value);
+    let head = object.effective_head().map(|d| &**d.value);
     let secret = is_secret(object);
     let yaml = |value: Option<&Value>, other: Option<&Value>, side: Side| -> String {
         let Some(value) = value else {

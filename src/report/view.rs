@@ -683,8 +683,8 @@ impl<'a> Model<'a> {
         });
         let secret = diff::is_secret(object);
         let (fields, fields_left_out) = fields(
-            object.effective_base().map(|d| d.value.as_ref()),
-            object.effective_head().map(|d| d.value.as_ref()),
+            object.effective_base().map(|d| &**d.value),
+            object.effective_head().map(|d| &**d.value),
             secret,
         );
         let owners_before = owners(self.base_deployers, &object.base_owners);

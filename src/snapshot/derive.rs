@@ -22,6 +22,7 @@ use super::{
 use crate::config::{CONFIG_PATHS, Config};
 use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
 use crate::deploy::{Deployers, argocd};
+use crate::manifest::LazyValue;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
 use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
@@ -41,11 +42,11 @@ pub(crate) struct Basis {
     pub inputs: BTreeSet<String>,
     /// The ApplicationSets and Argo CD cluster Secrets among the documents, in apply order, and
     /// what expanding them gave: re-expanded over head's files, they must give the same.
-    pub sets: Vec<(Origin, Arc<Value>)>,
+    pub sets: Vec<(Origin, Arc<LazyValue>)>,
     pub expansion: RevisionExpansion,
     /// The documents deployers read (Applications, Flux objects, ConfigMaps and Secrets), in
     /// apply order: learned again with a changed file's, when it holds Applications.
-    pub deployer_documents: Vec<(Origin, Arc<Value>)>,
+    pub deployer_documents: Vec<(Origin, Arc<LazyValue>)>,
     /// Kinds' scopes learned from the revision's CRDs.
     pub scopes: ScopeTable,
     /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
@@ -113,7 +114,7 @@ pub(super) fn read_by_sets(origin: &Origin, value: &Value) -> bool {
 /// ApplicationSet, any Flux toolkit kind, a CRD (the scope of its kind), an Argo CD cluster
 /// Secret, or — when Flux objects read them (`valuesFrom`, `substituteFrom`) — a ConfigMap or
 /// Secret. Other kinds (an AppProject, an Argo Rollout) are read only as objects, by rules.
-fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> bool {
+pub(super) fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> bool {
     let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
     else {
         return false;
@@ -261,10 +262,10 @@ pub(super) fn derive(
                 }
             };
             for doc in documents.as_ref().as_ref().map_or(&[][..], Vec::as_slice) {
-                if !reaches_beyond_itself(&doc.value, flux_reads_data) {
+                if !reaches_beyond_itself(doc.value.outline(), flux_reads_data) {
                     continue;
                 }
-                if !argocd::is_argo(&doc.value, "Application") {
+                if !argocd::is_argo(doc.value.outline(), "Application") {
                     return Ok(None);
                 }
                 applications_change = true;
@@ -299,7 +300,7 @@ pub(super) fn derive(
     // rendered or generated, is not followed here.
     let (deployers, replaced) = if applications_change {
         let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
-        let mut documents: Vec<(Origin, Arc<Value>)> = basis
+        let mut documents: Vec<(Origin, Arc<LazyValue>)> = basis
             .deployer_documents
             .iter()
             .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
@@ -307,7 +308,8 @@ pub(super) fn derive(
             .collect();
         for (path, parsed) in &parsed {
             documents.extend(documents_of(path, parsed).into_iter().filter(|(_, v)| {
-                ObjectHead::of(v).is_some() && read_by_deployers(v, flux_reads_data)
+                ObjectHead::of(v.outline()).is_some()
+                    && read_by_deployers(v.outline(), flux_reads_data)
             }));
         }
         documents.sort_by(|(a, _), (b, _)| (&a.path, a.line).cmp(&(&b.path, b.line)));
@@ -319,7 +321,7 @@ pub(super) fn derive(
                 .cloned(),
         );
         let deployers = Deployers::learn(
-            documents.iter().map(|(o, v)| (o, v.as_ref())),
+            documents.iter().map(|(o, v)| (o, v.outline())),
             &config.deploy,
         );
         let folders = base
@@ -358,8 +360,8 @@ pub(super) fn derive(
                        objects: &mut Vec<Arc<RenderedObject>>,
                        fresh: &mut Vec<usize>| {
         for (origin, value) in documents_of(path, documents) {
-            if value.is_object() {
-                let head = ObjectHead::of(&value);
+            if value.outline().is_object() {
+                let head = ObjectHead::of(value.outline());
                 let before = objects.len();
                 objects.extend(place(
                     origin,
@@ -408,7 +410,7 @@ pub(super) fn derive(
                     warnings.insert(path.to_string(), found);
                 }
                 for doc in docs {
-                    if let Some(name) = crate::manifest::identity::invalid_name(&doc.value)
+                    if let Some(name) = crate::manifest::identity::invalid_name(doc.value.outline())
                         && !basis.rounds.rewrites(path, &doc.value)
                     {
                         problems.push(Problem::InvalidObjectName {
@@ -422,7 +424,7 @@ pub(super) fn derive(
         }
         if config.deploy.strict_post_build_substitutions {
             for (origin, value) in documents_of(path, documents) {
-                if value.is_object() {
+                if value.outline().is_object() {
                     render_errors.extend(deployers.unresolved(&origin, &value, &config.deploy));
                 }
             }

@@ -15,9 +15,9 @@ use crate::classify::{ChangeSet, Positions, Rebuilt};
 use crate::config::Config;
 use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
-use crate::manifest::split::{Document, SplitError, split};
+use crate::manifest::split::{Document, SplitError, split, split_outlined};
 use crate::manifest::yaml::YamlWarning;
-use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
+use crate::manifest::{Identity, LazyValue, ObjectHead, Origin, RenderedObject};
 use crate::render::{
     RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
 };
@@ -50,9 +50,12 @@ pub struct ParseCache {
     parsed: Mutex<HashMap<(Oid, bool), Parsed>>,
     /// How many blobs were parsed through this cache, repeats included.
     parses: std::sync::atomic::AtomicUsize,
+    /// How many files with outlined documents were read again for a whole value.
+    read_again: Arc<std::sync::atomic::AtomicUsize>,
     renders: RenderCache,
     snapshots: Mutex<Vec<(SnapshotKey, Arc<Snapshot>)>>,
-    /// Never derive a snapshot from another's: every one is loaded whole.
+    /// Never derive a snapshot from another's, never keep a value in outline: every one is
+    /// loaded whole.
     whole: bool,
 }
 
@@ -66,8 +69,9 @@ impl ParseCache {
         }
     }
 
-    /// A cache that loads every snapshot whole, never deriving one from another's: the
-    /// reference the derivation is tested against (`tests/derive.rs`).
+    /// A cache that loads every snapshot whole, never deriving one from another's, and holds
+    /// every document's value whole, never in outline: the reference the derivation and the
+    /// outlines are tested against (`tests/derive.rs`, `tests/snapshot_cache.rs`).
     pub fn loading_whole() -> Self {
         Self {
             whole: true,
@@ -105,8 +109,11 @@ impl ParseCache {
         config: &Config,
         base: Option<&Snapshot>,
     ) -> Result<Arc<Snapshot>, RevisionError> {
+        // Base's blobs are mostly head's too, and most of their documents are read only in
+        // outline; head's own blobs are the ones compared and shown whole.
+        let outline = base.is_none() && !self.whole;
         let Some(tree) = revision.tree() else {
-            return Snapshot::load(revision, config, self).map(Arc::new);
+            return Snapshot::load_as(revision, config, self, outline).map(Arc::new);
         };
         let key = SnapshotKey {
             tree,
@@ -129,7 +136,7 @@ impl ParseCache {
         };
         let snapshot = Arc::new(match derived {
             Some(derived) => derived,
-            None => Snapshot::load(revision, config, self)?,
+            None => Snapshot::load_as(revision, config, self, outline)?,
         });
         let mut kept = self.kept();
         kept.retain(|(k, _)| *k != key);
@@ -162,6 +169,12 @@ impl ParseCache {
     /// and across its sides share one parse).
     pub fn parses(&self) -> usize {
         self.parses.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many files whose documents were kept in outline were read again because something
+    /// read one of them whole: in a check, the base side of files a PR changes, not more.
+    pub fn read_again(&self) -> usize {
+        self.read_again.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(Oid, bool), Parsed>> {
@@ -411,6 +424,17 @@ impl Snapshot {
         config: &Config,
         cache: &ParseCache,
     ) -> Result<Self, RevisionError> {
+        Self::load_as(revision, config, cache, false)
+    }
+
+    /// [`Snapshot::load`]; `outline`: the blobs it parses keep documents that reach no further
+    /// than their own objects in outline ([`split_outlined`]).
+    fn load_as(
+        revision: &dyn Revision,
+        config: &Config,
+        cache: &ParseCache,
+        outline: bool,
+    ) -> Result<Self, RevisionError> {
         let entries = revision.files()?;
         let mut rendered = render_revision(revision, &entries, config, &cache.renders)?;
         // Folders Argo CD renders with a tool (issue 10 §1), unless a `sources:` entry already does.
@@ -517,7 +541,14 @@ impl Snapshot {
                     Blob::Unread(entry) => revision.read(&entry)?,
                 };
                 let json = path.ends_with(".json");
-                Ok((oid, json, Arc::new(split(&path, &bytes))))
+                let docs = if outline {
+                    let whole =
+                        |value: &serde_json::Value| derive::reaches_beyond_itself(value, true);
+                    split_outlined(&path, bytes, &whole, &cache.read_again)
+                } else {
+                    split(&path, &bytes)
+                };
+                Ok((oid, json, Arc::new(docs)))
             })
             .collect::<Result<Vec<_>, RevisionError>>()?
             .into_iter()
@@ -534,7 +565,7 @@ impl Snapshot {
             .collect();
         // Files a tool consumes are not objects; the Applications among the others (and among
         // rendered output) say which tool folders are deployed, with which parameters.
-        let plain: Vec<(Origin, Arc<serde_json::Value>)> = parsed
+        let plain: Vec<(Origin, Arc<LazyValue>)> = parsed
             .iter()
             .filter(|(path, _)| !tool_inputs.contains(path.as_str()))
             .flat_map(|(path, parsed)| documents_of(path, parsed))
@@ -548,8 +579,8 @@ impl Snapshot {
         let this_repository = |url: &str, revision: Option<&str>| {
             config.deploy.repository.deploys_from_here(url, revision)
         };
-        let expand = |rendered: &[(Origin, Arc<serde_json::Value>)]| {
-            let known: Vec<(Origin, Arc<serde_json::Value>)> =
+        let expand = |rendered: &[(Origin, Arc<LazyValue>)]| {
+            let known: Vec<(Origin, Arc<LazyValue>)> =
                 plain.iter().chain(rendered).cloned().collect();
             let started = std::time::Instant::now();
             let expanded = crate::deploy::applicationset::expand_revision(
@@ -583,7 +614,7 @@ impl Snapshot {
                     .iter()
                     .chain(&rendered.documents)
                     .chain(&expanded.documents)
-                    .map(|(origin, value)| (origin, value.as_ref())),
+                    .map(|(origin, value)| (origin, value.outline())),
                 &config.deploy,
             );
             let (wanted, refused) = apps.tool_targets(&tools);
@@ -624,7 +655,7 @@ impl Snapshot {
                 };
                 docs.iter()
                     .filter_map(|doc| {
-                        let name = crate::manifest::identity::invalid_name(&doc.value)?;
+                        let name = crate::manifest::identity::invalid_name(doc.value.outline())?;
                         (!apps.rewrites(path, &doc.value)).then(|| Problem::InvalidObjectName {
                             path: path.clone(),
                             line: doc.line,
@@ -697,7 +728,7 @@ impl Snapshot {
             sets: plain
                 .iter()
                 .chain(&rendered.documents)
-                .filter(|(origin, value)| derive::read_by_sets(origin, value))
+                .filter(|(origin, value)| derive::read_by_sets(origin, value.outline()))
                 .cloned()
                 .collect(),
             expansion,
@@ -775,7 +806,7 @@ fn file_reader<'a>(
 }
 
 /// One parsed file's documents with their origins (none when it does not parse).
-fn documents_of(path: &str, parsed: &Parsed) -> Vec<(Origin, Arc<serde_json::Value>)> {
+fn documents_of(path: &str, parsed: &Parsed) -> Vec<(Origin, Arc<LazyValue>)> {
     parsed
         .as_ref()
         .as_ref()
@@ -802,7 +833,7 @@ fn documents_of(path: &str, parsed: &Parsed) -> Vec<(Origin, Arc<serde_json::Val
 /// and owners. Returns the objects, the deployers learned, and the definitions that fail their
 /// deployer's build although placed (Flux strict post-build substitution).
 pub fn build_objects(
-    documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
+    documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>,
     config: &Config,
 ) -> (Vec<Arc<RenderedObject>>, Deployers, Vec<RenderFailure>) {
     let built = build(documents, config);
@@ -815,25 +846,23 @@ struct Built {
     objects: Vec<Arc<RenderedObject>>,
     deployers: Deployers,
     /// The documents deployers were learned from that a deployer reads, in apply order.
-    deployer_documents: Vec<(Origin, Arc<serde_json::Value>)>,
+    deployer_documents: Vec<(Origin, Arc<LazyValue>)>,
     unresolved: Vec<RenderFailure>,
     scopes: ScopeTable,
 }
 
-fn build(
-    documents: impl Iterator<Item = (Origin, Arc<serde_json::Value>)>,
-    config: &Config,
-) -> Built {
+fn build(documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>, config: &Config) -> Built {
     // A document that is not an object as written may become one as its deployer applies it
     // (a Flux substitution completing its name), so every mapping is kept until placed.
     // Heads and placements are computed on every core (order is kept: rayon's collect is in
     // input order).
-    let documents: Vec<(Origin, Arc<serde_json::Value>)> =
-        documents.filter(|(_, value)| value.is_object()).collect();
-    let heads: Vec<(Origin, Arc<serde_json::Value>, Option<ObjectHead>)> = documents
+    let documents: Vec<(Origin, Arc<LazyValue>)> = documents
+        .filter(|(_, value)| value.outline().is_object())
+        .collect();
+    let heads: Vec<(Origin, Arc<LazyValue>, Option<ObjectHead>)> = documents
         .into_par_iter()
         .map(|(origin, value)| {
-            let head = ObjectHead::of(&value);
+            let head = ObjectHead::of(value.outline());
             (origin, value, head)
         })
         .collect();
@@ -852,14 +881,16 @@ fn build(
         heads
             .iter()
             .filter(|(_, _, head)| head.is_some())
-            .map(|(origin, value, _)| (origin, value.as_ref())),
+            .map(|(origin, value, _)| (origin, value.outline())),
         &config.deploy,
     );
     // ConfigMaps and Secrets are deployer documents only where Flux objects read them.
     let flux = !deployers.flux().is_empty();
     let deployer_documents = heads
         .par_iter()
-        .filter(|(_, value, head)| head.is_some() && derive::read_by_deployers(value, flux))
+        .filter(|(_, value, head)| {
+            head.is_some() && derive::read_by_deployers(value.outline(), flux)
+        })
         .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
         .collect();
     let mut unresolved: Vec<RenderFailure> = Vec::new();
@@ -887,7 +918,7 @@ fn build(
 /// object as written) defines once its deployers place it: one per distinct identity.
 fn place(
     origin: Origin,
-    value: Arc<serde_json::Value>,
+    value: Arc<LazyValue>,
     head: Option<ObjectHead>,
     deployers: &Deployers,
     scopes: &ScopeTable,
@@ -897,8 +928,7 @@ fn place(
     // identity, never a duplicate of itself (an object naming its own namespace lands
     // in the same place whichever destination namespace deploys it); its owners are
     // every deployer that puts it there.
-    let mut identities: Vec<(Option<Identity>, Arc<serde_json::Value>, String, Vec<_>)> =
-        Vec::new();
+    let mut identities: Vec<(Option<Identity>, Arc<LazyValue>, String, Vec<_>)> = Vec::new();
     for (placement, owners) in deployers.placements(&origin, &value, settings) {
         // A deployer that rewrites the document (Flux) applies the rewritten object.
         let (value, head) = match placement.rewritten {

@@ -25,7 +25,7 @@ use rayon::prelude::*;
 
 use serde_json::{Map, Value};
 
-use crate::manifest::Origin;
+use crate::manifest::{LazyValue, Origin};
 use template::Syntax;
 
 /// Finalizer Argo CD adds to generated Applications (`argoappsv1.ResourcesFinalizerName`).
@@ -299,7 +299,7 @@ pub fn expand(set: &Value, origin: &Origin, ctx: &ExpandContext<'_>) -> Expansio
 #[derive(Debug, Default, Clone, PartialEq)]
 pub struct RevisionExpansion {
     /// Generated Applications as documents: origin = the set's document plus the producer.
-    pub documents: Vec<(Origin, Arc<Value>)>,
+    pub documents: Vec<(Origin, Arc<LazyValue>)>,
     /// Sets (by document) with generators not expandable offline, and what to say.
     pub notices: Vec<(Origin, String)>,
     /// Sets (by document and name) that failed to expand in part, and why.
@@ -310,22 +310,22 @@ pub struct RevisionExpansion {
 /// `clusters` generator sees the revision's Argo CD cluster Secrets, else `fallback_clusters`
 /// (the configuration's `argocd.clusters`).
 pub fn expand_revision(
-    documents: &[(Origin, Arc<Value>)],
+    documents: &[(Origin, Arc<LazyValue>)],
     files: &[String],
     read: &(dyn Fn(&str) -> Result<Vec<u8>, String> + Sync),
     fallback_clusters: &[Cluster],
     deploys_from_here: &(dyn Fn(&str, Option<&str>) -> bool + Sync),
 ) -> RevisionExpansion {
-    let sets: Vec<&(Origin, Arc<Value>)> = documents
+    let sets: Vec<&(Origin, Arc<LazyValue>)> = documents
         .iter()
-        .filter(|(_, v)| is_application_set(v))
+        .filter(|(_, v)| is_application_set(v.outline()))
         .collect();
     if sets.is_empty() {
         return RevisionExpansion::default();
     }
     let secrets: Vec<Cluster> = documents
         .iter()
-        .filter_map(|(origin, value)| Cluster::from_secret(value, origin))
+        .filter_map(|(origin, value)| Cluster::from_secret(value.outline(), origin))
         .collect();
     let clusters = if secrets.is_empty() {
         fallback_clusters
@@ -344,7 +344,7 @@ pub fn expand_revision(
                 generator: Some(Arc::new(app.producer)),
                 ..origin.clone()
             };
-            out.documents.push((generated, Arc::new(app.value)));
+            out.documents.push((generated, Arc::new(app.value.into())));
         }
         for notice in expansion.notices {
             out.notices.push((origin.clone(), notice));

@@ -517,7 +517,7 @@ impl Flux {
     pub fn placements(
         &self,
         origin: &Origin,
-        value: &Value,
+        value: &crate::manifest::LazyValue,
         settings: &Settings,
     ) -> Vec<(Option<String>, String, Option<Value>, Owner)> {
         let pattern = settings
