@@ -45,7 +45,8 @@ pub fn rules_for(word: &str) -> Option<Vec<&'static str>> {
     }
 }
 
-/// The words of an `clobbercheck.dev/allow` annotation on an object, if it carries one.
+/// The words of an `clobbercheck.dev/allow` annotation on an object, if it carries one. Reads
+/// only metadata: an outline ([`crate::manifest::LazyValue::outline`]) will do.
 pub fn annotation_words(value: &serde_json::Value) -> Option<Vec<&str>> {
     value["metadata"]["annotations"][ANNOTATION]
         .as_str()
@@ -154,7 +155,7 @@ pub fn apply(
             .iter()
             .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
             .filter(|(_, d)| pointed.contains(&d.path.as_str()))
-            .filter(|(_, d)| annotation_words(&d.value).is_some())
+            .filter(|(_, d)| annotation_words(d.value.outline()).is_some())
             .collect()
     };
     let mut active = Vec::with_capacity(findings.len());
@@ -194,7 +195,7 @@ fn base_allows(object: &ObjectChange, rule: &str) -> bool {
     object
         .base
         .iter()
-        .filter_map(|d| annotation_words(&d.value))
+        .filter_map(|d| annotation_words(d.value.outline()))
         .flatten()
         .any(|w| rules_for(w).is_some_and(|rules| rules.contains(&rule)))
 }
@@ -222,7 +223,7 @@ fn reason(
         .filter(|(_, d)| Some(&d.path) == finding.path.as_ref() && Some(d.line) == finding.line);
     let mut added_in_pr = None;
     for (object, def) in own.chain(pointed) {
-        let Some(words) = annotation_words(&def.value) else {
+        let Some(words) = annotation_words(def.value.outline()) else {
             continue;
         };
         let covered = words
@@ -235,7 +236,7 @@ fn reason(
             added_in_pr.get_or_insert_with(|| format!("{}:{}", def.path, def.line));
             continue;
         }
-        let why = def.value["metadata"]["annotations"][REASON_ANNOTATION]
+        let why = def.value.outline()["metadata"]["annotations"][REASON_ANNOTATION]
             .as_str()
             .map(|r| format!(": {r}"))
             .unwrap_or_default();

@@ -69,7 +69,8 @@ fn longest_increasing(values: &[usize]) -> Vec<usize> {
 }
 
 /// The sync options of an object's `argocd.argoproj.io/sync-options` annotation, split on commas
-/// and trimmed exactly as Argo CD reads them (`Prune=false,Delete=false`).
+/// and trimmed exactly as Argo CD reads them (`Prune=false,Delete=false`). Reads only metadata,
+/// so an outline ([`crate::manifest::LazyValue::outline`]) will do.
 pub fn sync_options(value: &Value) -> Vec<&str> {
     value["metadata"]["annotations"][SYNC_OPTIONS]
         .as_str()
@@ -85,6 +86,7 @@ pub fn sync_options(value: &Value) -> Vec<&str> {
 /// Whether Argo CD will not prune an object deployed by `owners`: its own annotation says
 /// `Prune=false`, or it sets no `Prune=` option and every owning Application sets `Prune=false`
 /// as its default (an object's own option overrides its Application's, as Argo CD documents).
+/// Reads only `value`'s metadata: an outline will do.
 pub fn prune_disabled(value: &Value, owners: &[&Application]) -> bool {
     let own = sync_options(value);
     if own.iter().any(|o| o.starts_with("Prune=")) {

@@ -907,7 +907,7 @@ fn cascades(object: &ObjectChange) -> bool {
     object.id.group == "argoproj.io"
         && object.id.kind == "Application"
         && object.effective_base().is_some_and(|d| {
-            d.value["metadata"]["finalizers"]
+            d.value.outline()["metadata"]["finalizers"]
                 .as_array()
                 .is_some_and(|f| {
                     f.iter()

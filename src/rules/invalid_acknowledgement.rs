@@ -43,7 +43,7 @@ impl Rule for InvalidAcknowledgement {
                 continue;
             }
             for def in &object.head {
-                let Some(words) = annotation_words(&def.value) else {
+                let Some(words) = annotation_words(def.value.outline()) else {
                     continue;
                 };
                 let unknown: Vec<&str> = words

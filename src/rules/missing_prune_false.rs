@@ -54,16 +54,16 @@ impl Rule for MissingPruneFalse {
                 continue;
             };
             let owners = ctx.head_apps.owners(&def.path);
-            let annotated = def.value["metadata"]["annotations"]
+            let annotated = def.value.outline()["metadata"]["annotations"]
                 .as_object()
                 .is_some_and(|a| a.keys().any(|k| k.starts_with("argocd.argoproj.io/")));
             if owners.is_empty() && !annotated {
                 continue;
             }
-            if argocd::prune_disabled(&def.value, &owners) {
+            if argocd::prune_disabled(def.value.outline(), &owners) {
                 continue;
             }
-            let options = argocd::sync_options(&def.value);
+            let options = argocd::sync_options(def.value.outline());
             let managed = match owners.first() {
                 Some(app) => format!("deployed by Argo CD {}", app.describe()),
                 None => "managed by Argo CD".to_string(),

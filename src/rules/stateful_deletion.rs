@@ -71,16 +71,17 @@ impl Rule for StatefulDeletion {
             let Some(base) = object.effective_base() else {
                 continue;
             };
-            let Some(kind) = stateful(&object.id, &base.value) else {
+            let Some(kind) = stateful(&object.id, base.value.outline()) else {
                 continue;
             };
             let flux_owned = base
                 .owners
                 .iter()
                 .any(|o| o.kind == crate::deploy::OwnerKind::Kustomization);
-            let flux_protected = flux_owned && crate::deploy::flux::prune_disabled(&base.value);
+            let flux_protected =
+                flux_owned && crate::deploy::flux::prune_disabled(base.value.outline());
             let argocd_protected =
-                argocd::prune_disabled(&base.value, &ctx.base_apps.owners(&base.path));
+                argocd::prune_disabled(base.value.outline(), &ctx.base_apps.owners(&base.path));
             let protected = argocd_protected || flux_protected;
             let consequence = if protected {
                 let keeper = if argocd_protected {

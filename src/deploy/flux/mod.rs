@@ -36,7 +36,7 @@ use source::GitRepository;
 pub const PRUNE_KEY: &str = "kustomize.toolkit.fluxcd.io/prune";
 
 /// Whether Flux will not prune an object: it carries `kustomize.toolkit.fluxcd.io/prune:
-/// disabled` as an annotation or label.
+/// disabled` as an annotation or label. Reads only metadata: an outline will do.
 pub fn prune_disabled(value: &Value) -> bool {
     let metadata = &value["metadata"];
     ["annotations", "labels"]
