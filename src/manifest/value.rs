@@ -58,6 +58,8 @@ impl FileText {
     }
 
     fn documents(&self) -> &[Document] {
+        // `split` starts no rayon task, so no thread can steal, inside this initialization, a
+        // task that waits on this same cell.
         self.whole.get_or_init(|| {
             self.reads.fetch_add(1, Ordering::Relaxed);
             tracing::debug!(path = self.path, "file read again for whole values");

@@ -172,7 +172,8 @@ impl ParseCache {
     }
 
     /// How many files whose documents were kept in outline were read again because something
-    /// read one of them whole: in a check, the base side of files a PR changes, not more.
+    /// read one of them whole: in a check, the base side of the files a PR changes and of the
+    /// stateful objects it deletes, not more.
     pub fn read_again(&self) -> usize {
         self.read_again.load(std::sync::atomic::Ordering::Relaxed)
     }
