@@ -80,21 +80,28 @@ pub fn split_outlined(
     reads: &Arc<std::sync::atomic::AtomicUsize>,
 ) -> Result<Vec<Document>, SplitError> {
     let mut docs = split(path, &bytes)?;
-    let Ok(text) = String::from_utf8(bytes) else {
-        return Ok(docs);
-    };
-    if path.ends_with(".json") || docs.iter().all(|d| whole(d.value.outline())) {
+    if path.ends_with(".json") {
         return Ok(docs);
     }
-    let file = FileText::new(path, text, Arc::clone(reads));
+    // The text is kept only once a document is outlined.
+    let mut text = Some(bytes);
+    let mut file: Option<Arc<FileText>> = None;
     for (index, doc) in docs.iter_mut().enumerate() {
         if whole(doc.value.outline()) {
             continue;
         }
-        if let Some(value) = Arc::get_mut(&mut doc.value) {
-            let taken = std::mem::replace(value, LazyValue::whole(Value::Null));
-            *value = LazyValue::outlined(taken.into_whole(), &file, index);
+        if file.is_none() {
+            // `split` checked that the bytes are UTF-8.
+            let Some(Ok(text)) = text.take().map(String::from_utf8) else {
+                break;
+            };
+            file = Some(FileText::new(path, text, Arc::clone(reads)));
         }
+        let (Some(file), Some(value)) = (&file, Arc::get_mut(&mut doc.value)) else {
+            continue;
+        };
+        let taken = std::mem::replace(value, LazyValue::whole(Value::Null));
+        *value = LazyValue::outlined(taken.into_whole(), file, index);
     }
     Ok(docs)
 }
@@ -460,7 +467,7 @@ mod tests {
         let text = r#"{"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"}"#;
         let docs = split("x.json", text.as_bytes()).unwrap();
         assert_eq!(
-            *docs[0].value,
+            **docs[0].value,
             serde_json::json!({"$serde_json::private::RawValue": "{\"kind\": \"Secret\"}"})
         );
     }
