@@ -449,6 +449,54 @@ fn an_application_moved_in_apply_order_places_a_shared_folder_again() {
     assert!(derived[0].1, "derived");
 }
 
+/// A definition of an Application that a later one replaces is kept by a derived head: removing
+/// the later one brings it back, and changing it does nothing while it stays replaced.
+#[test]
+fn a_replaced_application_definition_comes_back_when_its_replacement_goes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let web = APPS.split("---\n").next().unwrap();
+    let again = web.replace("namespace: web}", "namespace: web2}");
+    let moved = APPS.replace("path: apps/web", "path: plain");
+    let third = web.replace("path: apps/web", "path: apps/db");
+    let twice = format!("{again}---\n{third}");
+    let base = init(
+        dir,
+        &[
+            ("argocd/apps.yaml", APPS),
+            ("argocd/zz-again.yaml", &again),
+            ("apps/web/deploy.yaml", DEPLOY),
+            ("apps/db/cm.yaml", cm("db")),
+            ("plain/cm.yaml", cm("plain")),
+        ],
+    );
+    let heads: Vec<(&str, String)> = vec![
+        (
+            "the replacement removed",
+            commit(dir, &base, &[("argocd/zz-again.yaml", "")]),
+        ),
+        (
+            "the replaced definition moved",
+            commit(dir, &base, &[("argocd/apps.yaml", &moved)]),
+        ),
+        (
+            "a definition applied before both",
+            commit(dir, &base, &[("argocd/aa.yaml", &third)]),
+        ),
+        (
+            "a definition applied after both",
+            commit(dir, &base, &[("argocd/zzz.yaml", &third)]),
+        ),
+        (
+            "two definitions in one changed file",
+            commit(dir, &base, &[("argocd/zz-again.yaml", &twice)]),
+        ),
+    ];
+    for (name, was) in compare(dir, &base, &heads) {
+        assert!(was, "{name}: derived");
+    }
+}
+
 /// The changed paths of a head as `changes_since` tells them (walking only the subtrees that
 /// differ) are the ones `git diff-tree -r` lists, each with head's entry; a file turned into a
 /// folder is not told this way (`None`: the head is listed whole).

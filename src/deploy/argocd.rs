@@ -445,6 +445,23 @@ impl Applications {
         documents: impl IntoIterator<Item = (&'a Origin, &'a Value)>,
         settings: &Settings,
     ) -> Self {
+        Self::from_definitions(
+            documents
+                .into_iter()
+                .filter_map(|(origin, value)| Application::from_value(value, origin, settings)),
+            settings,
+        )
+    }
+
+    /// [`Applications::learn`] from definitions already read ([`Application::from_value`] of
+    /// each document, in apply order; `settings` must be the ones they were read with). Why: a
+    /// head derived from its base reads again only the changed files' Applications, and reading
+    /// every definition again costs a few microseconds each in cache misses (about 30 ms for
+    /// 4,000 Applications).
+    pub fn from_definitions(
+        definitions: impl IntoIterator<Item = Application>,
+        settings: &Settings,
+    ) -> Self {
         let cluster_of = |origin: &Origin| {
             settings
                 .clusters
@@ -455,11 +472,12 @@ impl Applications {
         // one and takes its place in apply order; found by key, not by a scan of those kept.
         let mut slots: Vec<Option<Application>> = Vec::new();
         let mut slot_of: HashMap<(String, String, Option<String>), usize> = HashMap::new();
-        for (origin, value) in documents {
-            let Some(app) = Application::from_value(value, origin, settings) else {
-                continue;
-            };
-            let key = (app.name.clone(), app.namespace.clone(), cluster_of(origin));
+        for app in definitions {
+            let key = (
+                app.name.clone(),
+                app.namespace.clone(),
+                cluster_of(&app.origin),
+            );
             if let Some(earlier) = slot_of.insert(key, slots.len()) {
                 slots[earlier] = None;
             }

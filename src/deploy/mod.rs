@@ -114,6 +114,17 @@ impl Deployers {
             || Applications::learn(documents.iter().copied(), settings),
             || Flux::learn(documents.iter().copied(), settings),
         );
+        Self::of(applications, flux)
+    }
+
+    /// These deployers with `applications` in place of their Argo CD Applications; the Flux
+    /// objects are kept. Why: a head whose changes hold Applications and nothing Flux reads
+    /// has its base's Flux deployers, and learning those again would read every document.
+    pub fn with_applications(&self, applications: Applications) -> Self {
+        Self::of(applications, self.flux.clone())
+    }
+
+    fn of(applications: Applications, flux: Flux) -> Self {
         let all = applications
             .all()
             .iter()

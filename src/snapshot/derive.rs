@@ -11,7 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Range;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use git2::Oid;
 use serde_json::Value;
@@ -20,8 +20,9 @@ use super::{
     ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, file_reader, place,
 };
 use crate::config::{CONFIG_PATHS, Config};
+use crate::deploy::Deployers;
 use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
-use crate::deploy::{Deployers, argocd};
+use crate::deploy::argocd::{self, Application, Applications};
 use crate::manifest::LazyValue;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
@@ -47,6 +48,11 @@ pub(crate) struct Basis {
     /// The documents deployers read (Applications, Flux objects, ConfigMaps and Secrets), in
     /// apply order: learned again with a changed file's, when it holds Applications.
     pub deployer_documents: Vec<(Origin, Arc<LazyValue>)>,
+    /// Every Argo CD Application definition among `deployer_documents` as read
+    /// ([`Application::from_value`]), in apply order, those a later definition replaces
+    /// included: read once, by the first head derived with Applications changed, and kept for
+    /// the next ones (in a server, the following pull requests on this base).
+    pub definitions: OnceLock<Vec<Application>>,
     /// Kinds' scopes learned from the revision's CRDs.
     pub scopes: ScopeTable,
     /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
@@ -293,37 +299,39 @@ pub(super) fn derive(
         }
     }
 
-    // With Applications changed, deployers are learned again from base's deployer documents with
+    // With Applications changed, Applications are learned again from base's definitions with
     // the changed files' in their place (apply order: plain files by path, then rendered and
     // generated documents); the files under every Application that deploys differently are
     // placed again. A differing Application over a render, or over a file whose documents are
-    // rendered or generated, is not followed here.
+    // rendered or generated, is not followed here. Flux objects are base's: a change holding a
+    // Flux object, or a document one reads, is not derived (above).
     let (deployers, replaced) = if applications_change {
         let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
-        let mut documents: Vec<(Origin, Arc<LazyValue>)> = basis
-            .deployer_documents
-            .iter()
-            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
-            .cloned()
-            .collect();
-        for (path, parsed) in &parsed {
-            documents.extend(documents_of(path, parsed).into_iter().filter(|(_, v)| {
-                ObjectHead::of(v.outline()).is_some()
-                    && read_by_deployers(v.outline(), flux_reads_data)
-            }));
-        }
-        documents.sort_by(|(a, _), (b, _)| (&a.path, a.line).cmp(&(&b.path, b.line)));
-        documents.extend(
+        let definitions = basis.definitions.get_or_init(|| {
             basis
                 .deployer_documents
                 .iter()
-                .filter(|(o, _)| !plain(o))
-                .cloned(),
-        );
-        let deployers = Deployers::learn(
-            documents.iter().map(|(o, v)| (o, v.outline())),
-            &config.deploy,
-        );
+                .filter_map(|(o, v)| Application::from_value(v.outline(), o, &config.deploy))
+                .collect()
+        });
+        let mut read: Vec<Application> = definitions
+            .iter()
+            .filter(|a| plain(&a.origin) && !changed.contains(&a.origin.path))
+            .cloned()
+            .collect();
+        for (path, parsed) in &parsed {
+            read.extend(
+                documents_of(path, parsed)
+                    .into_iter()
+                    .filter(|(_, v)| ObjectHead::of(v.outline()).is_some())
+                    .filter_map(|(o, v)| Application::from_value(v.outline(), &o, &config.deploy)),
+            );
+        }
+        read.sort_by(|a, b| (&a.origin.path, a.origin.line).cmp(&(&b.origin.path, b.origin.line)));
+        read.extend(definitions.iter().filter(|a| !plain(&a.origin)).cloned());
+        let deployers = base
+            .deployers
+            .with_applications(Applications::from_definitions(read, &config.deploy));
         let folders = base
             .deployers
             .applications()

@@ -735,6 +735,7 @@ impl Snapshot {
             expansion,
             scopes: ScopeTable::default(),
             deployer_documents: Vec::new(),
+            definitions: std::sync::OnceLock::new(),
             plain: 0,
             runs: HashMap::new(),
         };
