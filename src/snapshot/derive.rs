@@ -10,7 +10,7 @@
 //! caller loads the revision whole); `tests/derive.rs` holds its answer to [`Snapshot::load`]'s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::ops::Range;
+use std::ops::{Bound, Range};
 use std::sync::{Arc, OnceLock};
 
 use git2::Oid;
@@ -58,24 +58,35 @@ pub(crate) struct Basis {
     /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
     pub plain: usize,
     /// Each plain file's objects: their positions in [`Snapshot::objects`] (plain files' objects
-    /// are in the listing's order, one run per file). Made once per revision (see
-    /// [`Basis::runs_of`]), so deriving a head copies unchanged files' runs without walking
-    /// every object again.
-    pub runs: HashMap<String, Range<usize>>,
+    /// are in the listing's order, which is path order, one run per file). Made once per
+    /// revision (see [`Basis::runs_of`]), so deriving a head copies the unchanged files between
+    /// two changed ones as one slice, without walking every object or file again. `None` when
+    /// the runs are not in path order: no head is derived then.
+    pub runs: Option<BTreeMap<String, Range<usize>>>,
 }
 
 impl Basis {
-    /// The runs of the first `plain` of `objects` (see [`Basis::runs`]).
-    pub fn runs_of(objects: &[Arc<RenderedObject>], plain: usize) -> HashMap<String, Range<usize>> {
-        let mut runs = HashMap::new();
+    /// The runs of the first `plain` of `objects` (see [`Basis::runs`]), or `None` when a
+    /// file's run does not come after the previous file's in path order.
+    pub fn runs_of(
+        objects: &[Arc<RenderedObject>],
+        plain: usize,
+    ) -> Option<BTreeMap<String, Range<usize>>> {
+        let mut runs = BTreeMap::new();
         let mut start = 0;
+        let mut previous: Option<&str> = None;
         for (index, object) in objects[..plain].iter().enumerate() {
-            if index + 1 == plain || objects[index + 1].origin.path != object.origin.path {
-                runs.insert(object.origin.path.clone(), start..index + 1);
+            let path = object.origin.path.as_str();
+            if index + 1 == plain || objects[index + 1].origin.path != path {
+                if previous.is_some_and(|p| p >= path) {
+                    return None;
+                }
+                previous = Some(path);
+                runs.insert(path.to_string(), start..index + 1);
                 start = index + 1;
             }
         }
-        runs
+        Some(runs)
     }
 }
 
@@ -358,7 +369,9 @@ pub(super) fn derive(
     };
 
     // Each unchanged file's run is base's.
-    let runs = &basis.runs;
+    let Some(runs) = &basis.runs else {
+        return Ok(None);
+    };
     let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
     // Positions in `objects` of the objects built again.
     let mut fresh: Vec<usize> = Vec::new();
@@ -392,12 +405,30 @@ pub(super) fn derive(
     let mut warnings = base.warnings.clone();
     warnings.retain(|path, _| !changed.contains(path));
     let mut render_errors = Vec::new();
-    for (path, file) in &files {
+    // Files are visited in path order, as base's runs are: between two rebuilt files, the
+    // unchanged files' objects are one slice of base's, copied without looking up each file.
+    let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
+    let mut copied = 0;
+    for path in &rebuilt {
         let path = path.as_str();
+        let next = runs
+            .range::<str, _>((Bound::Included(path), Bound::Unbounded))
+            .next();
+        let start = next.map_or(basis.plain, |(_, run)| run.start);
+        objects.extend(base.objects[copied..start].iter().cloned());
+        copied = start;
+        let own = next.filter(|(p, _)| *p == path).map(|(_, run)| run.clone());
+        if let Some(run) = &own {
+            copied = run.end;
+        }
+        // A file the PR removes: its objects are gone.
+        let Some(file) = files.get(path) else {
+            continue;
+        };
         let Some(documents) = parsed.get(path) else {
-            let Some(run) = runs.get(path) else { continue };
+            let Some(run) = own else { continue };
             if !replaced.contains(path) {
-                objects.extend(base.objects[run.clone()].iter().cloned());
+                objects.extend(base.objects[run].iter().cloned());
                 continue;
             }
             // Deployed differently now: the same documents, placed by head's deployers.
@@ -439,8 +470,7 @@ pub(super) fn derive(
         }
         place_again(path, documents, &mut objects, &mut fresh);
     }
-    objects.extend(base.objects[basis.plain..].iter().cloned());
-    let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
+    objects.extend(base.objects[copied..].iter().cloned());
     // Every identity a rebuilt object has on either side, and those of generated Applications
     // (whose newness follows their producer, not their file).
     let mut identities: Vec<Identity> = rebuilt

@@ -737,7 +737,7 @@ impl Snapshot {
             deployer_documents: Vec::new(),
             definitions: std::sync::OnceLock::new(),
             plain: 0,
-            runs: HashMap::new(),
+            runs: None,
         };
         let built = build(
             documents
