@@ -117,3 +117,22 @@ unsafe impl GlobalAlloc for Allocator {
         }
     }
 }
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    /// What the binary's first allocation does when it picks mimalloc: the kernel then reports
+    /// transparent huge pages off for the process (`THP_enabled`, Linux 5.0 and later).
+    #[test]
+    fn choosing_mimalloc_turns_transparent_huge_pages_off() {
+        if std::env::var_os("MIMALLOC_ALLOW_THP").is_some() {
+            eprintln!("SKIPPED: MIMALLOC_ALLOW_THP is set, which leaves huge pages to mimalloc");
+            return;
+        }
+        super::no_huge_pages();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap();
+        assert!(
+            status.lines().any(|l| l == "THP_enabled:\t0"),
+            "THP_enabled in {status}"
+        );
+    }
+}
