@@ -263,35 +263,43 @@ impl ChangeSet {
             );
         }
         let fresh = Self::classify(&sub_base, &sub_head, diff);
-        let mut skip = rebuilt.identities.iter().peekable();
+        // Every fresh entry's identity is one of `rebuilt.identities` (both sorted). Between two
+        // of those, `unchanged`'s entries are kept as one slice, found by binary search, and an
+        // entry kept is notable exactly when it was there (same definitions): its position is
+        // carried over without looking at the object.
         let mut fresh = fresh.objects.into_iter().peekable();
-        // An entry kept from `unchanged` is notable exactly when it was there (same
-        // definitions), so its position is carried over without looking at the object.
-        let mut was_notable = unchanged.notable.iter().peekable();
+        let mut was_notable = unchanged.notable.iter().copied().peekable();
         let mut objects = Vec::with_capacity(unchanged.objects.len() + fresh.len());
         let mut notable = Vec::new();
-        let mut push = |object: Arc<ObjectChange>, is_notable: bool| {
-            if is_notable {
-                notable.push(objects.len());
+        // `unchanged`'s entries from `at` to `end`, kept with their notable positions (those
+        // before `at` were replaced).
+        let mut keep = |end: usize,
+                        at: &mut usize,
+                        objects: &mut Vec<Arc<ObjectChange>>,
+                        notable: &mut Vec<usize>| {
+            while was_notable.next_if(|&p| p < *at).is_some() {}
+            while let Some(position) = was_notable.next_if(|&p| p < end) {
+                notable.push(objects.len() + position - *at);
             }
-            objects.push(object);
+            objects.extend(unchanged.objects[*at..end].iter().cloned());
+            *at = end;
         };
-        for (position, object) in unchanged.objects.iter().enumerate() {
-            let kept_notable = was_notable.next_if_eq(&&position).is_some();
-            while skip.next_if(|id| *id < &object.id).is_some() {}
-            if skip.next_if(|id| *id == &object.id).is_some() {
-                continue;
+        let mut at = 0;
+        for id in rebuilt.identities {
+            let end = at + unchanged.objects[at..].partition_point(|o| &o.id < id);
+            keep(end, &mut at, &mut objects, &mut notable);
+            if unchanged.objects.get(at).is_some_and(|o| &o.id == id) {
+                at += 1;
             }
-            while let Some(next) = fresh.next_if(|f| f.id < object.id) {
-                let is_notable = next.notable();
-                push(next, is_notable);
+            if let Some(next) = fresh.next_if(|f| &f.id == id) {
+                if next.notable() {
+                    notable.push(objects.len());
+                }
+                objects.push(next);
             }
-            push(Arc::clone(object), kept_notable);
         }
-        for next in fresh {
-            let is_notable = next.notable();
-            push(next, is_notable);
-        }
+        keep(unchanged.objects.len(), &mut at, &mut objects, &mut notable);
+        debug_assert!(fresh.next().is_none(), "a fresh entry of another identity");
         Self { objects, notable }
     }
 
