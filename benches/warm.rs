@@ -194,7 +194,7 @@ fn main() {
     println!(
         "one-file pull requests, one process, one parse cache; cold = the first PR (a ConfigMap); \
          warm = medians of the other {}: a new ConfigMap, and a copy of an Argo CD Application \
-         (an overwrite: deployers learned again, its folder placed again); both heads are \
+         (an overwrite: its Applications learned again, its folder placed again); both heads are \
          derived from the base's snapshot",
         prs - 1
     );
