@@ -45,10 +45,10 @@ pub(crate) struct Basis {
     /// what expanding them gave: re-expanded over head's files, they must give the same.
     pub sets: Vec<(Origin, Arc<LazyValue>)>,
     pub expansion: RevisionExpansion,
-    /// The documents deployers read (Applications, Flux objects, ConfigMaps and Secrets), in
-    /// apply order: learned again with a changed file's, when it holds Applications.
-    pub deployer_documents: Vec<(Origin, Arc<LazyValue>)>,
-    /// Every Argo CD Application definition among `deployer_documents` as read
+    /// The Argo CD Application documents, in apply order: read into `definitions` by the first
+    /// head derived with Applications changed.
+    pub application_documents: Vec<(Origin, Arc<LazyValue>)>,
+    /// Every Argo CD Application definition among `application_documents` as read
     /// ([`Application::from_value`]), in apply order, those a later definition replaces
     /// included: read once, by the first head derived with Applications changed, and kept for
     /// the next ones (in a server, the following pull requests on this base).
@@ -106,19 +106,6 @@ pub(crate) struct Derived {
     pub fresh: Arc<Vec<usize>>,
     /// How many of base's objects (a prefix) come from plain files.
     pub plain: usize,
-}
-
-/// Whether [`Deployers::learn`] reads the document: an Argo CD Application, a Flux toolkit
-/// object, or — when `flux` objects may read them (`valuesFrom`/`substituteFrom`) — a ConfigMap
-/// or Secret.
-pub(super) fn read_by_deployers(value: &Value, flux: bool) -> bool {
-    let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
-    else {
-        return false;
-    };
-    argocd::is_argo(value, "Application")
-        || api_version.contains("fluxcd.io/")
-        || (flux && api_version == "v1" && matches!(kind, "ConfigMap" | "Secret"))
 }
 
 /// Whether an ApplicationSet expansion reads the document (a set, or a cluster Secret the
@@ -320,7 +307,7 @@ pub(super) fn derive(
         let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
         let definitions = basis.definitions.get_or_init(|| {
             basis
-                .deployer_documents
+                .application_documents
                 .iter()
                 .filter_map(|(o, v)| Application::from_value(v.outline(), o, &config.deploy))
                 .collect()

@@ -734,7 +734,7 @@ impl Snapshot {
                 .collect(),
             expansion,
             scopes: ScopeTable::default(),
-            deployer_documents: Vec::new(),
+            application_documents: Vec::new(),
             definitions: std::sync::OnceLock::new(),
             plain: 0,
             runs: None,
@@ -750,11 +750,11 @@ impl Snapshot {
         let Built {
             objects,
             deployers,
-            deployer_documents,
+            application_documents,
             unresolved,
             scopes,
         } = built;
-        basis.deployer_documents = deployer_documents;
+        basis.application_documents = application_documents;
         // Rendered documents name their target and generated ones their producer: the objects
         // of plain files are the ones before them.
         basis.plain = objects
@@ -847,8 +847,8 @@ pub fn build_objects(
 struct Built {
     objects: Vec<Arc<RenderedObject>>,
     deployers: Deployers,
-    /// The documents deployers were learned from that a deployer reads, in apply order.
-    deployer_documents: Vec<(Origin, Arc<LazyValue>)>,
+    /// The Argo CD Application documents deployers were learned from, in apply order.
+    application_documents: Vec<(Origin, Arc<LazyValue>)>,
     unresolved: Vec<RenderFailure>,
     scopes: ScopeTable,
 }
@@ -886,12 +886,10 @@ fn build(documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>, config: &Con
             .map(|(origin, value, _)| (origin, value.outline())),
         &config.deploy,
     );
-    // ConfigMaps and Secrets are deployer documents only where Flux objects read them.
-    let flux = !deployers.flux().is_empty();
-    let deployer_documents = heads
+    let application_documents = heads
         .par_iter()
         .filter(|(_, value, head)| {
-            head.is_some() && derive::read_by_deployers(value.outline(), flux)
+            head.is_some() && crate::deploy::argocd::is_argo(value.outline(), "Application")
         })
         .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
         .collect();
@@ -910,7 +908,7 @@ fn build(documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>, config: &Con
     Built {
         objects,
         deployers,
-        deployer_documents,
+        application_documents,
         unresolved,
         scopes,
     }
