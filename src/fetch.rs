@@ -250,6 +250,7 @@ impl RepoCache {
             .iter()
             .map(|r| format!("+{r}:refs/clobbercheck/{}", r.trim_start_matches("refs/")))
             .collect();
+        crate::certificates::load_for_fetch();
         let mut remote =
             repo.remote_anonymous(request.clone_url)
                 .map_err(|e| FetchError::Cache {

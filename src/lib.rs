@@ -10,6 +10,7 @@ pub mod acknowledge;
 pub mod action;
 pub mod alloc;
 pub mod analysis;
+pub mod certificates;
 pub mod classify;
 pub mod config;
 pub mod deploy;

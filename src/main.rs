@@ -208,6 +208,8 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .log_internal_errors(false)
         .init();
+    // SAFETY: no other thread exists yet (clap and the log subscriber start none).
+    unsafe { clobbercheck::certificates::defer_loading() };
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
