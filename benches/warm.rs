@@ -2,14 +2,20 @@
 //! once its repository has been analysed before, at several repository sizes.
 //!
 //! For each size it generates the core benchmark's monorepo (`bench/gen_monorepo.py`), makes
-//! one-file pull requests on its base commit (a new ConfigMap, or a copy of an existing app's
-//! Argo CD objects: an overwrite disguised as an addition), and runs, in one process and with
-//! one [`ParseCache`] as the server keeps per repository, exactly the worker's steps: open both
+//! one-file pull requests on its base commit, and runs, in one process and with one
+//! [`ParseCache`] as the server keeps per repository, exactly the worker's steps: open both
 //! commits, [`analyze_with`], and build the publication (check run, review, comment). The first
 //! pull request meets a cold cache; the others are warm. It prints, per size, the cold and warm
 //! medians of each step, the allocator's peak, and the cache's size.
 //!
-//! usage: cargo bench --bench warm [-- --sizes 2000,20000,200000 --prs 8]
+//! `--layout` chooses the repository and the second kind of pull request (the first is always a
+//! new ConfigMap):
+//! - `plain` (the default): Argo CD Applications only; a copy of an existing app's Argo CD
+//!   objects (an overwrite disguised as an addition);
+//! - `appsets`: with the generator's two ApplicationSets; an element added to the list set;
+//! - `flux`: with a Flux Kustomization per app folder; one Kustomization's interval edited.
+//!
+//! usage: cargo bench --bench warm [-- --sizes 2000,20000,200000 --prs 8 --layout plain]
 
 use std::path::Path;
 use std::process::Command;
@@ -66,7 +72,43 @@ fn ms(d: Duration) -> f64 {
 
 /// The repository for `objects` objects (50 per app, 20 apps per cluster), with `prs` one-file
 /// pull request heads on its base commit; returns (base, heads).
-fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
+/// The repository the pull requests are made on, and the second kind of pull request.
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    Plain,
+    AppSets,
+    Flux,
+}
+
+impl Layout {
+    fn parse(name: &str) -> Layout {
+        match name {
+            "plain" => Layout::Plain,
+            "appsets" => Layout::AppSets,
+            "flux" => Layout::Flux,
+            other => panic!("--layout takes plain, appsets or flux, not {other}"),
+        }
+    }
+
+    /// What the odd pull requests change.
+    fn second_kind(self) -> &'static str {
+        match self {
+            Layout::Plain => "Application",
+            Layout::AppSets => "ApplicationSet",
+            Layout::Flux => "Kustomization",
+        }
+    }
+}
+
+/// Replaces the first `from` in `dir/path` by `to`.
+fn edit(dir: &Path, path: &str, from: &str, to: &str) {
+    let file = dir.join(path);
+    let text = std::fs::read_to_string(&file).expect("the generator writes the file");
+    assert!(text.contains(from), "{path} holds {from:?}");
+    std::fs::write(&file, text.replacen(from, to, 1)).unwrap();
+}
+
+fn repository(dir: &Path, objects: usize, prs: usize, layout: Layout) -> (String, Vec<String>) {
     let apps_total = objects.div_ceil(50);
     let (clusters, apps) = if apps_total >= 20 {
         (apps_total / 20, 20)
@@ -74,6 +116,14 @@ fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
         (1, apps_total)
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let extra = match layout {
+        Layout::Plain => vec![],
+        Layout::AppSets => vec!["--appset-stages".to_string(), "2".to_string()],
+        Layout::Flux => vec![
+            "--flux-kustomizations".to_string(),
+            (clusters * apps).to_string(),
+        ],
+    };
     let status = Command::new("python3")
         .arg(root.join("bench/gen_monorepo.py"))
         .arg(dir)
@@ -83,6 +133,7 @@ fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
             "--apps",
             &apps.to_string(),
         ])
+        .args(&extra)
         .status()
         .expect("python3 runs");
     assert!(status.success());
@@ -94,14 +145,28 @@ fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
         git(dir, &["checkout", "-q", "--detach", &base]);
         let pr = dir.join(format!("env/cluster00/pr{i:03}"));
         std::fs::create_dir_all(&pr).unwrap();
-        let content = if i % 2 == 1 {
-            existing.clone()
-        } else {
-            format!(
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pr{i}\n  namespace: default\ndata:\n  k: v\n"
+        match (i % 2, layout) {
+            (1, Layout::Plain) => std::fs::write(pr.join("objects.yaml"), &existing).unwrap(),
+            (1, Layout::AppSets) => edit(
+                dir,
+                "appsets/folders.yaml",
+                "        elements:\n",
+                &format!("        elements:\n          - {{cluster: cluster00, app: pr{i:03}}}\n"),
+            ),
+            (1, Layout::Flux) => edit(
+                dir,
+                "flux/cluster00.yaml",
+                "interval: 10m",
+                &format!("interval: {}m", 11 + i),
+            ),
+            _ => std::fs::write(
+                pr.join("objects.yaml"),
+                format!(
+                    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: pr{i}\n  namespace: default\ndata:\n  k: v\n"
+                ),
             )
-        };
-        std::fs::write(pr.join("objects.yaml"), content).unwrap();
+            .unwrap(),
+        }
         git(dir, &["add", "-A"]);
         git(dir, &["commit", "-q", "-m", &format!("pr {i}")]);
         heads.push(git(dir, &["rev-parse", "HEAD"]));
@@ -112,22 +177,23 @@ fn repository(dir: &Path, objects: usize, prs: usize) -> (String, Vec<String>) {
 }
 
 /// Per size: the cold pull request's (open, analysis, publication) and the warm medians of each
-/// kind of pull request (ConfigMap, Application copy).
+/// kind of pull request (ConfigMap, the layout's second kind).
 struct Row {
     objects: usize,
     cold: [Duration; 3],
     configmap: [Duration; 3],
-    application: [Duration; 3],
+    /// The layout's second kind (`Layout::second_kind`).
+    second: [Duration; 3],
     cache_blobs: usize,
     rss: f64,
     peak: f64,
 }
 
-fn measure(objects: usize, prs: usize) -> Row {
+fn measure(objects: usize, prs: usize, layout: Layout) -> Row {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("repo");
     let started = Instant::now();
-    let (base, heads) = repository(&dir, objects, prs);
+    let (base, heads) = repository(&dir, objects, prs, layout);
     eprintln!(
         "{objects} objects: repository and {prs} pull requests ready in {:.1?}",
         started.elapsed()
@@ -155,7 +221,7 @@ fn measure(objects: usize, prs: usize) -> Row {
         steps.push([t1 - t0, t2 - t1, t3 - t2]);
     }
     let (rss, peak) = rss_mib();
-    // Pull request i adds a ConfigMap when i is even, a copy of an Application when odd.
+    // Pull request i adds a ConfigMap when i is even, the layout's second kind when odd.
     let warm = |odd: usize| -> [Duration; 3] {
         let of = |step: usize| {
             median(
@@ -171,7 +237,7 @@ fn measure(objects: usize, prs: usize) -> Row {
         objects,
         cold: steps[0],
         configmap: warm(0),
-        application: warm(1),
+        second: warm(1),
         cache_blobs: cache.len(),
         rss,
         peak,
@@ -189,13 +255,27 @@ fn main() {
         prs >= 3,
         "--prs must be at least 3 (one cold, then warm ones of both kinds)"
     );
-    let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, prs)).collect();
+    let layout = Layout::parse(&arg("--layout").unwrap_or_else(|| "plain".into()));
+    let rows: Vec<Row> = sizes.iter().map(|&n| measure(n, prs, layout)).collect();
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let second = match layout {
+        Layout::Plain => {
+            "a copy of an Argo CD Application (an overwrite: its Applications learned again, its \
+             folder placed again)"
+        }
+        Layout::AppSets => {
+            "an element added to an ApplicationSet's list generator (head loaded whole: the sets \
+             expanded again, every Application learned again)"
+        }
+        Layout::Flux => {
+            "a Flux Kustomization's interval edited (head loaded whole: Flux's objects learned \
+             again)"
+        }
+    };
     println!(
         "one-file pull requests, one process, one parse cache; cold = the first PR (a ConfigMap); \
-         warm = medians of the other {}: a new ConfigMap, and a copy of an Argo CD Application \
-         (an overwrite: its Applications learned again, its folder placed again); both heads are \
-         derived from the base's snapshot",
+         warm = medians of the other {}: a new ConfigMap (head derived from the base's snapshot), \
+         and {second}",
         prs - 1
     );
     println!(
@@ -206,17 +286,17 @@ fn main() {
             .join(" ")
     );
     println!(
-        "{:>8} | {:>11} | {:>32} | {:>7} | {:>13}",
+        "{:>8} | {:>14} | {:>32} | {:>7} | {:>13}",
         "objects", "PR", "open / analysis / publish ms", "blobs", "RSS/peak MiB"
     );
     for r in rows {
         for (kind, [open, analysis, publication]) in [
             ("cold", r.cold),
             ("ConfigMap", r.configmap),
-            ("Application", r.application),
+            (layout.second_kind(), r.second),
         ] {
             println!(
-                "{:>8} | {:>11} | {:>8.1} / {:>8.1} / {:>8.1} | {:>7} | {:>6.0}/{:<6.0}",
+                "{:>8} | {:>14} | {:>8.1} / {:>8.1} / {:>8.1} | {:>7} | {:>6.0}/{:<6.0}",
                 r.objects,
                 kind,
                 ms(open),

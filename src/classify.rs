@@ -231,10 +231,10 @@ impl ChangeSet {
         rebuilt: &Rebuilt<'_>,
         unchanged: &ChangeSet,
     ) -> Self {
-        let mut fresh_of: HashMap<&Identity, Vec<&Arc<RenderedObject>>> = HashMap::new();
+        let mut fresh_of: HashMap<&Identity, Vec<usize>> = HashMap::new();
         for &i in rebuilt.fresh {
             if let Some(id) = &head[i].identity {
-                fresh_of.entry(id).or_default().push(&head[i]);
+                fresh_of.entry(id).or_default().push(i);
             }
         }
         let (mut sub_base, mut sub_head) = (Vec::new(), Vec::new());
@@ -243,23 +243,34 @@ impl ChangeSet {
             sub_base.extend(at.iter().map(|&i| Arc::clone(&base[i])));
             // Head's definitions of the identity in apply order: those of plain files — base's
             // outside rebuilt files and the rebuilt ones — by file and line (one per document),
-            // then base's rendered and generated ones, which head keeps as they are.
-            let kept = at
+            // then base's rendered ones and base's generated ones, which head keeps as they are,
+            // or head's generated ones placed again.
+            let fresh = fresh_of.get(id).into_iter().flatten().copied();
+            let mut plain: Vec<&Arc<RenderedObject>> = at
                 .iter()
-                .filter(|&&i| !rebuilt.files.contains(&base[i].origin.path));
-            let mut plain: Vec<&Arc<RenderedObject>> = kept
-                .clone()
-                .filter(|&&i| i < rebuilt.plain)
+                .filter(|&&i| i < rebuilt.plain && !rebuilt.files.contains(&base[i].origin.path))
                 .map(|&i| &base[i])
-                .chain(fresh_of.get(id).into_iter().flatten().copied())
+                .chain(
+                    fresh
+                        .clone()
+                        .filter(|&i| i < rebuilt.head_plain)
+                        .map(|i| &head[i]),
+                )
                 .collect();
             plain.sort_by(|a, b| {
                 (&a.origin.path, a.origin.line).cmp(&(&b.origin.path, b.origin.line))
             });
             sub_head.extend(plain.into_iter().cloned());
             sub_head.extend(
-                kept.filter(|&&i| i >= rebuilt.plain)
+                at.iter()
+                    .filter(|&&i| i >= rebuilt.plain)
+                    .filter(|&&i| !rebuilt.generated_again || base[i].origin.generator.is_none())
                     .map(|&i| Arc::clone(&base[i])),
+            );
+            sub_head.extend(
+                fresh
+                    .filter(|&i| i >= rebuilt.head_plain)
+                    .map(|i| Arc::clone(&head[i])),
             );
         }
         let fresh = Self::classify(&sub_base, &sub_head, diff);
@@ -357,8 +368,15 @@ pub struct Rebuilt<'a> {
     /// The files whose objects were built again: base's objects from them are not head's.
     pub files: &'a BTreeSet<String>,
     /// How many of base's objects (a prefix) come from plain files; the others are rendered or
-    /// generated, and head has them as they are, after its plain ones.
+    /// generated, and head has them as they are, after its plain ones (the generated ones
+    /// unless `generated_again`).
     pub plain: usize,
+    /// How many of head's objects (a prefix) come from plain files.
+    pub head_plain: usize,
+    /// Whether head's generated Applications were placed again (its ApplicationSets expand
+    /// differently): they are then among `fresh`, after head's plain objects, and base's are not
+    /// head's.
+    pub generated_again: bool,
 }
 
 /// Where each identity is defined in one side's objects: their positions ordered by identity,

@@ -221,6 +221,37 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
         .replace("name: web", "name: kust")
         .replace("path: apps/web", "path: kust");
     let set_changed = SET.replace("namespace: '{{path.basename}}'", "namespace: fixed");
+    let set_relabelled = SET.replace(
+        "  namespace: argocd\n",
+        "  namespace: argocd\n  labels: {team: a}\n",
+    );
+    // A list generator naming its Application `web`: the hand-written one's name (the incident).
+    let listed = |name: &str, path: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: ApplicationSet\nmetadata:\n  name: {name}\n  \
+             namespace: argocd\nspec:\n  generators:\n    - list:\n        elements:\n          \
+             - {{app: web, path: {path}}}\n          - {{app: {name}-extra, path: services/a}}\n  \
+             template:\n    metadata:\n      name: '{{{{app}}}}'\n    spec:\n      project: default\n      \
+             source:\n        repoURL: https://example.com/repo.git\n        path: '{{{{path}}}}'\n      \
+             destination:\n        name: prod\n        namespace: '{{{{app}}}}'\n"
+        )
+    };
+    let set_over_web = listed("listed", "apps/web");
+    let set_over_kustomization = listed("kustomized", "kust");
+    let set_and_app = format!(
+        "{}---\n{}",
+        listed("both", "apps/db"),
+        copies.split("---\n").nth(1).unwrap()
+    );
+    let set_broken = SET
+        .replace(
+            "spec:\n  generators",
+            "spec:\n  goTemplate: true\n  generators",
+        )
+        .replace(
+            "'{{path.basename}}'\n    spec",
+            "'{{ .path.basename'\n    spec",
+        );
     let crd_changed = CRD.replace("Cluster", "Namespaced");
     let cases: Vec<Case> = vec![
         (
@@ -322,6 +353,41 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
         (
             "a folder the ApplicationSet turns into an Application",
             vec![("services/b/cm.yaml", cm("svc-b"))],
+            true,
+        ),
+        (
+            "the folder of a generated Application removed",
+            vec![("services/a/cm.yaml", "")],
+            true,
+        ),
+        (
+            "an ApplicationSet relabelled: the same Applications",
+            vec![("argocd/set.yaml", &set_relabelled)],
+            true,
+        ),
+        (
+            "an ApplicationSet generating an existing Application's name",
+            vec![("argocd/zz-set.yaml", &set_over_web)],
+            true,
+        ),
+        (
+            "an ApplicationSet and an Application in one new file",
+            vec![("argocd/both.yaml", &set_and_app)],
+            true,
+        ),
+        (
+            "an ApplicationSet removed",
+            vec![("argocd/set.yaml", "")],
+            true,
+        ),
+        (
+            "an ApplicationSet whose template fails",
+            vec![("argocd/set.yaml", &set_broken)],
+            false,
+        ),
+        (
+            "an ApplicationSet generating an Application over a kustomization",
+            vec![("argocd/zz-set.yaml", &set_over_kustomization)],
             false,
         ),
         (
@@ -332,7 +398,7 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
         (
             "an ApplicationSet changed",
             vec![("argocd/set.yaml", &set_changed)],
-            false,
+            true,
         ),
         (
             "a changed CRD",
@@ -376,12 +442,24 @@ spec:
   sourceRef: {kind: GitRepository, name: flux-system}
   postBuild:
     substitute: {replicas: '3'}
+    substituteFrom: [{kind: ConfigMap, name: settings}]
 ";
+    // `size` comes only from the ConfigMap: a change to it changes `sized`'s content.
+    let settings = |size: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: \
+             flux-system\ndata:\n  replicas: '2'\n  size: {size}\n"
+        )
+    };
+    let sized =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sized\ndata:\n  size: ${size}\n";
     let base = init(
         dir,
         &[
             ("clusters/prod/apps.yaml", kustomization),
+            ("clusters/prod/settings.yaml", &settings("small")),
             ("flux-apps/deploy.yaml", DEPLOY),
+            ("flux-apps/sized.yaml", sized),
         ],
     );
     let heads: Vec<(&str, String)> = vec![
@@ -397,8 +475,20 @@ spec:
             ),
         ),
         (
-            "a ConfigMap Flux may read",
+            "the ConfigMap the Kustomization substitutes from",
+            commit(
+                dir,
+                &base,
+                &[("clusters/prod/settings.yaml", &settings("large"))],
+            ),
+        ),
+        (
+            "a ConfigMap of that name in another namespace",
             commit(dir, &base, &[("flux-apps/cm.yaml", cm("settings"))]),
+        ),
+        (
+            "a ConfigMap no Flux object reads",
+            commit(dir, &base, &[("flux-apps/cm.yaml", cm("other"))]),
         ),
         (
             "a changed Kustomization",
@@ -413,7 +503,7 @@ spec:
         ),
     ];
     let derived = compare(dir, &base, &heads);
-    let expected = [true, false, false];
+    let expected = [true, false, true, true, false];
     for ((name, was), want) in derived.iter().zip(expected) {
         assert_eq!(*was, want, "{name}: derived");
     }

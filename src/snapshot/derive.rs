@@ -106,6 +106,11 @@ pub(crate) struct Derived {
     pub fresh: Arc<Vec<usize>>,
     /// How many of base's objects (a prefix) come from plain files.
     pub plain: usize,
+    /// How many of the derived snapshot's objects (a prefix) come from plain files.
+    pub head_plain: usize,
+    /// Whether base's generated Applications were replaced by head's (the sets expand
+    /// differently), or kept.
+    pub generated_again: bool,
 }
 
 /// Whether an ApplicationSet expansion reads the document (a set, or a cluster Secret the
@@ -116,8 +121,9 @@ pub(super) fn read_by_sets(origin: &Origin, value: &Value) -> bool {
 
 /// Whether a document may change anything beyond its own objects: an Argo CD Application or
 /// ApplicationSet, any Flux toolkit kind, a CRD (the scope of its kind), an Argo CD cluster
-/// Secret, or — when Flux objects read them (`valuesFrom`, `substituteFrom`) — a ConfigMap or
-/// Secret. Other kinds (an AppProject, an Argo Rollout) are read only as objects, by rules.
+/// Secret, or a ConfigMap or Secret when `flux_reads_data` (a Flux object names it in
+/// `valuesFrom` or `substituteFrom`: [`crate::deploy::flux::Flux::reads_data`]). Other kinds (an
+/// AppProject, an Argo Rollout) are read only as objects, by rules.
 pub(super) fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> bool {
     let (Some(api_version), Some(kind)) = (value["apiVersion"].as_str(), value["kind"].as_str())
     else {
@@ -229,13 +235,15 @@ pub(super) fn derive(
             (files, changed)
         }
     };
-    let flux_reads_data = !base.deployers.flux().is_empty();
+    let flux = base.deployers.flux();
     let within = |path: &str, dir: &str| {
         dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
     };
     let mut parsed: HashMap<&str, Parsed> = HashMap::new();
     // Applications added, removed or edited: deployers are learned again (below).
     let mut applications_change = false;
+    // ApplicationSets added, removed or edited: head's sets are expanded (below).
+    let mut sets_change = false;
     for path in &changed {
         let sides = [base.files.get(path), files.get(path)];
         let plain = |file: &&SnapshotFile| {
@@ -266,7 +274,12 @@ pub(super) fn derive(
                 }
             };
             for doc in documents.as_ref().as_ref().map_or(&[][..], Vec::as_slice) {
-                if !reaches_beyond_itself(doc.value.outline(), flux_reads_data) {
+                let read = flux.reads_data(doc.value.outline(), &config.deploy.default_namespace);
+                if !reaches_beyond_itself(doc.value.outline(), read) {
+                    continue;
+                }
+                if applicationset::is_application_set(doc.value.outline()) {
+                    sets_change = true;
                     continue;
                 }
                 if !argocd::is_argo(doc.value.outline(), "Application") {
@@ -279,21 +292,45 @@ pub(super) fn derive(
             }
         }
     }
-    if !basis.sets.is_empty() {
+    // Head's ApplicationSets (base's, those of the changed files replaced, in apply order) are
+    // expanded over head's files. When that gives what base's gave, base's generated
+    // Applications stand; otherwise head's are placed again below and Applications are learned
+    // again with them. An expansion that fails in part is not followed here.
+    let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
+    let mut generated: Option<RevisionExpansion> = None;
+    if !basis.sets.is_empty() || sets_change {
+        let mut sets: Vec<(Origin, Arc<LazyValue>)> = basis
+            .sets
+            .iter()
+            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
+            .cloned()
+            .collect();
+        for (path, documents) in &parsed {
+            sets.extend(
+                documents_of(path, documents)
+                    .into_iter()
+                    .filter(|(o, v)| read_by_sets(o, v.outline())),
+            );
+        }
+        sets.sort_by(|a, b| (&a.0.path, a.0.line).cmp(&(&b.0.path, b.0.line)));
+        sets.extend(basis.sets.iter().filter(|(o, _)| !plain(o)).cloned());
         let paths: Vec<String> = files.keys().cloned().collect();
         let read = file_reader(&files, revision, config);
         let this_repository = |url: &str, revision: Option<&str>| {
             config.deploy.repository.deploys_from_here(url, revision)
         };
         let expansion = applicationset::expand_revision(
-            &basis.sets,
+            &sets,
             &paths,
             &read,
             &config.argocd_clusters,
             &this_repository,
         );
         if expansion != basis.expansion {
-            return Ok(None);
+            if !expansion.errors.is_empty() {
+                return Ok(None);
+            }
+            generated = Some(expansion);
         }
     }
 
@@ -303,8 +340,7 @@ pub(super) fn derive(
     // placed again. A differing Application over a render, or over a file whose documents are
     // rendered or generated, is not followed here. Flux objects are base's: a change holding a
     // Flux object, or a document one reads, is not derived (above).
-    let (deployers, replaced) = if applications_change {
-        let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
+    let (deployers, replaced) = if applications_change || generated.is_some() {
         let definitions = basis.definitions.get_or_init(|| {
             basis
                 .application_documents
@@ -326,7 +362,24 @@ pub(super) fn derive(
             );
         }
         read.sort_by(|a, b| (&a.origin.path, a.origin.line).cmp(&(&b.origin.path, b.origin.line)));
-        read.extend(definitions.iter().filter(|a| !plain(&a.origin)).cloned());
+        // Rendered definitions, then generated ones: base's, or head's when the sets expand
+        // differently.
+        read.extend(
+            definitions
+                .iter()
+                .filter(|a| !plain(&a.origin))
+                .filter(|a| generated.is_none() || a.origin.generator.is_none())
+                .cloned(),
+        );
+        if let Some(expansion) = &generated {
+            read.extend(
+                expansion
+                    .documents
+                    .iter()
+                    .filter(|(_, v)| ObjectHead::of(v.outline()).is_some())
+                    .filter_map(|(o, v)| Application::from_value(v.outline(), o, &config.deploy)),
+            );
+        }
         let deployers = base
             .deployers
             .with_applications(Applications::from_definitions(read, &config.deploy));
@@ -341,6 +394,7 @@ pub(super) fn derive(
             .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
             || base.objects[basis.plain..]
                 .iter()
+                .filter(|o| generated.is_none() || o.origin.generator.is_none())
                 .any(|o| over(&o.origin.path))
         {
             return Ok(None);
@@ -457,7 +511,39 @@ pub(super) fn derive(
         }
         place_again(path, documents, &mut objects, &mut fresh);
     }
-    objects.extend(base.objects[copied..].iter().cloned());
+    objects.extend(base.objects[copied..basis.plain].iter().cloned());
+    let head_plain = objects.len();
+    // Rendered objects are base's; generated ones too, unless the sets expand differently:
+    // then head's generated Applications are placed as a whole load places them, last.
+    match &generated {
+        None => objects.extend(base.objects[basis.plain..].iter().cloned()),
+        Some(expansion) => {
+            objects.extend(
+                base.objects[basis.plain..]
+                    .iter()
+                    .filter(|o| o.origin.generator.is_none())
+                    .cloned(),
+            );
+            for (origin, value) in &expansion.documents {
+                if !value.outline().is_object() {
+                    continue;
+                }
+                if config.deploy.strict_post_build_substitutions {
+                    render_errors.extend(deployers.unresolved(origin, value, &config.deploy));
+                }
+                let before = objects.len();
+                objects.extend(place(
+                    origin.clone(),
+                    Arc::clone(value),
+                    ObjectHead::of(value.outline()),
+                    &deployers,
+                    &basis.scopes,
+                    &config.deploy,
+                ));
+                fresh.extend(before..objects.len());
+            }
+        }
+    }
     // Every identity a rebuilt object has on either side, and those of generated Applications
     // (whose newness follows their producer, not their file).
     let mut identities: Vec<Identity> = rebuilt
@@ -475,9 +561,11 @@ pub(super) fn derive(
     identities.sort_unstable();
     identities.dedup();
     problems.sort_by(|a, b| a.path().cmp(b.path()));
+    let generated_again = generated.is_some();
     tracing::debug!(
         revision = revision.label(),
         changed = changed.len(),
+        generated_again,
         "snapshot derived from the base's"
     );
     Ok(Some(Snapshot {
@@ -488,7 +576,8 @@ pub(super) fn derive(
         warnings,
         targets: base.targets.clone(),
         render_errors,
-        set_notices: base.set_notices.clone(),
+        set_notices: generated
+            .map_or_else(|| base.set_notices.clone(), |expansion| expansion.notices),
         deployer_notices: deployers.notices().to_vec(),
         unanalysed: base.unanalysed.clone(),
         deployers,
@@ -500,6 +589,8 @@ pub(super) fn derive(
             identities: Arc::new(identities),
             fresh: Arc::new(fresh),
             plain: basis.plain,
+            head_plain,
+            generated_again,
         }),
         unchanged: std::sync::OnceLock::new(),
         positions: std::sync::OnceLock::new(),

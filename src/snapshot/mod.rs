@@ -369,6 +369,8 @@ impl Snapshot {
             fresh: &derived.fresh,
             files: &derived.rebuilt,
             plain: derived.plain,
+            head_plain: derived.head_plain,
+            generated_again: derived.generated_again,
         })
     }
 

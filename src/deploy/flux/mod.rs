@@ -73,6 +73,10 @@ pub struct Flux {
     notices: Vec<(Origin, String)>,
     /// The render targets of Kustomizations built with kustomize (`built` above).
     build_targets: HashSet<String>,
+    /// The ConfigMaps and Secrets a Kustomization's `substituteFrom` or a HelmRelease's
+    /// `valuesFrom` names: `(kind, namespace, name)`, the namespace the deployer's own, as Flux
+    /// resolves them.
+    data_read: HashSet<(String, String, String)>,
 }
 
 impl Flux {
@@ -314,12 +318,44 @@ impl Flux {
             .iter()
             .filter_map(|k| k.built.clone())
             .collect();
+        let data_read = specs
+            .iter()
+            .flat_map(|k| {
+                k.substitute_from
+                    .iter()
+                    .map(|r| (&r.kind, &k.namespace, &r.name))
+            })
+            .chain(helm.iter().flat_map(|hr| {
+                hr.values_from
+                    .iter()
+                    .map(|r| (&r.kind, &hr.namespace, &r.name))
+            }))
+            .map(|(kind, namespace, name)| (kind.clone(), namespace.clone(), name.clone()))
+            .collect();
         Self {
             kustomizations,
             releases,
             notices,
             build_targets,
+            data_read,
         }
+    }
+
+    /// Whether `value` is a ConfigMap or Secret a Kustomization substitutes from or a
+    /// HelmRelease takes values from, keyed as [`Flux::learn`] keys them (`metadata.namespace`,
+    /// else `default_namespace`): a change to it may change what those deploy.
+    pub fn reads_data(&self, value: &Value, default_namespace: &str) -> bool {
+        let Some(kind @ ("ConfigMap" | "Secret")) = value["kind"].as_str() else {
+            return false;
+        };
+        let Some(name) = non_empty(&value["metadata"]["name"]) else {
+            return false;
+        };
+        let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(default_namespace);
+        value["apiVersion"] == "v1"
+            && self
+                .data_read
+                .contains(&(kind.to_string(), namespace.to_string(), name.to_string()))
     }
 
     /// Every Kustomization, one per cluster it is applied to, in apply order.
