@@ -12,7 +12,9 @@
 //! new ConfigMap):
 //! - `plain` (the default): Argo CD Applications only; a copy of an existing app's Argo CD
 //!   objects (an overwrite disguised as an addition);
-//! - `appsets`: with the generator's two ApplicationSets; an element added to the list set;
+//! - `appsets`: with the generator's two ApplicationSets (every app folder is then deployed by
+//!   four Applications: its own, two stages of the matrix set, the list set's mirror); an
+//!   element added to the list set;
 //! - `flux`: with a Flux Kustomization per app folder; one Kustomization's interval edited.
 //!
 //! usage: cargo bench --bench warm [-- --sizes 2000,20000,200000 --prs 8 --layout plain]
@@ -264,12 +266,13 @@ fn main() {
              folder placed again)"
         }
         Layout::AppSets => {
-            "an element added to an ApplicationSet's list generator (head loaded whole: the sets \
-             expanded again, every Application learned again)"
+            "an element added to an ApplicationSet's list generator (head derived: the sets \
+             expanded again over head's files, its generated Applications placed and learned \
+             again; the new ConfigMap's folder is a new directory for the git generator too)"
         }
         Layout::Flux => {
-            "a Flux Kustomization's interval edited (head loaded whole: Flux's objects learned \
-             again)"
+            "a Flux Kustomization's interval edited (head loaded whole: a changed Flux object is \
+             not derived)"
         }
     };
     println!(
