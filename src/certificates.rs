@@ -18,6 +18,10 @@
 //! certificate directory (`SSL_CERT_DIR`), which OpenSSL reads lazily, is untouched. A process
 //! that never calls [`defer_loading`] (the library's users, the tests) keeps libgit2's own
 //! behaviour, and [`load_for_fetch`] does nothing there.
+//!
+//! This holds for the libgit2 `libgit2-sys` builds from its own sources with OpenSSL, which the
+//! `vendored-libgit2` feature in `Cargo.toml` makes the only one: a system libgit2 built with
+//! mbedTLS would take the bundle given later in place of its own.
 
 use std::path::PathBuf;
 use std::sync::{Once, OnceLock};
@@ -30,9 +34,11 @@ static DEFERRED: OnceLock<PathBuf> = OnceLock::new();
 
 /// Initialises libgit2 without reading the CA bundle; [`load_for_fetch`] reads it later.
 ///
-/// Does nothing when no bundle is found (OpenSSL's compiled-in default is then left to libgit2),
-/// and off Linux, the one platform where `git2` uses OpenSSL and this was measured. Called after
-/// some other `git2` call, it only makes the first fetch load the bundle a second time.
+/// When no bundle is found, libgit2 starts as it would (with OpenSSL's compiled-in default),
+/// still here, so that `git2`'s probe sets its variables while no other thread reads the
+/// environment. Does nothing off Linux, the one platform where `git2` uses OpenSSL and this was
+/// measured. Called after some other `git2` call, it only makes the first fetch load the bundle
+/// a second time.
 ///
 /// # Safety
 /// Sets environment variables: call it before the process has a second thread, as `main`'s
@@ -42,6 +48,9 @@ pub unsafe fn defer_loading() {
         return;
     }
     let Some(bundle) = openssl_probe::probe().cert_file else {
+        if let Err(error) = git2::Config::new() {
+            tracing::warn!(%error, "libgit2 did not start");
+        }
         return;
     };
     // SAFETY: the caller promises a single thread; nothing reads the environment meanwhile.
@@ -62,9 +71,9 @@ pub unsafe fn defer_loading() {
 /// Gives libgit2 the bundle [`defer_loading`] kept from it, once, before the first fetch.
 ///
 /// Every fetch calls it first, so none runs while libgit2's TLS context changes (why
-/// `git2::opts::set_ssl_cert_file` is `unsafe`). A bundle that cannot be read is logged and the
-/// fetch goes on, as OpenSSL goes on without a default bundle it cannot read; the host's
-/// certificate then fails to verify and the fetch says so.
+/// `git2::opts::set_ssl_cert_file` is `unsafe`). A bundle that cannot be read is logged as an
+/// error naming it and the fetch goes on, as OpenSSL goes on without a default bundle it cannot
+/// read; the host's certificate then fails to verify and each fetch says so.
 pub(crate) fn load_for_fetch() {
     static LOADED: Once = Once::new();
     LOADED.call_once(|| {
@@ -75,7 +84,7 @@ pub(crate) fn load_for_fetch() {
         // connection uses libgit2's context while it is given the certificates.
         match unsafe { git2::opts::set_ssl_cert_file(bundle) } {
             Ok(()) => tracing::debug!(bundle = %bundle.display(), "certificate authorities loaded for fetching"),
-            Err(error) => tracing::warn!(bundle = %bundle.display(), %error, "the certificate authorities could not be loaded"),
+            Err(error) => tracing::error!(bundle = %bundle.display(), %error, "the certificate authorities could not be loaded: fetches over HTTPS will not verify"),
         }
     });
 }

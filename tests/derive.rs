@@ -143,6 +143,33 @@ spec:
         namespace: '{{path.basename}}'
 ";
 
+/// Generates one Application per `targets/*.json`, named and placed by the file.
+const FILES_SET: &str = "apiVersion: argoproj.io/v1alpha1
+kind: ApplicationSet
+metadata:
+  name: targets
+  namespace: argocd
+spec:
+  generators:
+    - git:
+        repoURL: https://example.com/repo.git
+        revision: HEAD
+        files:
+          - path: targets/*.json
+  template:
+    metadata:
+      name: 'target-{{name}}'
+    spec:
+      project: default
+      source:
+        repoURL: https://example.com/repo.git
+        targetRevision: HEAD
+        path: '{{folder}}'
+      destination:
+        name: staging
+        namespace: '{{name}}'
+";
+
 const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata:
@@ -190,6 +217,11 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
             ),
             ("apps/db/nested/cm.yaml", cm("nested")),
             ("services/a/cm.yaml", cm("svc-a")),
+            ("argocd/files-set.yaml", FILES_SET),
+            (
+                "targets/one.json",
+                "{\"name\": \"one\", \"folder\": \"services/a\"}\n",
+            ),
             (
                 "plain/ns.yaml",
                 "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: team\n",
@@ -356,6 +388,14 @@ fn argo_cd_repository_heads_derive_exactly_when_only_plain_files_change() {
             true,
         ),
         (
+            "a JSON file a git files generator reads",
+            vec![(
+                "targets/one.json",
+                "{\"name\": \"uno\", \"folder\": \"services/a\"}\n",
+            )],
+            true,
+        ),
+        (
             "the folder of a generated Application removed",
             vec![("services/a/cm.yaml", "")],
             true,
@@ -453,13 +493,28 @@ spec:
     };
     let sized =
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: sized\ndata:\n  size: ${size}\n";
+    // A Kustomization without a namespace (the default one) substituting from a Secret without
+    // one: the Secret is read under the default namespace.
+    let more = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
+                name: more\nspec:\n  path: ./flux-more\n  prune: true\n  sourceRef: {kind: \
+                GitRepository, name: flux-system}\n  postBuild:\n    substituteFrom: [{kind: \
+                Secret, name: creds}]\n";
+    let creds = |user: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  user: {user}\n")
+    };
     let base = init(
         dir,
         &[
             ("clusters/prod/apps.yaml", kustomization),
             ("clusters/prod/settings.yaml", &settings("small")),
+            ("clusters/prod/more.yaml", more),
+            ("clusters/prod/creds.yaml", &creds("YWxpY2U=")),
             ("flux-apps/deploy.yaml", DEPLOY),
             ("flux-apps/sized.yaml", sized),
+            (
+                "flux-more/user.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: user\ndata:\n  user: ${user}\n",
+            ),
         ],
     );
     let heads: Vec<(&str, String)> = vec![
@@ -483,6 +538,10 @@ spec:
             ),
         ),
         (
+            "the Secret a Kustomization without a namespace substitutes from",
+            commit(dir, &base, &[("clusters/prod/creds.yaml", &creds("Ym9i"))]),
+        ),
+        (
             "a ConfigMap of that name in another namespace",
             commit(dir, &base, &[("flux-apps/cm.yaml", cm("settings"))]),
         ),
@@ -503,7 +562,7 @@ spec:
         ),
     ];
     let derived = compare(dir, &base, &heads);
-    let expected = [true, false, true, true, false];
+    let expected = [true, false, false, true, true, false];
     for ((name, was), want) in derived.iter().zip(expected) {
         assert_eq!(*was, want, "{name}: derived");
     }
