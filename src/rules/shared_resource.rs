@@ -71,10 +71,8 @@ impl Rule for SharedResource {
             if owners.len() < 2 {
                 continue;
             }
-            // Looked up only when needed: in a repository where most objects have several
-            // owners, most are notable, and a PR touches no deployer of most of them.
-            let deployer_touched = || owners.iter().any(|o| touched_deployers.contains(o));
-            if !(ctx.in_scope(object) || (!touched_deployers.is_empty() && deployer_touched())) {
+            let deployer_touched = owners.iter().any(|o| touched_deployers.contains(o));
+            if !(ctx.in_scope(object) || deployer_touched) {
                 continue;
             }
             let Some(at) = object

@@ -8,6 +8,12 @@
 //! files' objects replaced, built in time proportional to the change rather than to the
 //! repository. [`derive`] checks exactly those conditions and answers `None` otherwise (the
 //! caller loads the revision whole); `tests/derive.rs` holds its answer to [`Snapshot::load`]'s.
+//!
+//! Two kinds of reader are followed rather than refused. Argo CD Applications a PR adds, edits
+//! or removes are learned again, and the files under each one that deploys differently are
+//! placed again. ApplicationSets are expanded again over head's files (a PR may change a set, or
+//! a folder or file a git generator reads); when that gives other Applications, head's generated
+//! Applications are placed and learned again the same way.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Bound, Range};
@@ -334,9 +340,10 @@ pub(super) fn derive(
         }
     }
 
-    // With Applications changed, Applications are learned again from base's definitions with
-    // the changed files' in their place (apply order: plain files by path, then rendered and
-    // generated documents); the files under every Application that deploys differently are
+    // With Applications changed, or generated differently, Applications are learned again from
+    // base's definitions with the changed files' and head's generated ones in their place (apply
+    // order: plain files by path, then rendered, then generated documents); the files under
+    // every Application that deploys differently are
     // placed again. A differing Application over a render, or over a file whose documents are
     // rendered or generated, is not followed here. Flux objects are base's: a change holding a
     // Flux object, or a document one reads, is not derived (above).
