@@ -40,7 +40,7 @@ fn certificate(
     let name = name.build();
     let mut builder = X509::builder().unwrap();
     builder.set_version(2).unwrap();
-    let serial = BigNum::from_u32(rand_serial())
+    let serial = BigNum::from_u32(if issuer.is_some() { 2 } else { 1 })
         .unwrap()
         .to_asn1_integer()
         .unwrap();
@@ -88,14 +88,6 @@ fn certificate(
     builder.build()
 }
 
-fn rand_serial() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos()
-        | 1
-}
-
 /// A certificate authority written as a PEM bundle to `path`; returns it with its key.
 fn authority(path: &Path, name: &str) -> (X509, PKey<Private>) {
     let key = key();
@@ -140,6 +132,32 @@ async fn tls_front(backend: &str, ca: &(X509, PKey<Private>)) -> String {
     url
 }
 
+/// Starts a server (its own data directory) whose `SSL_CERT_FILE` is `bundle` and whose git host
+/// is `git_url`, opens pull request `number` (base, head, branch) cloned from there, and returns
+/// the server with the completed check run.
+async fn check_over(
+    w: &World,
+    git_url: &str,
+    bundle: &Path,
+    (number, base, head, branch): (u64, &str, &str, &str),
+) -> (Server, CheckRun) {
+    let data_dir = w.tmp.path().join(format!("data-{number}"));
+    let env = [
+        ("CLOBBERCHECK_GIT_URL", git_url),
+        ("SSL_CERT_FILE", bundle.to_str().unwrap()),
+    ];
+    let server = Server::start(&w.fake, &w.keys, &data_dir, &env).await;
+    let mut spec = w.spec(number, base, head, branch);
+    spec.clone_url = format!("{git_url}/git/{REPO}.git");
+    let delivery = format!("d-https-{number}");
+    let (status, _) = server
+        .deliver("pull_request", &delivery, &pr_payload("opened", &spec))
+        .await;
+    assert_eq!(status, 202);
+    let run = w.fake.completed(head).await;
+    (server, run)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_fetch_over_https_verifies_the_git_host_against_ssl_cert_file() {
     let w = World::new().await;
@@ -152,20 +170,7 @@ async fn a_fetch_over_https_verifies_the_git_host_against_ssl_cert_file() {
 
     // SSL_CERT_FILE names the authority that signed the git host's certificate: the fetch,
     // the first of the process, loads it and the check runs.
-    let trusted = trusted.to_str().unwrap();
-    let server = w
-        .server(&[
-            ("CLOBBERCHECK_GIT_URL", &git_url),
-            ("SSL_CERT_FILE", trusted),
-        ])
-        .await;
-    let mut spec = w.spec(2, &base, &head, "add-app02");
-    spec.clone_url = format!("{git_url}/git/{REPO}.git");
-    let (status, _) = server
-        .deliver("pull_request", "d-https-1", &pr_payload("opened", &spec))
-        .await;
-    assert_eq!(status, 202);
-    let run = w.fake.completed(&head).await;
+    let (server, run) = check_over(&w, &git_url, &trusted, (2, &base, &head, "add-app02")).await;
     assert_eq!(
         run.conclusion.as_deref(),
         Some("success"),
@@ -180,21 +185,8 @@ async fn a_fetch_over_https_verifies_the_git_host_against_ssl_cert_file() {
     drop(server);
 
     // Another authority: the host's certificate does not verify and the check says so.
-    let other = other.to_str().unwrap();
-    let data_dir = w.tmp.path().join("data-other-ca");
-    let env = [
-        ("CLOBBERCHECK_GIT_URL", git_url.as_str()),
-        ("SSL_CERT_FILE", other),
-    ];
-    let server = Server::start(&w.fake, &w.keys, &data_dir, &env).await;
     let head2 = w.clean_head(&base, "other-ca", "other CA");
-    let mut spec = w.spec(3, &base, &head2, "other-ca");
-    spec.clone_url = format!("{git_url}/git/{REPO}.git");
-    let (status, _) = server
-        .deliver("pull_request", "d-https-2", &pr_payload("opened", &spec))
-        .await;
-    assert_eq!(status, 202);
-    let run = w.fake.completed(&head2).await;
+    let (server, run) = check_over(&w, &git_url, &other, (3, &base, &head2, "other-ca")).await;
     assert_eq!(run.title, "clobbercheck could not run", "{}", server.log());
     let log = server.log();
     assert!(
