@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use super::repository::ThisRepository;
 use super::{Deployer, Owner, OwnerKind, Placement, Settings, non_empty, normalize_path};
+use crate::manifest::field::field;
 use crate::manifest::{Origin, RenderedObject};
 use crate::render::{
     HelmOverrides, KustomizeEdit, RenderFailure, SourceKind, Target, Tool, ToolFolder,
@@ -38,8 +39,8 @@ const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 
 /// Whether a written `apiVersion` and `kind` are an Argo CD `group/kind`.
 pub fn is_argo(value: &Value, kind: &str) -> bool {
-    value["kind"].as_str() == Some(kind)
-        && value["apiVersion"]
+    field(value, "kind").as_str() == Some(kind)
+        && field(value, "apiVersion")
             .as_str()
             .is_some_and(|v| v.starts_with("argoproj.io/"))
 }

@@ -8,6 +8,7 @@ use std::fmt;
 use serde::Serialize;
 use serde_json::Value;
 
+use super::field::field;
 use super::scope::{ScopeTable, canonical_group};
 
 /// The identity of one object on one cluster.
@@ -67,19 +68,16 @@ impl ObjectHead {
     /// Reads apiVersion, kind and metadata; `None` when the value is not a Kubernetes object
     /// (Helm values, kustomization files, CI configuration...).
     pub fn of(value: &Value) -> Option<Self> {
-        let api_version = value.get("apiVersion")?.as_str()?.trim();
-        let kind = value.get("kind")?.as_str()?.trim();
+        let api_version = field(value, "apiVersion").as_str()?.trim();
+        let kind = field(value, "kind").as_str()?.trim();
         if api_version.is_empty() || kind.is_empty() {
             return None;
         }
-        let metadata = value.get("metadata")?.as_object()?;
-        let name = metadata
-            .get("name")
-            .and_then(Value::as_str)
-            .filter(|n| !n.is_empty());
-        let generate_name = metadata
-            .get("generateName")
-            .and_then(Value::as_str)
+        let metadata = field(value, "metadata");
+        metadata.as_object()?;
+        let name = field(metadata, "name").as_str().filter(|n| !n.is_empty());
+        let generate_name = field(metadata, "generateName")
+            .as_str()
             .filter(|n| !n.is_empty());
         if name.is_none() && generate_name.is_none() || name.is_some_and(|n| !valid_name(n)) {
             return None;
@@ -88,10 +86,11 @@ impl ObjectHead {
             Some((group, _version)) => group,
             None => "",
         };
-        if TOOL_GROUPS
-            .iter()
-            .any(|g| written_group == *g || written_group.ends_with(&format!(".{g}")))
-        {
+        if TOOL_GROUPS.iter().any(|g| {
+            written_group
+                .strip_suffix(g)
+                .is_some_and(|rest| rest.is_empty() || rest.ends_with('.'))
+        }) {
             return None;
         }
         let group = canonical_group(written_group, kind);
@@ -100,9 +99,8 @@ impl ObjectHead {
             group: group.to_string(),
             kind: kind.to_string(),
             name: name.map(str::to_string),
-            namespace: metadata
-                .get("namespace")
-                .and_then(Value::as_str)
+            namespace: field(metadata, "namespace")
+                .as_str()
                 .filter(|n| !n.is_empty())
                 .map(str::to_string),
         })
@@ -153,9 +151,9 @@ pub fn valid_name(name: &str) -> bool {
 /// The `metadata.name` of a document that is written as a Kubernetes object (string
 /// `apiVersion`, `kind` and `metadata.name`) but whose name no kind accepts.
 pub fn invalid_name(value: &Value) -> Option<&str> {
-    value.get("apiVersion")?.as_str()?;
-    value.get("kind")?.as_str()?;
-    let name = value.get("metadata")?.get("name")?.as_str()?;
+    field(value, "apiVersion").as_str()?;
+    field(value, "kind").as_str()?;
+    let name = field(field(value, "metadata"), "name").as_str()?;
     (!name.is_empty() && !valid_name(name)).then_some(name)
 }
 

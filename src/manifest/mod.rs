@@ -1,5 +1,6 @@
 //! The object model: documents split out of files, identities, and objects with their origin.
 
+pub mod field;
 pub mod identity;
 pub mod scope;
 pub mod split;

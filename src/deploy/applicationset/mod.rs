@@ -25,6 +25,7 @@ use rayon::prelude::*;
 
 use serde_json::{Map, Value};
 
+use crate::manifest::field::field;
 use crate::manifest::{LazyValue, Origin};
 use template::Syntax;
 
@@ -49,7 +50,9 @@ impl Cluster {
     /// API server stores it), `stringData` plain; only `name`, `server` and `project` are read,
     /// never credentials.
     pub fn from_secret(value: &Value, origin: &Origin) -> Option<Self> {
-        if value["kind"].as_str() != Some("Secret") || value["apiVersion"].as_str() != Some("v1") {
+        if field(value, "kind").as_str() != Some("Secret")
+            || field(value, "apiVersion").as_str() != Some("v1")
+        {
             return None;
         }
         let metadata = &value["metadata"];
@@ -180,8 +183,8 @@ impl<'a> ExpandContext<'a> {
 
 /// Whether a document is an ApplicationSet.
 pub fn is_application_set(value: &Value) -> bool {
-    value["kind"].as_str() == Some("ApplicationSet")
-        && value["apiVersion"]
+    field(value, "kind").as_str() == Some("ApplicationSet")
+        && field(value, "apiVersion")
             .as_str()
             .is_some_and(|v| v.starts_with("argoproj.io/"))
 }

@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::{Deployer, Owner, OwnerKind, Settings, non_empty, normalize_path};
 use crate::manifest::Origin;
+use crate::manifest::field::field;
 use crate::render::{HelmOverrides, KustomizeEdit, SourceKind, Target, Tool, ToolFolder};
 use helmrelease::{Chart, HelmRelease};
 use kustomization::Kustomization;
@@ -95,10 +96,11 @@ impl Flux {
         let mut repos: HashMap<(String, String), GitRepository> = HashMap::new();
         let mut specs: Vec<Kustomization> = Vec::new();
         let mut helm: Vec<HelmRelease> = Vec::new();
-        let mut data: HashMap<(&str, String, String), &'a Value> = HashMap::new();
+        // ConfigMaps and Secrets, keyed only when a Kustomization or HelmRelease may read them.
+        let mut data_documents: Vec<(&str, &'a Value)> = Vec::new();
         for (origin, value) in documents {
             // The kind is read once; each reader below checks it (and the group) again.
-            match value.get("kind").and_then(Value::as_str) {
+            match field(value, "kind").as_str() {
                 Some("GitRepository") => {
                     if let Some(repo) = GitRepository::from_value(value, origin, ns) {
                         repos.insert((repo.namespace.clone(), repo.name.clone()), repo);
@@ -106,19 +108,21 @@ impl Flux {
                 }
                 Some("Kustomization") => specs.extend(Kustomization::from_value(value, origin, ns)),
                 Some("HelmRelease") => helm.extend(HelmRelease::from_value(value, origin, ns)),
-                Some(kind @ ("ConfigMap" | "Secret")) => {
-                    if value["apiVersion"] == "v1"
-                        && let Some(name) = non_empty(&value["metadata"]["name"])
-                    {
-                        let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(ns);
-                        data.insert((kind, namespace.to_string(), name.to_string()), value);
-                    }
-                }
+                Some(kind @ ("ConfigMap" | "Secret")) => data_documents.push((kind, value)),
                 _ => {}
             }
         }
         if specs.is_empty() && helm.is_empty() {
             return Self::default();
+        }
+        let mut data: HashMap<(&str, String, String), &'a Value> = HashMap::new();
+        for (kind, value) in data_documents {
+            if value["apiVersion"] == "v1"
+                && let Some(name) = non_empty(&value["metadata"]["name"])
+            {
+                let namespace = non_empty(&value["metadata"]["namespace"]).unwrap_or(ns);
+                data.insert((kind, namespace.to_string(), name.to_string()), value);
+            }
         }
         let mut notices = Vec::new();
         // Whether a deployer's source is this repository at the revision under review; the
