@@ -560,14 +560,22 @@ impl Flux {
         value: &crate::manifest::LazyValue,
         settings: &Settings,
     ) -> Vec<(Option<String>, String, Option<Value>, Owner)> {
-        let pattern = settings
-            .clusters
-            .as_ref()
-            .and_then(|p| p.cluster_of(&origin.path));
+        // The clusters pattern's answer, read only for a document a Flux object deploys.
+        let pattern = std::cell::OnceCell::new();
+        let pattern = || {
+            pattern
+                .get_or_init(|| {
+                    settings
+                        .clusters
+                        .as_ref()
+                        .and_then(|p| p.cluster_of(&origin.path))
+                })
+                .clone()
+        };
         let mut out = Vec::new();
         for k in self.holding(origin) {
             out.push((
-                pattern.clone().or(k.cluster.clone()),
+                pattern().or(k.cluster.clone()),
                 k.spec
                     .target_namespace
                     .clone()
@@ -580,11 +588,15 @@ impl Flux {
             let Chart::Git { path, .. } = &hr.spec.chart else {
                 continue;
             };
-            if origin.target.is_none() || !origin.path.starts_with(&format!("{path}/")) {
+            let inside = origin
+                .path
+                .strip_prefix(path.as_str())
+                .is_some_and(|rest| rest.starts_with('/'));
+            if origin.target.is_none() || !inside {
                 continue;
             }
             out.push((
-                pattern.clone().or(hr.cluster.clone()),
+                pattern().or(hr.cluster.clone()),
                 hr.spec.release_namespace.clone(),
                 None,
                 owner(OwnerKind::HelmRelease, &hr.spec.namespace, &hr.spec.name),

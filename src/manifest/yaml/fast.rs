@@ -90,6 +90,9 @@ struct Reader<'a> {
     comments: usize,
     warnings: Vec<YamlWarning>,
     item_lines: Vec<usize>,
+    /// The line of each key of the mappings being read, innermost last: one stack for all of
+    /// them rather than a vector per mapping.
+    key_lines: Vec<usize>,
 }
 
 /// Whether a byte may not appear anywhere in the subset's text (below space, except the line
@@ -172,6 +175,7 @@ impl<'a> Reader<'a> {
             comments: 0,
             warnings: Vec::new(),
             item_lines: Vec::new(),
+            key_lines: Vec::new(),
         })
     }
 
@@ -357,24 +361,27 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// Inserts as the full reader does ([`super::insert_key`]).
+    /// Inserts as the full reader does ([`super::insert_key`]); the lines of `map`'s keys are
+    /// `key_lines` from `start`.
     fn insert(
         &mut self,
         map: &mut Map<String, Value>,
-        key_lines: &mut Vec<usize>,
+        start: usize,
         key: String,
         key_line: usize,
         value: Value,
     ) {
-        insert_key(map, key_lines, key, key_line, value, &mut self.warnings);
+        let lines = &mut self.key_lines;
+        insert_key(map, lines, start, key, key_line, value, &mut self.warnings);
     }
 
     /// A block mapping whose first key is at `col` of `line`. `root`: the document's root, whose
     /// `items` sequence records its elements' lines.
     fn block_map(&mut self, mut line: usize, col: usize, root: bool) -> Option<Value> {
         self.enter()?;
-        let mut map = Map::new();
-        let mut key_lines = Vec::new();
+        // Most mappings of a manifest hold up to four keys: room for them from the start.
+        let mut map = Map::with_capacity(4);
+        let start = self.key_lines.len();
         loop {
             let (key, after) = self.key_at(line, col)??;
             let key = self.key_string(key, line)?;
@@ -393,7 +400,7 @@ impl<'a> Reader<'a> {
             } else {
                 self.inline(line, v, col, record)?
             };
-            self.insert(&mut map, &mut key_lines, key, line + 1, value);
+            self.insert(&mut map, start, key, line + 1, value);
             match self.next_content()? {
                 Next::Line(l, indent) if indent == col && !self.is_dash(l, indent) => line = l,
                 Next::Line(_, indent) if indent >= col => return None,
@@ -401,6 +408,7 @@ impl<'a> Reader<'a> {
             }
         }
         self.depth -= 1;
+        self.key_lines.truncate(start);
         Some(Value::Object(map))
     }
 
@@ -610,7 +618,7 @@ impl<'a> Reader<'a> {
             Value::Array(items)
         } else {
             let mut map = Map::new();
-            let mut key_lines = Vec::new();
+            let start = self.key_lines.len();
             loop {
                 if i >= e {
                     return None;
@@ -639,7 +647,7 @@ impl<'a> Reader<'a> {
                     return None;
                 }
                 let (value, k) = self.flow_node(v, e, line)?;
-                self.insert(&mut map, &mut key_lines, key, line + 1, value);
+                self.insert(&mut map, start, key, line + 1, value);
                 i = self.skip_spaces(k, e);
                 match b.get(i).filter(|_| i < e)? {
                     b',' => i = self.skip_spaces(i + 1, e),
@@ -650,6 +658,7 @@ impl<'a> Reader<'a> {
                     _ => return None,
                 }
             }
+            self.key_lines.truncate(start);
             Value::Object(map)
         };
         self.depth -= 1;

@@ -355,7 +355,7 @@ pub fn parse_stream_full(text: &str) -> Result<Vec<RawDocument>, YamlError> {
                     if std::mem::take(merge_key) {
                         merges.push(value);
                     } else {
-                        insert_key(map, key_lines, k, *key_line, value, &mut warnings);
+                        insert_key(map, key_lines, 0, k, *key_line, value, &mut warnings);
                     }
                 }
             },
@@ -366,11 +366,12 @@ pub fn parse_stream_full(text: &str) -> Result<Vec<RawDocument>, YamlError> {
 
 /// Inserts `key` (written at 1-based `key_line`) into `map` as Kubernetes reads YAML: the last
 /// of duplicate keys wins, in the first one's place, and a [`YamlWarningKind::DuplicateKey`]
-/// naming both lines is pushed to `warnings`. `key_lines` holds the line of each key of `map`,
-/// in its order. One implementation for both readers, so they cannot disagree.
+/// naming both lines is pushed to `warnings`. `key_lines` from `start` holds the line of each key
+/// of `map`, in its order. One implementation for both readers, so they cannot disagree.
 fn insert_key(
     map: &mut Map<String, Value>,
     key_lines: &mut Vec<usize>,
+    start: usize,
     key: String,
     key_line: usize,
     value: Value,
@@ -387,7 +388,7 @@ fn insert_key(
             let first_line = map
                 .keys()
                 .position(|k| *k == key)
-                .map_or(key_line, |i| key_lines[i]);
+                .map_or(key_line, |i| key_lines[start + i]);
             warnings.push(YamlWarning {
                 line: key_line,
                 kind: YamlWarningKind::DuplicateKey { key, first_line },
