@@ -22,6 +22,7 @@ use crate::classify::{ChangeSet, Definition, ObjectChange};
 use crate::config::Config;
 use crate::finding::Finding;
 use crate::manifest::Identity;
+use crate::snapshot::Snapshot;
 
 /// The annotation acknowledging findings on the head object.
 pub const ANNOTATION: &str = "clobbercheck.dev/allow";
@@ -142,22 +143,30 @@ pub struct Silenced {
 pub fn apply(
     findings: Vec<Finding>,
     changes: &ChangeSet,
+    head: &Snapshot,
     config: &Config,
 ) -> (Vec<Finding>, Vec<Silenced>) {
     // Only annotated definitions can acknowledge through a location, and only at a file a
-    // finding points at; they are few.
-    let pointed: Vec<&str> = findings.iter().filter_map(|f| f.path.as_deref()).collect();
-    let annotated: Vec<(&ObjectChange, &Definition)> = if pointed.is_empty() {
-        Vec::new()
-    } else {
-        changes
-            .objects()
-            .iter()
-            .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
-            .filter(|(_, d)| pointed.contains(&d.path.as_str()))
-            .filter(|(_, d)| annotation_words(d.value.outline()).is_some())
-            .collect()
-    };
+    // finding points at; they are few, found through head's objects in those files (every head
+    // definition is one of them), in identity order.
+    let mut pointed: Vec<&str> = findings.iter().filter_map(|f| f.path.as_deref()).collect();
+    pointed.sort_unstable();
+    pointed.dedup();
+    let mut holding: Vec<&Identity> = pointed
+        .iter()
+        .flat_map(|path| head.defined_at(path))
+        .filter(|o| annotation_words(o.value.outline()).is_some())
+        .filter_map(|o| o.identity.as_ref())
+        .collect();
+    holding.sort_unstable();
+    holding.dedup();
+    let annotated: Vec<(&ObjectChange, &Definition)> = holding
+        .into_iter()
+        .filter_map(|id| changes.get(id))
+        .flat_map(|o| o.head.iter().map(move |d| (&**o, d)))
+        .filter(|(_, d)| pointed.binary_search(&d.path.as_str()).is_ok())
+        .filter(|(_, d)| annotation_words(d.value.outline()).is_some())
+        .collect();
     let mut active = Vec::with_capacity(findings.len());
     let mut silenced = Vec::new();
     for mut finding in findings {

@@ -172,7 +172,7 @@ pub fn analyze_with(
         head_apps: head.deployers.applications(),
         notable: &notable,
     });
-    let (mut findings, silenced) = acknowledge::apply(findings, &changes, &config);
+    let (mut findings, silenced) = acknowledge::apply(findings, &changes, &head, &config);
     if let Some(invalid) = &base_config_error {
         // Stated in every report (check run summary, `check`, the Action): this run was not
         // judged by base's configuration, and why.

@@ -124,7 +124,7 @@ impl PrDiff {
         use crate::deploy::applicationset::Evidence;
         let mut out = std::collections::HashSet::new();
         let generated: Vec<&Origin> = head
-            .objects
+            .rendered_or_generated()
             .iter()
             .map(|o| &o.origin)
             .filter(|o| o.generator.is_some())

@@ -61,8 +61,6 @@ pub(crate) struct Basis {
     pub definitions: OnceLock<Vec<Application>>,
     /// Kinds' scopes learned from the revision's CRDs.
     pub scopes: ScopeTable,
-    /// How many objects (a prefix of [`Snapshot::objects`]) come from plain files.
-    pub plain: usize,
     /// Each plain file's objects: their positions in [`Snapshot::objects`] (plain files' objects
     /// are in the listing's order, which is path order, one run per file). Made once per
     /// revision (see [`Basis::runs_of`]), so deriving a head copies the unchanged files between
@@ -110,10 +108,6 @@ pub(crate) struct Derived {
     pub identities: Arc<Vec<Identity>>,
     /// Positions in the derived snapshot's objects of those built again.
     pub fresh: Arc<Vec<usize>>,
-    /// How many of base's objects (a prefix) come from plain files.
-    pub plain: usize,
-    /// How many of the derived snapshot's objects (a prefix) come from plain files.
-    pub head_plain: usize,
     /// Whether base's generated Applications were replaced by head's (the sets expand
     /// differently), or kept.
     pub generated_again: bool,
@@ -399,7 +393,7 @@ pub(super) fn derive(
             .tools
             .iter()
             .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
-            || base.objects[basis.plain..]
+            || base.objects[base.plain..]
                 .iter()
                 .filter(|o| generated.is_none() || o.origin.generator.is_none())
                 .any(|o| over(&o.origin.path))
@@ -462,7 +456,7 @@ pub(super) fn derive(
         let next = runs
             .range::<str, _>((Bound::Included(path), Bound::Unbounded))
             .next();
-        let start = next.map_or(basis.plain, |(_, run)| run.start);
+        let start = next.map_or(base.plain, |(_, run)| run.start);
         objects.extend(base.objects[copied..start].iter().cloned());
         copied = start;
         let own = next.filter(|(p, _)| *p == path).map(|(_, run)| run.clone());
@@ -518,15 +512,15 @@ pub(super) fn derive(
         }
         place_again(path, documents, &mut objects, &mut fresh);
     }
-    objects.extend(base.objects[copied..basis.plain].iter().cloned());
+    objects.extend(base.objects[copied..base.plain].iter().cloned());
     let head_plain = objects.len();
     // Rendered objects are base's; generated ones too, unless the sets expand differently:
     // then head's generated Applications are placed as a whole load places them, last.
     match &generated {
-        None => objects.extend(base.objects[basis.plain..].iter().cloned()),
+        None => objects.extend(base.objects[base.plain..].iter().cloned()),
         Some(expansion) => {
             objects.extend(
-                base.objects[basis.plain..]
+                base.objects[base.plain..]
                     .iter()
                     .filter(|o| o.origin.generator.is_none())
                     .cloned(),
@@ -559,7 +553,7 @@ pub(super) fn derive(
         .flat_map(|run| base.objects[run.clone()].iter())
         .chain(fresh.iter().map(|&i| &objects[i]))
         .chain(
-            base.objects[basis.plain..]
+            base.objects[base.plain..]
                 .iter()
                 .filter(|o| o.origin.generator.is_some()),
         )
@@ -595,10 +589,9 @@ pub(super) fn derive(
             changed: Arc::new(changed),
             identities: Arc::new(identities),
             fresh: Arc::new(fresh),
-            plain: basis.plain,
-            head_plain,
             generated_again,
         }),
+        plain: head_plain,
         unchanged: std::sync::OnceLock::new(),
         positions: std::sync::OnceLock::new(),
     }))

@@ -344,6 +344,9 @@ pub struct Snapshot {
     basis: Option<derive::Basis>,
     /// When this snapshot was derived from another revision's: which.
     derived: Option<derive::Derived>,
+    /// How many of [`Snapshot::objects`] (a prefix) come from plain files: the others are
+    /// rendered or generated (see [`Snapshot::rendered_or_generated`]).
+    plain: usize,
     /// This snapshot classified against itself (every identity unchanged), computed the first
     /// time a snapshot derived from it is classified.
     unchanged: OnceLock<ChangeSet>,
@@ -358,6 +361,33 @@ impl Snapshot {
         self.derived_from(base).map(|d| d.changed.as_ref())
     }
 
+    /// The objects that come from a render or an ApplicationSet, after those of plain files in
+    /// apply order: a reader of generated Applications looks at these only, not at every
+    /// object of the revision.
+    pub fn rendered_or_generated(&self) -> &[Arc<RenderedObject>] {
+        &self.objects[self.plain..]
+    }
+
+    /// The objects defined in the file at `path`, in apply order: plain files' objects are in
+    /// path order (one run per file) in a snapshot that can be derived from or was derived, so
+    /// that run is found by binary search; rendered and generated ones are looked at one by one.
+    pub fn defined_at<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a RenderedObject> {
+        let plain = &self.objects[..self.plain];
+        let in_path_order =
+            self.derived.is_some() || self.basis.as_ref().is_some_and(|b| b.runs.is_some());
+        let run = if in_path_order {
+            let start = plain.partition_point(|o| o.origin.path.as_str() < path);
+            let end = start + plain[start..].partition_point(|o| o.origin.path == path);
+            &plain[start..end]
+        } else {
+            plain
+        };
+        run.iter()
+            .chain(self.rendered_or_generated())
+            .filter(move |o| o.origin.path == path)
+            .map(|o| &**o)
+    }
+
     /// What was built again when this snapshot was derived from `base`'s (the changed files'
     /// objects and those of files whose deployers changed; every other object is base's), for
     /// [`ChangeSet::classify_change`]; `None` when it was loaded whole.
@@ -368,8 +398,8 @@ impl Snapshot {
             base_positions: base.positions(),
             fresh: &derived.fresh,
             files: &derived.rebuilt,
-            plain: derived.plain,
-            head_plain: derived.head_plain,
+            plain: base.plain,
+            head_plain: self.plain,
             generated_again: derived.generated_again,
         })
     }
@@ -738,7 +768,6 @@ impl Snapshot {
             scopes: ScopeTable::default(),
             application_documents: Vec::new(),
             definitions: std::sync::OnceLock::new(),
-            plain: 0,
             runs: None,
         };
         let built = build(
@@ -759,11 +788,11 @@ impl Snapshot {
         basis.application_documents = application_documents;
         // Rendered documents name their target and generated ones their producer: the objects
         // of plain files are the ones before them.
-        basis.plain = objects
+        let plain = objects
             .iter()
             .take_while(|o| o.origin.target.is_none() && o.origin.generator.is_none())
             .count();
-        basis.runs = derive::Basis::runs_of(&objects, basis.plain);
+        basis.runs = derive::Basis::runs_of(&objects, plain);
         basis.scopes = scopes;
         render_errors.extend(unresolved);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
@@ -782,6 +811,7 @@ impl Snapshot {
             unanalysed,
             basis: render_errors_empty.then_some(basis),
             derived: None,
+            plain,
             unchanged: OnceLock::new(),
             positions: OnceLock::new(),
         })
