@@ -136,6 +136,10 @@ impl BlastRadius {
 /// One pass over the objects whatever the number of deployers.
 pub fn blast_radii(changes: &ChangeSet, base: &Deployers, head: &Deployers) -> Vec<BlastRadius> {
     let mut radii: Vec<BlastRadius> = Vec::new();
+    // A head derived from base's snapshot without a deployer change shares base's deployers.
+    if std::ptr::eq(base, head) {
+        return radii;
+    }
     let mut heads: HashMap<&Owner, &Deployer> = HashMap::new();
     for deployer in head.all() {
         heads.entry(&deployer.owner).or_insert(deployer);

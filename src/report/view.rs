@@ -755,12 +755,13 @@ impl<'a> Model<'a> {
             .iter()
             .chain(self.base_deployers.all())
         {
-            if !seen.insert(&deployer.owner) {
-                continue;
-            }
             let owner = &deployer.owner;
             let now = self.placed.head.get(owner).unwrap_or(&none);
             let was = self.placed.base.get(owner).unwrap_or(&none);
+            // A deployer with no affected object has nothing to list: looked at no further.
+            if now.is_empty() && was.is_empty() || !seen.insert(owner) {
+                continue;
+            }
             // Identities are unique in a change set: an object deployed by `owner` in head is
             // among what it deployed in base exactly when base's owners name it too.
             let names = |list: &[&ObjectChange], keep: &dyn Fn(&ObjectChange) -> bool| {
