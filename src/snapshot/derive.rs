@@ -23,7 +23,7 @@ use git2::Oid;
 use serde_json::Value;
 
 use super::{
-    ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, file_reader, place,
+    Files, ParseCache, Parsed, Problem, Snapshot, SnapshotFile, documents_of, file_reader, place,
 };
 use crate::config::{CONFIG_PATHS, Config};
 use crate::deploy::Deployers;
@@ -142,10 +142,7 @@ pub(super) fn reaches_beyond_itself(value: &Value, flux_reads_data: bool) -> boo
 
 /// The changed paths of `files` against `base` (both sorted by path): added, removed, or with
 /// another blob, kind or size.
-fn changed_paths(
-    base: &BTreeMap<String, SnapshotFile>,
-    head: &BTreeMap<String, SnapshotFile>,
-) -> BTreeSet<String> {
+fn changed_paths(base: &Files, head: &Files) -> BTreeSet<String> {
     let mut changed = BTreeSet::new();
     let (mut old, mut new) = (base.iter().peekable(), head.iter().peekable());
     loop {
@@ -224,7 +221,7 @@ pub(super) fn derive(
             (files, changed)
         }
         None => {
-            let mut files = BTreeMap::new();
+            let mut files = Files::new();
             for entry in revision.files()? {
                 let Some(oid) = entry.oid else {
                     return Ok(None);

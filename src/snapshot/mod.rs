@@ -5,7 +5,7 @@
 //! whole snapshots by git tree id: in the server, the pull requests of one repository share
 //! their base commit, whose snapshot is then built once, not once per pull request.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use git2::{ObjectType, Oid};
@@ -200,6 +200,12 @@ pub struct SnapshotFile {
     pub oid: Oid,
 }
 
+/// Every file of a revision by path. A persistent map (`imbl`'s B+tree with shared nodes): a
+/// head derived from its base's snapshot copies base's map in constant time and replaces only
+/// the files the pull request changes, where copying a `BTreeMap` of 20,000 files took 4–6 ms
+/// of every warm pull request at 200,000 objects (`cargo bench --bench warm`).
+pub type Files = imbl::OrdMap<String, SnapshotFile>;
+
 /// Why a file of a snapshot yielded no objects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -314,7 +320,7 @@ const SHOWN_SYMLINK_TARGET: u64 = 4096;
 pub struct Snapshot {
     pub label: String,
     /// Every file of the revision (selected or not), by path, to tell added files from others.
-    pub files: BTreeMap<String, SnapshotFile>,
+    pub files: Files,
     /// Objects in apply order: plain files by path, then by position in the file; then rendered
     /// targets in `sources:` order.
     pub objects: Vec<Arc<RenderedObject>>,
@@ -484,7 +490,7 @@ impl Snapshot {
             .collect();
         let all_entries = entries.clone();
         let mut problems = Vec::new();
-        let mut files = BTreeMap::new();
+        let mut files = Files::new();
         // Blobs to parse, with their bytes when already read (a directory's file is read to
         // hash it); git blobs are read by the parse threads themselves, so reading overlaps
         // parsing instead of preceding it on one thread.
@@ -821,7 +827,7 @@ impl Snapshot {
 /// How ApplicationSet generators read a revision's files (git `files` generators): by path,
 /// refusing what is not a file of the revision or is above `max_file_size`.
 fn file_reader<'a>(
-    files: &'a BTreeMap<String, SnapshotFile>,
+    files: &'a Files,
     revision: &'a dyn Revision,
     config: &'a Config,
 ) -> impl Fn(&str) -> Result<Vec<u8>, String> + Sync + 'a {
