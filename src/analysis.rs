@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::acknowledge;
 use crate::classify::ChangeSet;
 use crate::config::{CONFIG_PATHS, Config, ConfigError};
+use crate::deploy::radius::{self, BlastRadius};
 use crate::deploy::repository::ThisRepository;
 use crate::finding::{Finding, Severity};
 use crate::prdiff::PrDiff;
@@ -54,6 +55,9 @@ pub struct Analysis {
     pub base: Arc<Snapshot>,
     pub head: Arc<Snapshot>,
     pub diff: PrDiff,
+    /// The blast radius of every deployer the PR deletes or redirects
+    /// ([`radius::blast_radii`]): computed once, for the rules and for the review.
+    pub radii: Vec<BlastRadius>,
 }
 
 /// How an analysis judges, beyond the configuration.
@@ -156,6 +160,7 @@ pub fn analyze_with(
         )
     };
     let notable = rules::notable(&changes, options.all);
+    let radii = radius::blast_radii(&changes, &base.deployers, &head.deployers);
     let findings = rules::run(&Context {
         base: &base,
         head: &head,
@@ -171,6 +176,7 @@ pub fn analyze_with(
         base_apps: base.deployers.applications(),
         head_apps: head.deployers.applications(),
         notable: &notable,
+        radii: &radii,
     });
     let (mut findings, silenced) = acknowledge::apply(findings, &changes, &head, &config);
     if let Some(invalid) = &base_config_error {
@@ -196,6 +202,7 @@ pub fn analyze_with(
         base,
         head,
         diff,
+        radii,
     })
 }
 

@@ -12,7 +12,8 @@
 //!
 //! Owners and what pruning deletes come from the deployer layer: each object's owners per side
 //! ([`ObjectChange::base_owners`]), indexed once per review by [`Placed`], and each deployer's
-//! blast radius ([`radius::blast_radii`]), so every format states what the rules state.
+//! blast radius ([`radius::blast_radii`], computed once per analysis: `Analysis::radii`), so every
+//! format states what the rules state.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -566,7 +567,7 @@ fn join_and(parts: &[String]) -> String {
 struct Model<'a> {
     base_deployers: &'a Deployers,
     head_deployers: &'a Deployers,
-    radii: Vec<BlastRadius>,
+    radii: &'a [BlastRadius],
     objects: &'a crate::classify::ChangeSet,
     affected: Vec<&'a ObjectChange>,
     placed: Placed<'a>,
@@ -579,11 +580,7 @@ impl<'a> Model<'a> {
         Self {
             base_deployers: &analysis.base.deployers,
             head_deployers: &analysis.head.deployers,
-            radii: radius::blast_radii(
-                &report.objects,
-                &analysis.base.deployers,
-                &analysis.head.deployers,
-            ),
+            radii: &analysis.radii,
             objects: &report.objects,
             placed: Placed::new(&affected),
             affected,

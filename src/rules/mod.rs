@@ -64,6 +64,9 @@ pub struct Context<'a> {
     /// The objects any rule may find something about ([`notable`] of `changes`), in identity
     /// order: rules walk these, not every object, so judging a PR costs what it touches.
     pub notable: &'a [&'a ObjectChange],
+    /// Every deployer's blast radius ([`crate::deploy::radius::blast_radii`]), computed once
+    /// per analysis: the review shows the same ones.
+    pub radii: &'a [crate::deploy::radius::BlastRadius],
 }
 
 impl Context<'_> {

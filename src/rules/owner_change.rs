@@ -94,7 +94,7 @@ impl Rule for OwnerChange {
                 ),
             ));
         }
-        for radius in radius::blast_radii(ctx.changes, &ctx.base.deployers, &ctx.head.deployers) {
+        for radius in ctx.radii {
             let Some(after) = &radius.after else {
                 continue;
             };

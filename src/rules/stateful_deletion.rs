@@ -252,18 +252,18 @@ fn consequence(ctx: &Context<'_>, id: &Identity, value: &Value) -> String {
             )
         }
         "Application" => {
-            let managed =
-                radius::blast_radii(ctx.changes, &ctx.base.deployers, &ctx.head.deployers)
-                    .into_iter()
-                    .find(|r| {
-                        r.after.is_none()
-                            && r.owner().kind == OwnerKind::Application
-                            && r.owner().name == id.name
-                            && Some(r.owner().namespace.as_str()) == id.namespace.as_deref()
-                    })
-                    .filter(|r| !r.objects.is_empty())
-                    .map(|r| r.listing())
-                    .unwrap_or_else(|| "no object in base".to_string());
+            let managed = ctx
+                .radii
+                .iter()
+                .find(|r| {
+                    r.after.is_none()
+                        && r.owner().kind == OwnerKind::Application
+                        && r.owner().name == id.name
+                        && Some(r.owner().namespace.as_str()) == id.namespace.as_deref()
+                })
+                .filter(|r| !r.objects.is_empty())
+                .map(|r| r.listing())
+                .unwrap_or_else(|| "no object in base".to_string());
             format!(
                 "It carries the {} finalizer, so Argo CD deletes everything it manages with it: \
                  {managed}.",
