@@ -390,7 +390,8 @@ pub(super) fn derive(
             .tools
             .iter()
             .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
-            || base.objects[base.plain..]
+            || base
+                .rendered_or_generated()
                 .iter()
                 .filter(|o| generated.is_none() || o.origin.generator.is_none())
                 .any(|o| over(&o.origin.path))
@@ -514,10 +515,10 @@ pub(super) fn derive(
     // Rendered objects are base's; generated ones too, unless the sets expand differently:
     // then head's generated Applications are placed as a whole load places them, last.
     match &generated {
-        None => objects.extend(base.objects[base.plain..].iter().cloned()),
+        None => objects.extend(base.rendered_or_generated().iter().cloned()),
         Some(expansion) => {
             objects.extend(
-                base.objects[base.plain..]
+                base.rendered_or_generated()
                     .iter()
                     .filter(|o| o.origin.generator.is_none())
                     .cloned(),
@@ -550,7 +551,7 @@ pub(super) fn derive(
         .flat_map(|run| base.objects[run.clone()].iter())
         .chain(fresh.iter().map(|&i| &objects[i]))
         .chain(
-            base.objects[base.plain..]
+            base.rendered_or_generated()
                 .iter()
                 .filter(|o| o.origin.generator.is_some()),
         )
