@@ -11,6 +11,7 @@ use crate::config::{CONFIG_PATHS, Config, ConfigError};
 use crate::deploy::radius::{self, BlastRadius};
 use crate::deploy::repository::ThisRepository;
 use crate::finding::{Finding, Severity};
+use crate::manifest::RenderedObject;
 use crate::prdiff::PrDiff;
 use crate::report::Report;
 use crate::revision::{Revision, RevisionError};
@@ -119,28 +120,28 @@ pub fn analyze_with(
     // out of the comparison on both sides (never deleted, never added), and render-error says so.
     // So are the objects of a Flux Kustomization whose kustomize build failed there: the other
     // side may have read them from the folder's files (no patches then), not from that build.
-    let unknown = |failed: &Snapshot, o: &Arc<crate::manifest::RenderedObject>| {
-        o.origin.target.as_ref().is_some_and(|t| {
-            failed
-                .render_errors
-                .iter()
-                .any(|f| &f.target == t && !f.checked)
-        }) || failed.render_errors.iter().any(|f| {
-            !f.checked
-                && failed
-                    .deployers
-                    .flux()
-                    .build_owner(&f.target)
-                    .is_some_and(|owner| o.owners.contains(&owner))
-        })
-    };
-    let known = |objects: &[Arc<crate::manifest::RenderedObject>], other: &Snapshot| {
-        objects
+    fn known<'a>(side: &'a Snapshot, failed: &Snapshot) -> Vec<&'a RenderedObject> {
+        let unknown = |o: &RenderedObject| {
+            o.origin.target.as_ref().is_some_and(|t| {
+                failed
+                    .render_errors
+                    .iter()
+                    .any(|f| &f.target == t && !f.checked)
+            }) || failed.render_errors.iter().any(|f| {
+                !f.checked
+                    && failed
+                        .deployers
+                        .flux()
+                        .build_owner(&f.target)
+                        .is_some_and(|owner| o.owners.contains(&owner))
+            })
+        };
+        side.objects
             .iter()
-            .filter(|o| !unknown(other, o))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
+            .map(|o| &**o)
+            .filter(|o| !unknown(o))
+            .collect()
+    }
     let no_render_errors = base.render_errors.is_empty() && head.render_errors.is_empty();
     let changes = if no_render_errors && let Some(rebuilt) = head.rebuilt_since(&base) {
         ChangeSet::classify_change(
@@ -151,13 +152,9 @@ pub fn analyze_with(
             base.unchanged(),
         )
     } else if no_render_errors {
-        ChangeSet::classify(&base.objects, &head.objects, &diff)
+        ChangeSet::classify(&base.object_refs(), &head.object_refs(), &diff)
     } else {
-        ChangeSet::classify(
-            &known(&base.objects, &head),
-            &known(&head.objects, &base),
-            &diff,
-        )
+        ChangeSet::classify(&known(&base, &head), &known(&head, &base), &diff)
     };
     let notable = rules::notable(&changes, options.all);
     let radii = radius::blast_radii(&changes, &base.deployers, &head.deployers);

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deploy::Owner;
-use crate::manifest::{Identity, LazyValue, Origin, RenderedObject};
+use crate::manifest::{Identity, LazyValue, Objects, Origin, RenderedObject, partition_point};
 use crate::prdiff::PrDiff;
 
 /// What the PR does to one identity.
@@ -107,10 +107,14 @@ impl ObjectChange {
 /// The classified objects of a comparison, sorted by identity, and which of them are
 /// [notable](ObjectChange::notable): rules, counts and reviews walk those, so a PR costs what it
 /// touches rather than what the repository holds.
+///
+/// The objects are a persistent vector, as [`Objects`] are for the same reason: a pull request
+/// classified against a head derived from its base shares the unchanged entries of base
+/// classified against itself, instead of copying (and later dropping) one `Arc` per object.
 #[derive(Debug, Clone, Default, Serialize)]
 #[serde(transparent)]
 pub struct ChangeSet {
-    objects: Vec<Arc<ObjectChange>>,
+    objects: imbl::Vector<Arc<ObjectChange>>,
     /// Positions in `objects` of the notable ones, ascending.
     #[serde(skip)]
     notable: Vec<usize>,
@@ -119,11 +123,7 @@ pub struct ChangeSet {
 impl ChangeSet {
     /// Joins base and head objects by identity. Objects without identity (`generateName`) are
     /// not part of the change set: they cannot be overwritten.
-    pub fn classify(
-        base: &[Arc<RenderedObject>],
-        head: &[Arc<RenderedObject>],
-        diff: &PrDiff,
-    ) -> Self {
+    pub fn classify(base: &[&RenderedObject], head: &[&RenderedObject], diff: &PrDiff) -> Self {
         type Sides = (Vec<Definition>, Vec<Definition>);
         // Definitions are built and judged on every core; only the grouping is sequential,
         // and it keeps each side's apply order.
@@ -180,15 +180,13 @@ impl ChangeSet {
     /// what [`ChangeSet::classify`]`(objects, objects, &PrDiff::default())` gives (every
     /// identity unchanged, in place, with the same definitions and owners on both sides), with
     /// each definition built once and no map by identity.
-    pub fn unchanged(objects: &[Arc<RenderedObject>], positions: &Positions) -> Self {
+    pub fn unchanged(objects: &[&RenderedObject], positions: &Positions) -> Self {
         let changes = positions
             .0
             .par_chunk_by(|&a, &b| objects[a].identity == objects[b].identity)
             .map(|run| {
-                let definitions: Vec<Definition> = run
-                    .iter()
-                    .map(|&i| definition(&objects[i], false))
-                    .collect();
+                let definitions: Vec<Definition> =
+                    run.iter().map(|&i| definition(objects[i], false)).collect();
                 let owners = owners(&definitions);
                 Arc::new(ObjectChange {
                     id: objects[run[0]]
@@ -215,7 +213,10 @@ impl ChangeSet {
             .filter(|(_, o)| o.notable())
             .map(|(i, _)| i)
             .collect();
-        Self { objects, notable }
+        Self {
+            objects: objects.into(),
+            notable,
+        }
     }
 
     /// [`ChangeSet::classify`] when head was derived from base with only the objects of some
@@ -225,8 +226,8 @@ impl ChangeSet {
     /// `unchanged`'s; only the others are classified, their definitions found through
     /// `rebuilt` without looking at every object. Same answer as [`ChangeSet::classify`].
     pub fn classify_change(
-        base: &[Arc<RenderedObject>],
-        head: &[Arc<RenderedObject>],
+        base: &Objects,
+        head: &Objects,
         diff: &PrDiff,
         rebuilt: &Rebuilt<'_>,
         unchanged: &ChangeSet,
@@ -273,31 +274,33 @@ impl ChangeSet {
                     .map(|i| Arc::clone(&head[i])),
             );
         }
+        let sub_base: Vec<&RenderedObject> = sub_base.iter().map(|o| &**o).collect();
+        let sub_head: Vec<&RenderedObject> = sub_head.iter().map(|o| &**o).collect();
         let fresh = Self::classify(&sub_base, &sub_head, diff);
         // Every fresh entry's identity is one of `rebuilt.identities` (both sorted). Between two
-        // of those, `unchanged`'s entries are kept as one slice, found by binary search, and an
-        // entry kept is notable exactly when it was there (same definitions): its position is
-        // carried over without looking at the object.
+        // of those, `unchanged`'s entries are kept as one shared part, found by binary search,
+        // and an entry kept is notable exactly when it was there (same definitions): its
+        // position is carried over without looking at the object.
         let mut fresh = fresh.objects.into_iter().peekable();
         let mut was_notable = unchanged.notable.iter().copied().peekable();
-        let mut objects = Vec::with_capacity(unchanged.objects.len() + fresh.len());
+        let mut objects = imbl::Vector::new();
         let mut notable = Vec::new();
         // `unchanged`'s entries from `at` to `end`, kept with their notable positions (those
         // before `at` were replaced).
         let mut keep = |end: usize,
                         at: &mut usize,
-                        objects: &mut Vec<Arc<ObjectChange>>,
+                        objects: &mut imbl::Vector<Arc<ObjectChange>>,
                         notable: &mut Vec<usize>| {
             while was_notable.next_if(|&p| p < *at).is_some() {}
             while let Some(position) = was_notable.next_if(|&p| p < end) {
                 notable.push(objects.len() + position - *at);
             }
-            objects.extend(unchanged.objects[*at..end].iter().cloned());
+            objects.append(unchanged.objects.skip(*at).take(end - *at));
             *at = end;
         };
         let mut at = 0;
         for id in rebuilt.identities {
-            let end = at + unchanged.objects[at..].partition_point(|o| &o.id < id);
+            let end = at + partition_point(unchanged.objects.focus().narrow(at..), |o| &o.id < id);
             keep(end, &mut at, &mut objects, &mut notable);
             if unchanged.objects.get(at).is_some_and(|o| &o.id == id) {
                 at += 1;
@@ -306,7 +309,7 @@ impl ChangeSet {
                 if next.notable() {
                     notable.push(objects.len());
                 }
-                objects.push(next);
+                objects.push_back(next);
             }
         }
         keep(unchanged.objects.len(), &mut at, &mut objects, &mut notable);
@@ -315,7 +318,7 @@ impl ChangeSet {
     }
 
     /// Every object, sorted by identity.
-    pub fn objects(&self) -> &[Arc<ObjectChange>] {
+    pub fn objects(&self) -> &imbl::Vector<Arc<ObjectChange>> {
         &self.objects
     }
 
@@ -388,7 +391,7 @@ pub struct Positions(Vec<usize>);
 
 impl Positions {
     /// The positions of `objects` (those without an identity left out).
-    pub fn of_objects(objects: &[Arc<RenderedObject>]) -> Self {
+    pub fn of_objects(objects: &[&RenderedObject]) -> Self {
         let mut positions: Vec<usize> = (0..objects.len())
             .filter(|&i| objects[i].identity.is_some())
             .collect();
@@ -398,9 +401,9 @@ impl Positions {
         Self(positions)
     }
 
-    /// Where `id` is defined in `objects` (the slice these positions were made from): positions,
+    /// Where `id` is defined in `objects` (those these positions were made from): positions,
     /// ascending; empty when nowhere.
-    pub fn of(&self, objects: &[Arc<RenderedObject>], id: &Identity) -> &[usize] {
+    pub fn of(&self, objects: &Objects, id: &Identity) -> &[usize] {
         let key = |i: &usize| objects[*i].identity.as_ref();
         let start = self.0.partition_point(|i| key(i) < Some(id));
         let end = start + self.0[start..].partition_point(|i| key(i) == Some(id));
@@ -422,7 +425,7 @@ fn owners(definitions: &[Definition]) -> Vec<Owner> {
 /// The definitions of one side's objects that have an identity, in apply order; `diff` for
 /// head, whose definitions may be new in the PR.
 fn definitions<'a>(
-    objects: &'a [Arc<RenderedObject>],
+    objects: &[&'a RenderedObject],
     diff: Option<&PrDiff>,
 ) -> Vec<(&'a Identity, Definition)> {
     objects
@@ -502,6 +505,7 @@ mod tests {
             Arc::new(second),
             object("alpha", "3", Some("web")),
         ];
+        let objects: Vec<&RenderedObject> = objects.iter().map(|o| &**o).collect();
         let general = ChangeSet::classify(&objects, &objects, &PrDiff::default());
         let fast = ChangeSet::unchanged(&objects, &Positions::of_objects(&objects));
         assert_eq!(
@@ -532,7 +536,11 @@ mod tests {
             object("adopted", "1", Some("api")),
             object("new", "1", None),
         ];
-        let changes = ChangeSet::classify(&base, &head, &PrDiff::default());
+        let changes = ChangeSet::classify(
+            &base.each_ref().map(|o| &**o),
+            &head.each_ref().map(|o| &**o),
+            &PrDiff::default(),
+        );
         let affected: Vec<(&str, Change)> = changes
             .affected()
             .map(|o| (o.id.name.as_str(), o.change))

@@ -385,7 +385,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let incomplete = snapshot.problems.iter().any(Problem::hides_objects)
                 || !snapshot.render_errors.is_empty();
             match split {
-                Some(dir) => match write_objects(&snapshot.objects, &dir) {
+                Some(dir) => match write_objects(&snapshot.object_refs(), &dir) {
                     Ok(written) => {
                         eprintln!("wrote {} file(s) to {}", written.len(), dir.display())
                     }
@@ -397,7 +397,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 None => {
                     let mut stdout = std::io::stdout().lock();
-                    stdout.write_all(yaml_stream(&snapshot.objects)?.as_bytes())?;
+                    stdout.write_all(yaml_stream(&snapshot.object_refs())?.as_bytes())?;
                     stdout.flush()?;
                 }
             }

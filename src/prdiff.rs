@@ -125,7 +125,6 @@ impl PrDiff {
         let mut out = std::collections::HashSet::new();
         let generated: Vec<&Origin> = head
             .rendered_or_generated()
-            .iter()
             .map(|o| &o.origin)
             .filter(|o| o.generator.is_some())
             .collect();

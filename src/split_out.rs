@@ -98,6 +98,7 @@ pub fn split_to_dir(inputs: &[Input], out: &Path) -> Result<Vec<PathBuf>, SplitO
         }));
     }
     let (objects, _, _) = build_objects(documents.into_iter(), &Config::default());
+    let objects: Vec<&RenderedObject> = objects.iter().map(|o| &**o).collect();
     write_with(&objects, out, |object| {
         texts.get(&Arc::as_ptr(&object.value)).map(String::as_str)
     })
@@ -139,7 +140,7 @@ fn describe(origin: &Origin) -> String {
 /// duplicates naming every definition (`clobbercheck render --split`, whose rendered objects
 /// have no text of their own).
 pub fn write_objects(
-    objects: &[Arc<RenderedObject>],
+    objects: &[&RenderedObject],
     out: &Path,
 ) -> Result<Vec<PathBuf>, SplitOutError> {
     write_with(objects, out, |_| None)
@@ -147,7 +148,7 @@ pub fn write_objects(
 
 /// [`write_objects`], writing the text `own_text` gives for an object when it has one.
 fn write_with<'a>(
-    objects: &'a [Arc<RenderedObject>],
+    objects: &[&'a RenderedObject],
     out: &Path,
     own_text: impl Fn(&RenderedObject) -> Option<&'a str>,
 ) -> Result<Vec<PathBuf>, SplitOutError> {
@@ -194,7 +195,7 @@ fn write_with<'a>(
 
 /// The objects as one YAML stream, each preceded by a `# Source:` comment naming its origin,
 /// so users see exactly what the check saw (`clobbercheck render`).
-pub fn yaml_stream(objects: &[Arc<RenderedObject>]) -> Result<String, SplitOutError> {
+pub fn yaml_stream(objects: &[&RenderedObject]) -> Result<String, SplitOutError> {
     let mut out = String::new();
     for object in objects {
         let yaml =

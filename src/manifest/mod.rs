@@ -30,6 +30,37 @@ pub struct Origin {
     pub generator: Option<Arc<crate::deploy::applicationset::Producer>>,
 }
 
+/// A revision's objects in apply order. A persistent vector (`imbl`'s RRB tree of 64-object
+/// chunks, shared between copies): a head derived from its base's snapshot takes base's objects
+/// between two rebuilt files as one shared part (O(log n)), where copying the `Arc` of each of
+/// 200,000 objects, and dropping the copies again, took 5–8 ms of every warm pull request
+/// (`cargo bench --bench warm`). Indexing costs a few pointer hops: whole-revision passes
+/// gather `Snapshot::object_refs` once instead.
+pub type Objects = imbl::Vector<Arc<RenderedObject>>;
+
+/// An iteration over [`Objects`] in order.
+pub type ObjectsIter<'a> =
+    imbl::vector::Iter<'a, Arc<RenderedObject>, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// Where the items of a persistent vector's `focus` stop being `before` (which holds for a
+/// prefix of them): the first position it does not hold at, found by binary search as
+/// `slice::partition_point` does.
+pub fn partition_point<A>(
+    mut focus: imbl::vector::Focus<'_, A, imbl::shared_ptr::DefaultSharedPtr>,
+    before: impl Fn(&A) -> bool,
+) -> usize {
+    let (mut low, mut high) = (0, focus.len());
+    while low < high {
+        let middle = low + (high - low) / 2;
+        if before(focus.index(middle)) {
+            low = middle + 1;
+        } else {
+            high = middle;
+        }
+    }
+    low
+}
+
 /// One Kubernetes object as defined in a revision.
 #[derive(Debug, Clone)]
 pub struct RenderedObject {
@@ -41,4 +72,33 @@ pub struct RenderedObject {
     /// The deployers whose output holds it at this identity, sorted; empty when it is applied
     /// directly (DESIGN.md §3a).
     pub owners: Vec<crate::deploy::Owner>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::partition_point;
+
+    #[test]
+    fn partition_point_answers_as_the_slice_method_does() {
+        // Long enough for several chunks and tree levels, with runs of equal items.
+        let items: Vec<u32> = (0..5_000).map(|i| i / 7).collect();
+        let vector: imbl::Vector<u32> = items.iter().copied().collect();
+        for probe in [0, 1, 3, 64, 65, 500, 713, 714, 800] {
+            assert_eq!(
+                partition_point(vector.focus(), |&x| x < probe),
+                items.partition_point(|&x| x < probe),
+                "{probe}"
+            );
+            let narrowed = vector.focus().narrow(1_000..2_000);
+            assert_eq!(
+                partition_point(narrowed, |&x| x <= probe),
+                items[1_000..2_000].partition_point(|&x| x <= probe),
+                "{probe} within 1000..2000"
+            );
+        }
+        assert_eq!(
+            partition_point(imbl::Vector::<u32>::new().focus(), |_| true),
+            0
+        );
+    }
 }

@@ -55,7 +55,8 @@ pub fn write(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
     let split = at + EMPTY.len() - 1;
     let mut out = Chunks::new(out);
     out.write_all(&text[..split])?;
-    let objects = report.objects.objects();
+    // References gathered once (no reference count touched), for windows of tasks.
+    let objects: Vec<&std::sync::Arc<ObjectChange>> = report.objects.objects().iter().collect();
     for (window_index, window) in objects
         .chunks(OBJECTS_PER_TASK * TASKS_PER_WINDOW)
         .enumerate()
@@ -82,12 +83,12 @@ pub fn write(report: &Report, out: &mut impl Write) -> std::io::Result<()> {
 
 /// The array elements for `objects` at the report's second level, each after its separator
 /// (the first of the whole array after a bare newline).
-fn elements(objects: &[std::sync::Arc<ObjectChange>], first: bool) -> std::io::Result<Vec<u8>> {
+fn elements(objects: &[&std::sync::Arc<ObjectChange>], first: bool) -> std::io::Result<Vec<u8>> {
     let mut text = Vec::with_capacity(objects.len() * 1024);
     for (i, object) in objects.iter().enumerate() {
         text.extend_from_slice(if first && i == 0 { b"\n" } else { b",\n" });
         text.extend_from_slice(&INDENT[..4]);
-        serialize(object.as_ref(), &mut text, 2)?;
+        serialize(&***object, &mut text, 2)?;
     }
     Ok(text)
 }

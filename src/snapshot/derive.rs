@@ -32,7 +32,7 @@ use crate::deploy::argocd::{self, Application, Applications};
 use crate::manifest::LazyValue;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
-use crate::manifest::{Identity, ObjectHead, Origin, RenderedObject};
+use crate::manifest::{Identity, ObjectHead, Objects, Origin, RenderedObject};
 use crate::revision::{EntryKind, Revision, RevisionError};
 
 /// What a revision's objects were computed from beyond each file's own documents, kept with its
@@ -392,7 +392,6 @@ pub(super) fn derive(
             .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
             || base
                 .rendered_or_generated()
-                .iter()
                 .filter(|o| generated.is_none() || o.origin.generator.is_none())
                 .any(|o| over(&o.origin.path))
         {
@@ -412,30 +411,30 @@ pub(super) fn derive(
     let Some(runs) = &basis.runs else {
         return Ok(None);
     };
-    let mut objects: Vec<Arc<RenderedObject>> = Vec::with_capacity(base.objects.len() + 16);
+    let mut objects = Objects::new();
     // Positions in `objects` of the objects built again.
     let mut fresh: Vec<usize> = Vec::new();
+    // Base's objects at `range`, sharing base's chunks.
+    let part = |range: Range<usize>| base.objects.skip(range.start).take(range.len());
     // One file's objects as head's deployers place them, appended to `objects`.
-    let place_again = |path: &str,
-                       documents: &Parsed,
-                       objects: &mut Vec<Arc<RenderedObject>>,
-                       fresh: &mut Vec<usize>| {
-        for (origin, value) in documents_of(path, documents) {
-            if value.outline().is_object() {
-                let head = ObjectHead::of(value.outline());
-                let before = objects.len();
-                objects.extend(place(
-                    origin,
-                    value,
-                    head,
-                    &deployers,
-                    &basis.scopes,
-                    &config.deploy,
-                ));
-                fresh.extend(before..objects.len());
+    let place_again =
+        |path: &str, documents: &Parsed, objects: &mut Objects, fresh: &mut Vec<usize>| {
+            for (origin, value) in documents_of(path, documents) {
+                if value.outline().is_object() {
+                    let head = ObjectHead::of(value.outline());
+                    let before = objects.len();
+                    objects.extend(place(
+                        origin,
+                        value,
+                        head,
+                        &deployers,
+                        &basis.scopes,
+                        &config.deploy,
+                    ));
+                    fresh.extend(before..objects.len());
+                }
             }
-        }
-    };
+        };
     let mut problems: Vec<Problem> = base
         .problems
         .iter()
@@ -446,7 +445,7 @@ pub(super) fn derive(
     warnings.retain(|path, _| !changed.contains(path));
     let mut render_errors = Vec::new();
     // Files are visited in path order, as base's runs are: between two rebuilt files, the
-    // unchanged files' objects are one slice of base's, copied without looking up each file.
+    // unchanged files' objects are one part of base's, shared without looking up each file.
     let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
     let mut copied = 0;
     for path in &rebuilt {
@@ -455,7 +454,7 @@ pub(super) fn derive(
             .range::<str, _>((Bound::Included(path), Bound::Unbounded))
             .next();
         let start = next.map_or(base.plain, |(_, run)| run.start);
-        objects.extend(base.objects[copied..start].iter().cloned());
+        objects.append(part(copied..start));
         copied = start;
         let own = next.filter(|(p, _)| *p == path).map(|(_, run)| run.clone());
         if let Some(run) = &own {
@@ -468,7 +467,7 @@ pub(super) fn derive(
         let Some(documents) = parsed.get(path) else {
             let Some(run) = own else { continue };
             if !replaced.contains(path) {
-                objects.extend(base.objects[run].iter().cloned());
+                objects.append(part(run));
                 continue;
             }
             // Deployed differently now: the same documents, placed by head's deployers.
@@ -510,16 +509,15 @@ pub(super) fn derive(
         }
         place_again(path, documents, &mut objects, &mut fresh);
     }
-    objects.extend(base.objects[copied..base.plain].iter().cloned());
+    objects.append(part(copied..base.plain));
     let head_plain = objects.len();
     // Rendered objects are base's; generated ones too, unless the sets expand differently:
     // then head's generated Applications are placed as a whole load places them, last.
     match &generated {
-        None => objects.extend(base.rendered_or_generated().iter().cloned()),
+        None => objects.append(part(base.plain..base.objects.len())),
         Some(expansion) => {
             objects.extend(
                 base.rendered_or_generated()
-                    .iter()
                     .filter(|o| o.origin.generator.is_none())
                     .cloned(),
             );
@@ -548,11 +546,10 @@ pub(super) fn derive(
     let mut identities: Vec<Identity> = rebuilt
         .iter()
         .filter_map(|path| runs.get(path.as_str()))
-        .flat_map(|run| base.objects[run.clone()].iter())
+        .flat_map(|run| base.objects_in(run.clone()))
         .chain(fresh.iter().map(|&i| &objects[i]))
         .chain(
             base.rendered_or_generated()
-                .iter()
                 .filter(|o| o.origin.generator.is_some()),
         )
         .filter_map(|o| o.identity.clone())

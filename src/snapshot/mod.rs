@@ -6,6 +6,7 @@
 //! their base commit, whose snapshot is then built once, not once per pull request.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::ops::Range;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use git2::{ObjectType, Oid};
@@ -17,7 +18,9 @@ use crate::deploy::Deployers;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::{Document, SplitError, split, split_outlined};
 use crate::manifest::yaml::YamlWarning;
-use crate::manifest::{Identity, LazyValue, ObjectHead, Origin, RenderedObject};
+use crate::manifest::{
+    Identity, LazyValue, ObjectHead, Objects, ObjectsIter, Origin, RenderedObject, partition_point,
+};
 use crate::render::{
     RenderCache, RenderFailure, Target, ToolFolder, render_revision, render_targets, tool_folders,
 };
@@ -323,7 +326,7 @@ pub struct Snapshot {
     pub files: Files,
     /// Objects in apply order: plain files by path, then by position in the file; then rendered
     /// targets in `sources:` order.
-    pub objects: Vec<Arc<RenderedObject>>,
+    pub objects: Objects,
     pub problems: Vec<Problem>,
     /// Warnings of the YAML reader (duplicate keys, YAML 1.1 readings) by file path, for the
     /// rules that judge the definitions holding them.
@@ -370,25 +373,43 @@ impl Snapshot {
     /// The objects that come from a render or an ApplicationSet, after those of plain files in
     /// apply order: a reader of generated Applications looks at these only, not at every
     /// object of the revision.
-    pub fn rendered_or_generated(&self) -> &[Arc<RenderedObject>] {
-        &self.objects[self.plain..]
+    pub fn rendered_or_generated(&self) -> ObjectsIter<'_> {
+        self.objects_in(self.plain..self.objects.len())
+    }
+
+    /// The objects at positions `range` of [`Snapshot::objects`], in order.
+    ///
+    /// Panics when `range` reaches past the end, as slicing does.
+    pub fn objects_in(&self, range: Range<usize>) -> ObjectsIter<'_> {
+        self.objects.focus().narrow(range).into_iter()
+    }
+
+    /// Every object, as a contiguous list of references (one pointer each, no reference count
+    /// touched): what passes over the whole revision sort, search and split across cores.
+    pub fn object_refs(&self) -> Vec<&RenderedObject> {
+        self.objects.iter().map(|o| &**o).collect()
     }
 
     /// The objects defined in the file at `path`, in apply order: plain files' objects are in
     /// path order (one run per file) in a snapshot that can be derived from or was derived, so
     /// that run is found by binary search; rendered and generated ones are looked at one by one.
     pub fn defined_at<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a RenderedObject> {
-        let plain = &self.objects[..self.plain];
         let in_path_order =
             self.derived.is_some() || self.basis.as_ref().is_some_and(|b| b.runs.is_some());
         let run = if in_path_order {
-            let start = plain.partition_point(|o| o.origin.path.as_str() < path);
-            let end = start + plain[start..].partition_point(|o| o.origin.path == path);
-            &plain[start..end]
+            // The first plain object at or after `path`, then the first after it.
+            let first_from = |after: bool| {
+                let plain = self.objects.focus().narrow(..self.plain);
+                partition_point(plain, |o| {
+                    let here = o.origin.path.as_str();
+                    here < path || (after && here == path)
+                })
+            };
+            first_from(false)..first_from(true)
         } else {
-            plain
+            0..self.plain
         };
-        run.iter()
+        self.objects_in(run)
             .chain(self.rendered_or_generated())
             .filter(move |o| o.origin.path == path)
             .map(|o| &**o)
@@ -425,7 +446,7 @@ impl Snapshot {
         if let Some(positions) = self.positions.get() {
             return positions;
         }
-        let computed = Positions::of_objects(&self.objects);
+        let computed = Positions::of_objects(&self.object_refs());
         self.positions.get_or_init(|| computed)
     }
 
@@ -447,7 +468,7 @@ impl Snapshot {
         if let Some(unchanged) = self.unchanged.get() {
             return unchanged;
         }
-        let computed = ChangeSet::unchanged(&self.objects, self.positions());
+        let computed = ChangeSet::unchanged(&self.object_refs(), self.positions());
         self.unchanged.get_or_init(|| computed)
     }
 }
@@ -799,6 +820,7 @@ impl Snapshot {
             .take_while(|o| o.origin.target.is_none() && o.origin.generator.is_none())
             .count();
         basis.runs = derive::Basis::runs_of(&objects, plain);
+        let objects = Objects::from(objects);
         basis.scopes = scopes;
         render_errors.extend(unresolved);
         problems.sort_by(|a, b| a.path().cmp(b.path()));
