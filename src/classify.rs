@@ -7,7 +7,9 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::deploy::Owner;
-use crate::manifest::{Identity, LazyValue, Objects, Origin, RenderedObject, partition_point};
+use crate::manifest::{
+    Identity, LazyValue, Objects, Origin, RenderedObject, append_part, partition_point,
+};
 use crate::prdiff::PrDiff;
 
 /// What the PR does to one identity.
@@ -295,7 +297,7 @@ impl ChangeSet {
             while let Some(position) = was_notable.next_if(|&p| p < end) {
                 notable.push(objects.len() + position - *at);
             }
-            objects.append(unchanged.objects.skip(*at).take(end - *at));
+            append_part(objects, &unchanged.objects, *at..end);
             *at = end;
         };
         let mut at = 0;

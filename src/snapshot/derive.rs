@@ -32,7 +32,7 @@ use crate::deploy::argocd::{self, Application, Applications};
 use crate::manifest::LazyValue;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
-use crate::manifest::{Identity, ObjectHead, Objects, Origin, RenderedObject};
+use crate::manifest::{Identity, ObjectHead, Objects, Origin, RenderedObject, append_part};
 use crate::revision::{EntryKind, Revision, RevisionError};
 
 /// What a revision's objects were computed from beyond each file's own documents, kept with its
@@ -414,8 +414,6 @@ pub(super) fn derive(
     let mut objects = Objects::new();
     // Positions in `objects` of the objects built again.
     let mut fresh: Vec<usize> = Vec::new();
-    // Base's objects at `range`, sharing base's chunks.
-    let part = |range: Range<usize>| base.objects.skip(range.start).take(range.len());
     // One file's objects as head's deployers place them, appended to `objects`.
     let place_again =
         |path: &str, documents: &Parsed, objects: &mut Objects, fresh: &mut Vec<usize>| {
@@ -445,7 +443,7 @@ pub(super) fn derive(
     warnings.retain(|path, _| !changed.contains(path));
     let mut render_errors = Vec::new();
     // Files are visited in path order, as base's runs are: between two rebuilt files, the
-    // unchanged files' objects are one part of base's, shared without looking up each file.
+    // unchanged files' objects are one part of base's, appended without looking up each file.
     let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
     let mut copied = 0;
     for path in &rebuilt {
@@ -454,7 +452,7 @@ pub(super) fn derive(
             .range::<str, _>((Bound::Included(path), Bound::Unbounded))
             .next();
         let start = next.map_or(base.plain, |(_, run)| run.start);
-        objects.append(part(copied..start));
+        append_part(&mut objects, &base.objects, copied..start);
         copied = start;
         let own = next.filter(|(p, _)| *p == path).map(|(_, run)| run.clone());
         if let Some(run) = &own {
@@ -467,7 +465,7 @@ pub(super) fn derive(
         let Some(documents) = parsed.get(path) else {
             let Some(run) = own else { continue };
             if !replaced.contains(path) {
-                objects.append(part(run));
+                append_part(&mut objects, &base.objects, run);
                 continue;
             }
             // Deployed differently now: the same documents, placed by head's deployers.
@@ -509,12 +507,12 @@ pub(super) fn derive(
         }
         place_again(path, documents, &mut objects, &mut fresh);
     }
-    objects.append(part(copied..base.plain));
+    append_part(&mut objects, &base.objects, copied..base.plain);
     let head_plain = objects.len();
     // Rendered objects are base's; generated ones too, unless the sets expand differently:
     // then head's generated Applications are placed as a whole load places them, last.
     match &generated {
-        None => objects.append(part(base.plain..base.objects.len())),
+        None => append_part(&mut objects, &base.objects, base.plain..base.objects.len()),
         Some(expansion) => {
             objects.extend(
                 base.rendered_or_generated()
