@@ -271,8 +271,8 @@ fn main() {
              again; the new ConfigMap's folder is a new directory for the git generator too)"
         }
         Layout::Flux => {
-            "a Flux Kustomization's interval edited (head loaded whole: a changed Flux object is \
-             not derived)"
+            "a Flux Kustomization's interval edited (head derived: Flux objects learned again, \
+             the Kustomization's folder placed again)"
         }
     };
     println!(

@@ -502,9 +502,19 @@ spec:
     let creds = |user: &str| {
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ndata:\n  user: {user}\n")
     };
+    // A Kustomization that rewrites nothing: a name written as template text under it is no
+    // object's name (a problem), until a change makes it rewrite its documents.
+    let verbatim = "apiVersion: kustomize.toolkit.fluxcd.io/v1\nkind: Kustomization\nmetadata:\n  \
+                    name: verbatim\n  namespace: flux-system\nspec:\n  path: ./flux-verbatim\n  \
+                    sourceRef: {kind: GitRepository, name: flux-system}\n";
     let base = init(
         dir,
         &[
+            ("clusters/prod/verbatim.yaml", verbatim),
+            (
+                "flux-verbatim/templated.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${prefix}-cm\n",
+            ),
             ("clusters/prod/apps.yaml", kustomization),
             ("clusters/prod/settings.yaml", &settings("small")),
             ("clusters/prod/more.yaml", more),
@@ -550,7 +560,7 @@ spec:
             commit(dir, &base, &[("flux-apps/cm.yaml", cm("other"))]),
         ),
         (
-            "a changed Kustomization",
+            "a Kustomization's substituted variable",
             commit(
                 dir,
                 &base,
@@ -560,9 +570,109 @@ spec:
                 )],
             ),
         ),
+        (
+            "a Kustomization's interval",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/apps.yaml",
+                    &kustomization.replace("  prune: true\n", "  prune: true\n  interval: 5m\n"),
+                )],
+            ),
+        ),
+        (
+            "a Kustomization's target namespace and pruning",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/apps.yaml",
+                    &kustomization
+                        .replace("targetNamespace: team", "targetNamespace: other")
+                        .replace("prune: true", "prune: false"),
+                )],
+            ),
+        ),
+        (
+            "a Kustomization pointed at another folder, a file added there",
+            commit(
+                dir,
+                &base,
+                &[
+                    (
+                        "clusters/prod/apps.yaml",
+                        &kustomization.replace("./flux-apps", "./flux-next"),
+                    ),
+                    ("flux-next/cm.yaml", cm("next")),
+                ],
+            ),
+        ),
+        (
+            "a Kustomization added beside the others",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/extra.yaml",
+                    &kustomization
+                        .replace("name: apps", "name: extra")
+                        .replace("./flux-apps", "./flux-more")
+                        .replace(
+                            "    substituteFrom: [{kind: ConfigMap, name: settings}]\n",
+                            "",
+                        ),
+                )],
+            ),
+        ),
+        (
+            "a Kustomization substituting from other data",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/apps.yaml",
+                    &kustomization.replace("name: settings", "name: other"),
+                )],
+            ),
+        ),
+        (
+            "a Kustomization removed (its data no longer read)",
+            commit(dir, &base, &[("clusters/prod/more.yaml", "")]),
+        ),
+        (
+            "a Kustomization given patches (built with kustomize)",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/apps.yaml",
+                    &format!(
+                        "{kustomization}  patches:\n    - patch: '[{{\"op\": \"replace\", \
+                         \"path\": \"/spec/replicas\", \"value\": 5}}]'\n      target: \
+                         {{kind: Deployment}}\n"
+                    ),
+                )],
+            ),
+        ),
+        (
+            "a Kustomization that starts rewriting its documents",
+            commit(
+                dir,
+                &base,
+                &[(
+                    "clusters/prod/verbatim.yaml",
+                    &format!(
+                        "{verbatim}  targetNamespace: team\n  postBuild:\n    substitute: {{prefix: app}}\n"
+                    ),
+                )],
+            ),
+        ),
     ];
     let derived = compare(dir, &base, &heads);
-    let expected = [true, false, false, true, true, false];
+    let expected = [
+        true, false, false, true, true, true, true, true, true, true, false, false, false, true,
+    ];
     for ((name, was), want) in derived.iter().zip(expected) {
         assert_eq!(*was, want, "{name}: derived");
     }

@@ -124,6 +124,12 @@ impl Deployers {
         Self::of(applications, self.flux.clone())
     }
 
+    /// These deployers with other Flux objects (Applications the same): what a head derived
+    /// from its base deploys when the pull request changes Kustomizations only.
+    pub fn with_flux(&self, flux: Flux) -> Self {
+        Self::of(self.applications.clone(), flux)
+    }
+
     fn of(applications: Applications, flux: Flux) -> Self {
         let all = applications
             .all()

@@ -9,11 +9,15 @@
 //! repository. [`derive`] checks exactly those conditions and answers `None` otherwise (the
 //! caller loads the revision whole); `tests/derive.rs` holds its answer to [`Snapshot::load`]'s.
 //!
-//! Two kinds of reader are followed rather than refused. Argo CD Applications a PR adds, edits
+//! Three kinds of reader are followed rather than refused. Argo CD Applications a PR adds, edits
 //! or removes are learned again, and the files under each one that deploys differently are
 //! placed again. ApplicationSets are expanded again over head's files (a PR may change a set, or
 //! a folder or file a git generator reads); when that gives other Applications, head's generated
-//! Applications are placed and learned again the same way.
+//! Applications are placed and learned again the same way. Flux Kustomizations a PR adds, edits
+//! or removes (in a revision that has Flux objects) are learned again with the documents Flux
+//! reads ([`Basis::flux_documents`]), and the files under each Kustomization that differs are
+//! read and placed again — unless the difference reaches further (a HelmRelease placed
+//! elsewhere, other data read for substitution, a kustomize build, a tool folder).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::{Bound, Range};
@@ -29,6 +33,7 @@ use crate::config::{CONFIG_PATHS, Config};
 use crate::deploy::Deployers;
 use crate::deploy::applicationset::{self, Cluster, RevisionExpansion};
 use crate::deploy::argocd::{self, Application, Applications};
+use crate::deploy::flux::{Flux, is_kustomization};
 use crate::manifest::LazyValue;
 use crate::manifest::scope::ScopeTable;
 use crate::manifest::split::split;
@@ -61,6 +66,10 @@ pub(crate) struct Basis {
     pub definitions: OnceLock<Vec<Application>>,
     /// Kinds' scopes learned from the revision's CRDs.
     pub scopes: ScopeTable,
+    /// The documents its Flux objects were learned from, in apply order
+    /// ([`crate::deploy::flux::Flux::learns_from`]): a head whose changes hold Kustomizations
+    /// learns its Flux objects again from these and its changed files. `None` without Flux.
+    pub flux_documents: Option<Vec<(Origin, Arc<LazyValue>)>>,
     /// Each plain file's objects: their positions in [`Snapshot::objects`] (plain files' objects
     /// are in the listing's order, which is path order, one run per file). Made once per
     /// revision (see [`Basis::runs_of`]), so deriving a head copies the unchanged files between
@@ -241,6 +250,9 @@ pub(super) fn derive(
     let mut applications_change = false;
     // ApplicationSets added, removed or edited: head's sets are expanded (below).
     let mut sets_change = false;
+    // Flux Kustomizations added, removed or edited in a revision with Flux objects: head's
+    // Flux objects are learned again (below).
+    let mut flux_change = false;
     for path in &changed {
         let sides = [base.files.get(path), files.get(path)];
         let plain = |file: &&SnapshotFile| {
@@ -277,6 +289,10 @@ pub(super) fn derive(
                 }
                 if applicationset::is_application_set(doc.value.outline()) {
                     sets_change = true;
+                    continue;
+                }
+                if is_kustomization(doc.value.outline()) && basis.flux_documents.is_some() {
+                    flux_change = true;
                     continue;
                 }
                 if !argocd::is_argo(doc.value.outline(), "Application") {
@@ -407,6 +423,71 @@ pub(super) fn derive(
         (Arc::clone(&base.deployers), BTreeSet::new())
     };
 
+    // With Kustomizations changed, Flux objects are learned again from base's Flux documents
+    // with the changed files' Kustomizations in their place (apply order as above), and the
+    // files under every Kustomization that differs are read again and placed again: their
+    // objects' cluster, namespace, substitutions and owners may differ, and so may whether a
+    // written name is rewritten. Not followed here: a difference beyond Kustomizations (a
+    // HelmRelease placed elsewhere, other data read), a Kustomization built with kustomize,
+    // or one over a tool folder or a rendered or generated object.
+    let (deployers, flux_replaced) = if flux_change {
+        let Some(documents) = &basis.flux_documents else {
+            return Ok(None);
+        };
+        let mut read: Vec<(Origin, Arc<LazyValue>)> = documents
+            .iter()
+            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
+            .cloned()
+            .collect();
+        for (path, parsed) in &parsed {
+            read.extend(
+                documents_of(path, parsed)
+                    .into_iter()
+                    .filter(|(_, v)| is_kustomization(v.outline())),
+            );
+        }
+        read.sort_by(|a, b| (&a.0.path, a.0.line).cmp(&(&b.0.path, b.0.line)));
+        read.extend(documents.iter().filter(|(o, _)| !plain(o)).cloned());
+        let learned = Flux::learn(
+            read.iter().map(|(origin, value)| (origin, value.outline())),
+            &config.deploy,
+        );
+        let Some(differing) = deployers.flux().differing_kustomizations(&learned) else {
+            return Ok(None);
+        };
+        if differing
+            .iter()
+            .any(|k| k.built.is_some() || k.spec.builds())
+        {
+            return Ok(None);
+        }
+        let folders: Vec<String> = differing.iter().map(|k| k.spec.path.clone()).collect();
+        let over = |path: &str| folders.iter().any(|f| within(path, f));
+        if basis
+            .tools
+            .iter()
+            .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
+            || base.rendered_or_generated().any(|o| over(&o.origin.path))
+        {
+            return Ok(None);
+        }
+        let again: BTreeSet<String> = files
+            .keys()
+            .filter(|p| !changed.contains(*p) && over(p))
+            .cloned()
+            .collect();
+        (Arc::new(deployers.with_flux(learned)), again)
+    } else {
+        (deployers, BTreeSet::new())
+    };
+    // What says whether a deployer rewrites a document (so that its written name is not
+    // final): base's deployers as they were learned, unless Flux objects were learned again.
+    let rewriter: &Deployers = if flux_change {
+        &deployers
+    } else {
+        &basis.rounds
+    };
+
     // Each unchanged file's run is base's.
     let Some(runs) = &basis.runs else {
         return Ok(None);
@@ -433,10 +514,15 @@ pub(super) fn derive(
                 }
             }
         };
+    // A file read again for a differing Kustomization keeps its parse error and warnings (its
+    // text is base's); whether a written name is final is judged again.
     let mut problems: Vec<Problem> = base
         .problems
         .iter()
         .filter(|p| !changed.contains(p.path()))
+        .filter(|p| {
+            !(matches!(p, Problem::InvalidObjectName { .. }) && flux_replaced.contains(p.path()))
+        })
         .cloned()
         .collect();
     let mut warnings = base.warnings.clone();
@@ -444,7 +530,12 @@ pub(super) fn derive(
     let mut render_errors = Vec::new();
     // Files are visited in path order, as base's runs are: between two rebuilt files, the
     // unchanged files' objects are one part of base's, appended without looking up each file.
-    let rebuilt: BTreeSet<String> = changed.union(&replaced).cloned().collect();
+    let rebuilt: BTreeSet<String> = changed
+        .iter()
+        .chain(&replaced)
+        .chain(&flux_replaced)
+        .cloned()
+        .collect();
     let mut copied = 0;
     for path in &rebuilt {
         let path = path.as_str();
@@ -462,32 +553,46 @@ pub(super) fn derive(
         let Some(file) = files.get(path) else {
             continue;
         };
-        let Some(documents) = parsed.get(path) else {
-            let Some(run) = own else { continue };
-            if !replaced.contains(path) {
-                append_part(&mut objects, &base.objects, run);
+        let changed_here = parsed.contains_key(path);
+        let documents = match parsed.get(path) {
+            Some(documents) => Arc::clone(documents),
+            // Under a differing Kustomization: read again whole, objects or not (a name that
+            // was template text may be substituted now).
+            None if flux_replaced.contains(path) && config.selects(path) => {
+                let Some(documents) = cache.get(file.oid, path.ends_with(".json")) else {
+                    return Ok(None);
+                };
+                documents
+            }
+            None => {
+                let Some(run) = own else { continue };
+                if !replaced.contains(path) {
+                    append_part(&mut objects, &base.objects, run);
+                    continue;
+                }
+                // Deployed differently now: the same documents, placed by head's deployers.
+                let Some(documents) = cache.get(file.oid, path.ends_with(".json")) else {
+                    return Ok(None);
+                };
+                place_again(path, &documents, &mut objects, &mut fresh);
                 continue;
             }
-            // Deployed differently now: the same documents, placed by head's deployers.
-            let Some(documents) = cache.get(file.oid, path.ends_with(".json")) else {
-                return Ok(None);
-            };
-            place_again(path, &documents, &mut objects, &mut fresh);
-            continue;
         };
+        let documents = &documents;
         match documents.as_ref() {
-            Err(error) => problems.push(Problem::Parse {
+            Err(error) if changed_here => problems.push(Problem::Parse {
                 path: path.to_string(),
                 error: error.clone(),
             }),
+            Err(_) => {}
             Ok(docs) => {
                 let found: Vec<_> = docs.iter().flat_map(|d| d.warnings.clone()).collect();
-                if !found.is_empty() {
+                if changed_here && !found.is_empty() {
                     warnings.insert(path.to_string(), found);
                 }
                 for doc in docs {
                     if let Some(name) = crate::manifest::identity::invalid_name(doc.value.outline())
-                        && !basis.rounds.rewrites(path, &doc.value)
+                        && !rewriter.rewrites(path, &doc.value)
                     {
                         problems.push(Problem::InvalidObjectName {
                             path: path.to_string(),

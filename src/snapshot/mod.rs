@@ -794,6 +794,7 @@ impl Snapshot {
             expansion,
             scopes: ScopeTable::default(),
             application_documents: Vec::new(),
+            flux_documents: None,
             definitions: std::sync::OnceLock::new(),
             runs: None,
         };
@@ -809,10 +810,12 @@ impl Snapshot {
             objects,
             deployers,
             application_documents,
+            flux_documents,
             unresolved,
             scopes,
         } = built;
         basis.application_documents = application_documents;
+        basis.flux_documents = flux_documents;
         // Rendered documents name their target and generated ones their producer: the objects
         // of plain files are the ones before them.
         let plain = objects
@@ -909,6 +912,9 @@ struct Built {
     deployers: Deployers,
     /// The Argo CD Application documents deployers were learned from, in apply order.
     application_documents: Vec<(Origin, Arc<LazyValue>)>,
+    /// The documents Flux objects were learned from ([`crate::deploy::flux::Flux::learns_from`]),
+    /// in apply order; `None` when the revision has no Flux object.
+    flux_documents: Option<Vec<(Origin, Arc<LazyValue>)>>,
     unresolved: Vec<RenderFailure>,
     scopes: ScopeTable,
 }
@@ -953,6 +959,17 @@ fn build(documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>, config: &Con
         })
         .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
         .collect();
+    let flux = deployers.flux();
+    let flux_documents = (!flux.is_empty()).then(|| {
+        heads
+            .iter()
+            .filter(|(_, value, head)| {
+                head.is_some()
+                    && flux.learns_from(value.outline(), &config.deploy.default_namespace)
+            })
+            .map(|(origin, value, _)| (origin.clone(), Arc::clone(value)))
+            .collect()
+    });
     let mut unresolved: Vec<RenderFailure> = Vec::new();
     if config.deploy.strict_post_build_substitutions {
         for (origin, value, _) in &heads {
@@ -969,6 +986,7 @@ fn build(documents: impl Iterator<Item = (Origin, Arc<LazyValue>)>, config: &Con
         objects,
         deployers,
         application_documents,
+        flux_documents,
         unresolved,
         scopes,
     }

@@ -54,7 +54,7 @@ pub enum Chart {
 }
 
 /// The parts of a HelmRelease clobbercheck uses.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct HelmRelease {
     pub namespace: String,
     pub name: String,

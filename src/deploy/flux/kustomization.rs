@@ -49,7 +49,7 @@ pub struct SubstituteReference {
 }
 
 /// The parts of a Kustomization clobbercheck uses, as written.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Kustomization {
     pub namespace: String,
     pub name: String,

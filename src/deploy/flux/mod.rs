@@ -51,7 +51,7 @@ const BOOTSTRAP_FOLDER: &str = "flux-system";
 const MAX_DEPTH: usize = 16;
 
 /// What one Kustomization or HelmRelease is, once placed on one cluster.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Instance<T> {
     pub spec: T,
     /// The cluster it applies to (`None`: unnamed).
@@ -343,6 +343,68 @@ impl Flux {
             build_targets,
             data_read,
         }
+    }
+
+    /// Whether [`Flux::learn`]'s answer may depend on the document: a GitRepository,
+    /// Kustomization or HelmRelease (by kind, as `learn` first tells them), or data this
+    /// revision's Flux objects read. What a revision keeps so that another revision's Flux
+    /// objects can be learned again from these documents and its changed files alone.
+    pub fn learns_from(&self, value: &Value, default_namespace: &str) -> bool {
+        matches!(
+            field(value, "kind").as_str(),
+            Some("GitRepository" | "Kustomization" | "HelmRelease")
+        ) || self.reads_data(value, default_namespace)
+    }
+
+    /// The Kustomizations of `self` and of `other` with no equal one (spec, cluster, source,
+    /// variables, build) on the other side, when nothing else of Flux differs: the same
+    /// HelmReleases, kustomize builds and data read, and the Kustomizations both have in the
+    /// same apply order. `None` when something else differs: then what they deploy is not
+    /// known from the differing Kustomizations' folders alone.
+    pub fn differing_kustomizations<'a>(
+        &'a self,
+        other: &'a Flux,
+    ) -> Option<Vec<&'a Instance<Kustomization>>> {
+        if self.releases != other.releases
+            || self.build_targets != other.build_targets
+            || self.data_read != other.data_read
+        {
+            return None;
+        }
+        let mut by_name: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for (i, k) in self.kustomizations.iter().enumerate() {
+            by_name
+                .entry((k.spec.namespace.as_str(), k.spec.name.as_str()))
+                .or_default()
+                .push(i);
+        }
+        let mut taken = vec![false; self.kustomizations.len()];
+        let mut last_matched = None;
+        let mut differing = Vec::new();
+        for theirs in &other.kustomizations {
+            let found = by_name
+                .get(&(theirs.spec.namespace.as_str(), theirs.spec.name.as_str()))
+                .into_iter()
+                .flatten()
+                .copied()
+                .find(|&i| !taken[i] && self.kustomizations[i] == *theirs);
+            match found {
+                Some(i) if last_matched.is_some_and(|last| last > i) => return None,
+                Some(i) => {
+                    taken[i] = true;
+                    last_matched = Some(i);
+                }
+                None => differing.push(theirs),
+            }
+        }
+        differing.extend(
+            self.kustomizations
+                .iter()
+                .zip(&taken)
+                .filter(|(_, taken)| !**taken)
+                .map(|(k, _)| k),
+        );
+        Some(differing)
     }
 
     /// Whether `value` is a ConfigMap or Secret a Kustomization substitutes from or a
@@ -779,6 +841,11 @@ fn named<'a>(value: &'a Value, default_namespace: &'a str) -> Option<(&'a str, &
 }
 
 /// Whether a document is a Flux `kind` of API group `group` (any version).
+/// Whether `value` is a Flux Kustomization (`kustomize.toolkit.fluxcd.io`).
+pub fn is_kustomization(value: &Value) -> bool {
+    is_flux(value, kustomization::KUSTOMIZE_GROUP, "Kustomization")
+}
+
 fn is_flux(value: &Value, group: &str, kind: &str) -> bool {
     value["kind"].as_str() == Some(kind)
         && value["apiVersion"]
