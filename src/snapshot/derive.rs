@@ -191,6 +191,58 @@ fn changed_paths(base: &Files, head: &Files) -> BTreeSet<String> {
     changed
 }
 
+/// Whether `path` is the folder `dir` or under it (`dir` empty: the repository's root).
+fn within(path: &str, dir: &str) -> bool {
+    dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
+}
+
+/// Whether a deployer folder of `folders` holds a tool folder or lies in one, or holds one of
+/// base's rendered or generated objects (the generated ones aside when `generated_again`, head's
+/// being placed again anyway): what a derivation does not follow, since a render reads it.
+fn meets_a_render(
+    folders: &[String],
+    basis: &Basis,
+    base: &Snapshot,
+    generated_again: bool,
+) -> bool {
+    let over = |path: &str| folders.iter().any(|f| within(path, f));
+    basis
+        .tools
+        .iter()
+        .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
+        || base
+            .rendered_or_generated()
+            .filter(|o| !generated_again || o.origin.generator.is_none())
+            .any(|o| over(&o.origin.path))
+}
+
+/// Base's `documents` (in apply order) with those of the changed files replaced by the changed
+/// files' documents `kept` accepts: plain ones by path and line, then the rendered and
+/// generated ones as base had them — the order a whole load would read them in.
+fn with_changed(
+    documents: &[(Origin, Arc<LazyValue>)],
+    changed: &BTreeSet<String>,
+    parsed: &HashMap<&str, Parsed>,
+    kept: impl Fn(&Origin, &Value) -> bool,
+) -> Vec<(Origin, Arc<LazyValue>)> {
+    let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
+    let mut out: Vec<(Origin, Arc<LazyValue>)> = documents
+        .iter()
+        .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
+        .cloned()
+        .collect();
+    for (path, documents) in parsed {
+        out.extend(
+            documents_of(path, documents)
+                .into_iter()
+                .filter(|(o, v)| kept(o, v.outline())),
+        );
+    }
+    out.sort_by(|a, b| (&a.0.path, a.0.line).cmp(&(&b.0.path, b.0.line)));
+    out.extend(documents.iter().filter(|(o, _)| !plain(o)).cloned());
+    out
+}
+
 /// Head's snapshot derived from `base`'s, when every path that differs is a plain manifest
 /// nothing else reads (see the module's documentation); `None` when one is not, or `base` kept
 /// no [`Basis`], or `revision` has no blob ids (a directory).
@@ -242,9 +294,6 @@ pub(super) fn derive(
         }
     };
     let flux = base.deployers.flux();
-    let within = |path: &str, dir: &str| {
-        dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
-    };
     let mut parsed: HashMap<&str, Parsed> = HashMap::new();
     // Applications added, removed or edited: deployers are learned again (below).
     let mut applications_change = false;
@@ -312,21 +361,7 @@ pub(super) fn derive(
     let plain = |o: &Origin| o.target.is_none() && o.generator.is_none();
     let mut generated: Option<RevisionExpansion> = None;
     if !basis.sets.is_empty() || sets_change {
-        let mut sets: Vec<(Origin, Arc<LazyValue>)> = basis
-            .sets
-            .iter()
-            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
-            .cloned()
-            .collect();
-        for (path, documents) in &parsed {
-            sets.extend(
-                documents_of(path, documents)
-                    .into_iter()
-                    .filter(|(o, v)| read_by_sets(o, v.outline())),
-            );
-        }
-        sets.sort_by(|a, b| (&a.0.path, a.0.line).cmp(&(&b.0.path, b.0.line)));
-        sets.extend(basis.sets.iter().filter(|(o, _)| !plain(o)).cloned());
+        let sets = with_changed(&basis.sets, &changed, &parsed, read_by_sets);
         let paths: Vec<String> = files.keys().cloned().collect();
         let read = file_reader(&files, revision, config);
         let this_repository = |url: &str, revision: Option<&str>| {
@@ -402,15 +437,7 @@ pub(super) fn derive(
             .applications()
             .differing_folders(deployers.applications());
         let over = |path: &str| folders.iter().any(|f| within(path, f));
-        if basis
-            .tools
-            .iter()
-            .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
-            || base
-                .rendered_or_generated()
-                .filter(|o| generated.is_none() || o.origin.generator.is_none())
-                .any(|o| over(&o.origin.path))
-        {
+        if meets_a_render(&folders, basis, base, generated.is_some()) {
             return Ok(None);
         }
         let replaced: BTreeSet<String> = files
@@ -434,20 +461,7 @@ pub(super) fn derive(
         let Some(documents) = &basis.flux_documents else {
             return Ok(None);
         };
-        let mut read: Vec<(Origin, Arc<LazyValue>)> = documents
-            .iter()
-            .filter(|(o, _)| plain(o) && !changed.contains(&o.path))
-            .cloned()
-            .collect();
-        for (path, parsed) in &parsed {
-            read.extend(
-                documents_of(path, parsed)
-                    .into_iter()
-                    .filter(|(_, v)| is_kustomization(v.outline())),
-            );
-        }
-        read.sort_by(|a, b| (&a.0.path, a.0.line).cmp(&(&b.0.path, b.0.line)));
-        read.extend(documents.iter().filter(|(o, _)| !plain(o)).cloned());
+        let read = with_changed(documents, &changed, &parsed, |_, v| is_kustomization(v));
         let learned = Flux::learn(
             read.iter().map(|(origin, value)| (origin, value.outline())),
             &config.deploy,
@@ -463,12 +477,7 @@ pub(super) fn derive(
         }
         let folders: Vec<String> = differing.iter().map(|k| k.spec.path.clone()).collect();
         let over = |path: &str| folders.iter().any(|f| within(path, f));
-        if basis
-            .tools
-            .iter()
-            .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
-            || base.rendered_or_generated().any(|o| over(&o.origin.path))
-        {
+        if meets_a_render(&folders, basis, base, false) {
             return Ok(None);
         }
         let again: BTreeSet<String> = files
