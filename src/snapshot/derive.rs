@@ -196,24 +196,40 @@ fn within(path: &str, dir: &str) -> bool {
     dir.is_empty() || path == dir || path.strip_prefix(dir).is_some_and(|r| r.starts_with('/'))
 }
 
-/// Whether a deployer folder of `folders` holds a tool folder or lies in one, or holds one of
-/// base's rendered or generated objects (the generated ones aside when `generated_again`, head's
-/// being placed again anyway): what a derivation does not follow, since a render reads it.
-fn meets_a_render(
-    folders: &[String],
-    basis: &Basis,
-    base: &Snapshot,
-    generated_again: bool,
-) -> bool {
-    let over = |path: &str| folders.iter().any(|f| within(path, f));
-    basis
-        .tools
-        .iter()
-        .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
-        || base
-            .rendered_or_generated()
-            .filter(|o| !generated_again || o.origin.generator.is_none())
-            .any(|o| over(&o.origin.path))
+/// What the files under a deployer that now deploys differently (an Application, a Flux
+/// Kustomization) are looked up in: head's files, the changed ones (rebuilt anyway), and base.
+struct PlacedAgain<'a> {
+    files: &'a Files,
+    changed: &'a BTreeSet<String>,
+    basis: &'a Basis,
+    base: &'a Snapshot,
+}
+
+impl PlacedAgain<'_> {
+    /// The unchanged files under the deployer folders `folders`, to be placed again; `None` when
+    /// a folder holds a tool folder or lies in one, or holds one of base's rendered or generated
+    /// objects (the generated ones aside when `generated_again`, head's being placed again
+    /// anyway): a render reads those, which a derivation does not follow.
+    fn under(&self, folders: &[String], generated_again: bool) -> Option<BTreeSet<String>> {
+        let over = |path: &str| folders.iter().any(|f| within(path, f));
+        let meets_a_render = self
+            .basis
+            .tools
+            .iter()
+            .any(|t| over(t) || folders.iter().any(|f| within(f, t)))
+            || self
+                .base
+                .rendered_or_generated()
+                .filter(|o| !generated_again || o.origin.generator.is_none())
+                .any(|o| over(&o.origin.path));
+        (!meets_a_render).then(|| {
+            self.files
+                .keys()
+                .filter(|p| !self.changed.contains(*p) && over(p))
+                .cloned()
+                .collect()
+        })
+    }
 }
 
 /// Base's `documents` (in apply order) with those of the changed files replaced by the changed
@@ -389,6 +405,13 @@ pub(super) fn derive(
     // placed again. A differing Application over a render, or over a file whose documents are
     // rendered or generated, is not followed here. Flux objects are base's: a change holding a
     // Flux object, or a document one reads, is not derived (above).
+    // Where the files under deployers that deploy differently are found (both kinds below).
+    let placed = PlacedAgain {
+        files: &files,
+        changed: &changed,
+        basis,
+        base,
+    };
     let (deployers, replaced) = if applications_change || generated.is_some() {
         let definitions = basis.definitions.get_or_init(|| {
             basis
@@ -436,15 +459,9 @@ pub(super) fn derive(
             .deployers
             .applications()
             .differing_folders(deployers.applications());
-        let over = |path: &str| folders.iter().any(|f| within(path, f));
-        if meets_a_render(&folders, basis, base, generated.is_some()) {
+        let Some(replaced) = placed.under(&folders, generated.is_some()) else {
             return Ok(None);
-        }
-        let replaced: BTreeSet<String> = files
-            .keys()
-            .filter(|p| !changed.contains(*p) && over(p))
-            .cloned()
-            .collect();
+        };
         (Arc::new(deployers), replaced)
     } else {
         (Arc::clone(&base.deployers), BTreeSet::new())
@@ -476,15 +493,9 @@ pub(super) fn derive(
             return Ok(None);
         }
         let folders: Vec<String> = differing.iter().map(|k| k.spec.path.clone()).collect();
-        let over = |path: &str| folders.iter().any(|f| within(path, f));
-        if meets_a_render(&folders, basis, base, false) {
+        let Some(again) = placed.under(&folders, false) else {
             return Ok(None);
-        }
-        let again: BTreeSet<String> = files
-            .keys()
-            .filter(|p| !changed.contains(*p) && over(p))
-            .cloned()
-            .collect();
+        };
         (Arc::new(deployers.with_flux(learned)), again)
     } else {
         (deployers, BTreeSet::new())
